@@ -1,0 +1,69 @@
+"""The model zoo: faithful C3D, R(2+1)D-18 and S3D definitions, built by name.
+
+>>> model = build_model("c3d", input_size=(8, 56, 56))
+>>> example = example_input("c3d", input_size=(8, 56, 56))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.models.c3d import C3D
+from rt3d_mlir.models.r2plus1d import R2Plus1D18
+from rt3d_mlir.models.s3d import S3D
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one zoo model and the clip size its paper uses."""
+
+    build: Callable[..., nn.Module]
+    input_size: tuple[int, int, int]  # frames, height, width
+    input_size_matters: bool  # C3D's fc6 is sized by the clip; the others pool globally
+    summary: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "c3d": ModelSpec(C3D, (16, 112, 112), True, "C3D, 8 3x3x3 convs (38.5 GMAC at 16x112x112)"),
+    "r2plus1d_18": ModelSpec(R2Plus1D18, (16, 112, 112), False, "R(2+1)D-18, factored 1x3x3 + 3x1x1 convs"),
+    "s3d": ModelSpec(S3D, (16, 224, 224), False, "S3D, separable Inception-v1"),
+}
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise UserError(f"unknown model '{name}'; the zoo has: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build_model(
+    name: str,
+    num_classes: int = 101,
+    width: float = 1.0,
+    input_size: tuple[int, int, int] | None = None,
+) -> nn.Module:
+    """Builds a zoo model in eval mode with PyTorch's default (random) initialisation."""
+    spec = _spec(name)
+    if width <= 0:
+        raise UserError(f"width multiplier must be positive, got {width}")
+    kwargs: dict = {"num_classes": num_classes, "width": width}
+    if spec.input_size_matters:
+        kwargs["input_size"] = tuple(input_size or spec.input_size)
+    return spec.build(**kwargs).eval()
+
+
+def example_input(
+    name: str, batch: int = 1, input_size: tuple[int, int, int] | None = None, seed: int = 0
+) -> torch.Tensor:
+    """A random clip of the model's paper size (or input_size), NCDHW."""
+    frames, height, width = input_size or _spec(name).input_size
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, frames, height, width, generator=generator)
+
+
+__all__ = ["MODELS", "ModelSpec", "build_model", "example_input", "C3D", "R2Plus1D18", "S3D"]
