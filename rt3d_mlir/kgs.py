@@ -1,0 +1,184 @@
+"""Kernel-group-structured (KGS) sparsity: the one definition shared by the pruner and the compiler.
+
+A 3D conv weight W has shape (M filters, C channels, Kd, Kh, Kw). Filters are
+split into blocks of ``g_m`` and channels into blocks of ``g_n``; block
+(i, j) is kernel group ``g = i * ceil(C / g_n) + j``. The last block of each
+axis is smaller when M or C is not a multiple of the group size (a *tail*
+group: nothing is padded in memory, the group simply holds fewer kernels).
+
+A kernel position p = (kd * Kh + kh) * Kw + kw is *pruned* in a group exactly
+when every weight of the group at p is zero. So every weight tensor is KGS at
+every group shape: a dense layer keeps every position, vanilla (whole-group)
+sparsity is a group with no kept position.
+
+Compact form (the ``sparse3d.kgs_conv3d`` operands):
+  group_offsets  (G + 1,)  kept positions of group g are positions[offs[g]:offs[g+1]]
+  positions      (P,)      ascending within each group
+  values         (V,)      group-major; inside a group: kept position, then channel,
+                           then filter (the g_m weights that one broadcast-FMA step
+                           needs are contiguous). V = sum_g n_g * gm_eff(g) * gn_eff(g).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from rt3d_mlir.errors import UserError
+
+
+@dataclass(frozen=True, order=True)
+class GroupShape:
+    """A kernel group: ``filters`` (g_m) output filters x ``channels`` (g_n) input channels."""
+
+    filters: int
+    channels: int
+
+    def __post_init__(self) -> None:
+        if self.filters < 1 or self.channels < 1:
+            raise UserError(f"group shape must be positive, got {self.filters}x{self.channels}")
+
+    @classmethod
+    def parse(cls, text: str) -> "GroupShape":
+        """Parses ``"8x4"`` (filters x channels)."""
+        match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", text)
+        if not match:
+            raise UserError(f"group shape must look like 8x4 (filters x channels), got '{text}'")
+        return cls(int(match[1]), int(match[2]))
+
+    def __str__(self) -> str:
+        return f"{self.filters}x{self.channels}"
+
+    def grid(self, out_channels: int, in_channels: int) -> tuple[int, int]:
+        """Number of filter blocks and channel blocks: ceil(M / g_m), ceil(C / g_n)."""
+        return -(-out_channels // self.filters), -(-in_channels // self.channels)
+
+
+# The shapes the code generators have fast kernels for, in order of preference on ties
+# (8x4 is the paper's and its released code's choice).
+DEFAULT_CANDIDATES: tuple[GroupShape, ...] = (GroupShape(8, 4), GroupShape(8, 8), GroupShape(4, 4))
+
+
+def _as_mck(weight: torch.Tensor | np.ndarray) -> torch.Tensor:
+    weight = torch.as_tensor(weight)
+    if weight.dim() != 5:
+        raise UserError(f"a 3D conv weight has 5 dims (M, C, Kd, Kh, Kw), got shape {tuple(weight.shape)}")
+    return weight.reshape(weight.shape[0], weight.shape[1], -1)
+
+
+def _grouped(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> torch.Tensor:
+    """View of W as (GM, GN, Ks, g_n, g_m), tail blocks zero-padded (padding never counts as kept)."""
+    w = _as_mck(weight)
+    out_channels, in_channels, positions = w.shape
+    grid_m, grid_n = group_shape.grid(out_channels, in_channels)
+    padded = torch.nn.functional.pad(
+        w, (0, 0, 0, grid_n * group_shape.channels - in_channels, 0, grid_m * group_shape.filters - out_channels)
+    )
+    blocks = padded.reshape(grid_m, group_shape.filters, grid_n, group_shape.channels, positions)
+    return blocks.permute(0, 2, 4, 3, 1)
+
+
+def position_energy(weight: torch.Tensor, group_shape: GroupShape) -> torch.Tensor:
+    """Sum of squares of each group's weights at each position, shape (GM, GN, Ks); differentiable."""
+    return _grouped(weight, group_shape).pow(2).sum(dim=(3, 4))
+
+
+def kept_positions(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> torch.Tensor:
+    """Boolean (GM, GN, Ks): position p is kept in group g iff some weight of g at p is non-zero."""
+    return (_grouped(weight, group_shape) != 0).any(dim=4).any(dim=3)
+
+
+def group_sizes(out_channels: int, in_channels: int, group_shape: GroupShape) -> torch.Tensor:
+    """Kernels per group (g_m_eff * g_n_eff), shape (GM, GN): smaller for tail groups."""
+    grid_m, grid_n = group_shape.grid(out_channels, in_channels)
+    filters = torch.full((grid_m,), group_shape.filters)
+    filters[-1] = out_channels - (grid_m - 1) * group_shape.filters
+    channels = torch.full((grid_n,), group_shape.channels)
+    channels[-1] = in_channels - (grid_n - 1) * group_shape.channels
+    return filters[:, None] * channels[None, :]
+
+
+def kept_fraction(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> float:
+    """Fraction of the dense MACs that KGS code at this group shape still computes."""
+    out_channels, in_channels, positions = _as_mck(weight).shape
+    kept = kept_positions(weight, group_shape).sum(dim=2)
+    computed = (kept * group_sizes(out_channels, in_channels, group_shape)).sum().item()
+    return computed / (out_channels * in_channels * positions)
+
+
+def choose_group_shape(
+    weight: torch.Tensor | np.ndarray, candidates: Sequence[GroupShape] = DEFAULT_CANDIDATES
+) -> GroupShape:
+    """The candidate that leaves the fewest computed MACs (the first one on ties)."""
+    if not candidates:
+        raise UserError("no candidate group shapes given")
+    fractions = [kept_fraction(weight, shape) for shape in candidates]
+    return candidates[int(np.argmin(fractions))]
+
+
+@dataclass(frozen=True)
+class CompactKGS:
+    """A conv weight in compact KGS form (see the module docstring for the layout)."""
+
+    group_shape: GroupShape
+    weight_shape: tuple[int, int, int, int, int]
+    group_offsets: np.ndarray  # int64, (G + 1,)
+    positions: np.ndarray  # int64, (P,)
+    values: np.ndarray  # weight dtype, (V,)
+
+    @property
+    def num_groups(self) -> int:
+        grid_m, grid_n = self.group_shape.grid(*self.weight_shape[:2])
+        return grid_m * grid_n
+
+    @property
+    def kept_fraction(self) -> float:
+        return self.values.size / float(np.prod(self.weight_shape))
+
+
+def _valid_mask(weight_shape: Sequence[int], group_shape: GroupShape, kept: np.ndarray) -> np.ndarray:
+    """Boolean (GM, GN, Ks, g_n, g_m): a real (non-padding) weight at a kept position."""
+    out_channels, in_channels = weight_shape[:2]
+    grid_m, grid_n = group_shape.grid(out_channels, in_channels)
+    filter_ok = (np.arange(grid_m * group_shape.filters) < out_channels).reshape(grid_m, group_shape.filters)
+    channel_ok = (np.arange(grid_n * group_shape.channels) < in_channels).reshape(grid_n, group_shape.channels)
+    return (
+        kept[:, :, :, None, None]
+        & channel_ok[None, :, None, :, None]
+        & filter_ok[:, None, None, None, :]
+    )
+
+
+def compact(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> CompactKGS:
+    """Compacts a weight: drops the pruned (group, position) pairs, keeps everything else bit for bit."""
+    w = torch.as_tensor(weight).detach()
+    kept = kept_positions(w, group_shape).numpy()
+    grid_m, grid_n, num_positions = kept.shape
+    flat_kept = kept.reshape(grid_m * grid_n, num_positions)
+    offsets = np.zeros(grid_m * grid_n + 1, dtype=np.int64)
+    np.cumsum(flat_kept.sum(axis=1), out=offsets[1:])
+    positions = np.nonzero(flat_kept)[1].astype(np.int64)
+    grouped = _grouped(w, group_shape).numpy()
+    values = grouped[_valid_mask(w.shape, group_shape, kept)]
+    return CompactKGS(group_shape, tuple(w.shape), offsets, positions, np.ascontiguousarray(values))
+
+
+def expand(compact_weight: CompactKGS) -> np.ndarray:
+    """Inverse of :func:`compact`: the full (M, C, Kd, Kh, Kw) weight with zeros at pruned positions."""
+    shape = compact_weight.weight_shape
+    gs = compact_weight.group_shape
+    out_channels, in_channels = shape[:2]
+    num_positions = int(np.prod(shape[2:]))
+    grid_m, grid_n = gs.grid(out_channels, in_channels)
+    kept = np.zeros((grid_m * grid_n, num_positions), dtype=bool)
+    group_of_entry = np.repeat(np.arange(grid_m * grid_n), np.diff(compact_weight.group_offsets))
+    kept[group_of_entry, compact_weight.positions] = True
+    kept = kept.reshape(grid_m, grid_n, num_positions)
+    grouped = np.zeros((grid_m, grid_n, num_positions, gs.channels, gs.filters), dtype=compact_weight.values.dtype)
+    grouped[_valid_mask(shape, gs, kept)] = compact_weight.values
+    padded = grouped.transpose(0, 4, 1, 3, 2).reshape(grid_m * gs.filters, grid_n * gs.channels, num_positions)
+    return np.ascontiguousarray(padded[:out_channels, :in_channels].reshape(shape))
