@@ -1,0 +1,179 @@
+"""The ``sparse3d`` dialect, defined in Python on IRDL.
+
+Its one op, ``sparse3d.kgs_conv3d``, is a 3D convolution whose weight is
+stored in compact kernel-group-structured (KGS) form. docs/sparse3d-dialect.md
+is the full spec; in short::
+
+  %out = "sparse3d.kgs_conv3d"(%input, %values, %group_offsets, %positions, %init) {
+      group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>,
+      strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>,
+      dilations = array<i64: 1, 1, 1>}
+    : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>,
+       tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+
+computes ``init + conv3d(zero_pad(input), W)`` where W is what
+:func:`rt3d_mlir.kgs.expand` rebuilds from the compact operands.
+"""
+
+# No "from __future__ import annotations": ext reads the field annotations as live types.
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects.ext import Dialect, Operand, Result
+
+from rt3d_mlir.constants import constant_array
+from rt3d_mlir.kgs import GroupShape, group_sizes
+
+
+class _I64ArrayAttr(ir.DenseI64ArrayAttr):
+    # ext lowers an attribute constraint through ``attr_name``, which the builtin
+    # class lacks; the element type (i64) is checked by the verifier.
+    attr_name = "builtin.dense_array"
+
+
+class Sparse3D(Dialect, name="sparse3d"):
+    """KGS-sparse 3D convolutions."""
+
+
+# Attribute name -> number of entries the verifier requires.
+ARRAY_ATTRIBUTE_SIZES = {"group_shape": 2, "kernel_size": 3, "strides": 3, "padding": 6, "dilations": 3}
+
+
+class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):
+    """A 3D convolution (NCDHW input, weight in compact KGS form) accumulated into ``init``."""
+
+    input: Operand[ir.RankedTensorType]
+    values: Operand[ir.RankedTensorType]
+    group_offsets: Operand[ir.RankedTensorType]
+    positions: Operand[ir.RankedTensorType]
+    init: Operand[ir.RankedTensorType]
+    group_shape: _I64ArrayAttr
+    kernel_size: _I64ArrayAttr
+    strides: _I64ArrayAttr
+    padding: _I64ArrayAttr
+    dilations: _I64ArrayAttr
+    result: Result[ir.RankedTensorType]
+
+    @staticmethod
+    def verify_invariants(op) -> bool:
+        # MLIR calls this through C++: it must return a bool and never raise.
+        try:
+            problem = _first_problem(op)
+        except Exception as error:  # a verifier bug must still surface as a diagnostic
+            problem = f"internal verifier error: {type(error).__name__}: {error}"
+        if problem is None:
+            return True
+        op.location.emit_error(f"'sparse3d.kgs_conv3d' op {problem}")
+        return False
+
+
+def array_attribute(op: ir.OpView, name: str) -> list[int]:
+    """The integers of one of the op's dense-array attributes."""
+    return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
+    return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _first_problem(op: KgsConv3dOp) -> str | None:
+    """The first inconsistency in the op, as a message naming it, or None."""
+    attrs: dict[str, list[int]] = {}
+    for name, size in ARRAY_ATTRIBUTE_SIZES.items():
+        if not isinstance(op.attributes[name], ir.DenseI64ArrayAttr):
+            return f"attribute '{name}' must be array<i64: ...>, got {op.attributes[name]}"
+        attrs[name] = array_attribute(op, name)
+        if len(attrs[name]) != size:
+            return f"attribute '{name}' must have {size} entries, got {len(attrs[name])}"
+        lowest = 0 if name == "padding" else 1
+        if min(attrs[name]) < lowest:
+            return f"attribute '{name}' entries must be >= {lowest}, got {attrs[name]}"
+
+    input_type = ir.RankedTensorType(op.input.type)
+    init_type = ir.RankedTensorType(op.init.type)
+    result_type = ir.RankedTensorType(op.result.type)
+    for name, tensor_type in (("input", input_type), ("init", init_type)):
+        if tensor_type.rank != 5 or not tensor_type.has_static_shape:
+            return f"'{name}' must be a static rank-5 (N, C, D, H, W) tensor, got {tensor_type}"
+    if result_type != init_type:
+        return f"result type {result_type} must equal the init type {init_type}"
+    element_type = input_type.element_type
+    if not isinstance(element_type, ir.FloatType) or init_type.element_type != element_type:
+        return f"'input' and 'init' must have the same float element type, got {input_type} and {init_type}"
+
+    batch, channels, *spatial = input_type.shape
+    init_batch, filters, *out_spatial = init_type.shape
+    if init_batch != batch:
+        return f"'init' batch {init_batch} must equal the input batch {batch}"
+    pad = attrs["padding"]
+    expected = [
+        output_size(spatial[d], attrs["kernel_size"][d], attrs["strides"][d], pad[d], pad[d + 3], attrs["dilations"][d])
+        for d in range(3)
+    ]
+    if expected != out_spatial or min(expected) < 1:
+        return f"output spatial size must be {expected} for this input, kernel, stride, padding and dilation, got {out_spatial}"
+
+    tables: dict[str, ir.RankedTensorType] = {}
+    for name in ("values", "group_offsets", "positions"):
+        table_type = ir.RankedTensorType(getattr(op, name).type)
+        if table_type.rank != 1 or not table_type.has_static_shape:
+            return f"'{name}' must be a static 1-D tensor, got {table_type}"
+        tables[name] = table_type
+    if tables["values"].element_type != element_type:
+        return f"'values' element type must be {element_type} like the input, got {tables['values'].element_type}"
+    for name in ("group_offsets", "positions"):
+        if not isinstance(tables[name].element_type, ir.IntegerType) or not ir.IntegerType(
+            tables[name].element_type
+        ).is_signless:
+            return f"'{name}' must hold signless integers, got {tables[name]}"
+
+    group_shape = GroupShape(*attrs["group_shape"])
+    grid_m, grid_n = group_shape.grid(filters, channels)
+    num_groups = grid_m * grid_n
+    if tables["group_offsets"].shape[0] != num_groups + 1:
+        return (
+            f"group_offsets must have G+1 = {num_groups + 1} entries for {filters} filters x {channels} channels "
+            f"in {group_shape} groups, got {tables['group_offsets'].shape[0]}"
+        )
+    return _table_problem(op, group_shape, filters, channels, attrs["kernel_size"], tables)
+
+
+def _table_problem(
+    op: KgsConv3dOp,
+    group_shape: GroupShape,
+    filters: int,
+    channels: int,
+    kernel_size: list[int],
+    tables: dict[str, ir.RankedTensorType],
+) -> str | None:
+    """Checks the index tables' contents when they are constants (they usually are)."""
+    offsets = constant_array(op.group_offsets)
+    positions = constant_array(op.positions)
+    if offsets is None:
+        return None
+    num_positions = tables["positions"].shape[0]
+    if offsets[0] != 0 or offsets[-1] != num_positions or np.any(np.diff(offsets) < 0):
+        return (
+            f"group_offsets must start at 0, never decrease and end at P = {num_positions} (the positions size), "
+            f"got {offsets[0]} ... {offsets[-1]}"
+        )
+    kept_per_group = np.diff(offsets)
+    expected_values = int((kept_per_group * group_sizes(filters, channels, group_shape).numpy().reshape(-1)).sum())
+    if tables["values"].shape[0] != expected_values:
+        return (
+            f"'values' must have {expected_values} entries (kept positions x kernels per group, summed), "
+            f"got {tables['values'].shape[0]}"
+        )
+    if positions is None:
+        return None
+    kernel_volume = int(np.prod(kernel_size))
+    if num_positions and (positions.min() < 0 or positions.max() >= kernel_volume):
+        return f"positions must lie in [0, {kernel_volume}) for kernel {kernel_size}, got {positions.min()} ... {positions.max()}"
+    starts_group = np.zeros(num_positions, dtype=bool)
+    starts_group[offsets[:-1][kept_per_group > 0]] = True
+    not_ascending = (np.diff(positions) <= 0) & ~starts_group[1:]
+    if np.any(not_ascending):
+        index = int(np.argmax(not_ascending)) + 1
+        group = int(np.searchsorted(offsets, index, side="right")) - 1
+        return f"positions of group {group} must be strictly ascending, got {positions[index - 1]} then {positions[index]}"
+    return None

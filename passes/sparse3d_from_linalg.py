@@ -1,0 +1,167 @@
+"""``sparse3d-from-linalg``: detect KGS sparsity in constant-filter 3D convs and compact it.
+
+Input::
+
+  %padded = tensor.pad %x low[0, 0, 1, 1, 1] high[0, 0, 1, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index, %m: index):
+    tensor.yield %zero : f32
+  } : tensor<1x64x16x56x56xf32> to tensor<1x64x18x58x58xf32>
+  %w = arith.constant dense_resource<conv2a_weight> : tensor<128x64x3x3x3xf32>
+  %y = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>}
+         ins(%padded, %w : tensor<1x64x18x58x58xf32>, tensor<128x64x3x3x3xf32>)
+         outs(%bias : tensor<1x128x16x56x56xf32>) -> tensor<1x128x16x56x56xf32>
+
+Output: one ``sparse3d.kgs_conv3d`` on the unpadded input (a zero ``tensor.pad``
+in front of the conv becomes the op's ``padding``) with the weight in compact
+form (values in a ``dense_resource`` constant, index tables as dense constants).
+The group shape is the ``group-shape`` option, or by default the candidate that
+leaves the fewest computed MACs. Each conv gets a remark with the group shape
+and kept fraction chosen; a conv the pass cannot take is left as it is, with a
+remark saying why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith
+
+from rt3d_mlir import kgs
+from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.diagnostics import remark
+from rt3d_mlir.dialect import KgsConv3dOp
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.passes.base import ModulePass, option
+
+CONV_OP = "linalg.conv_3d_ncdhw_fcdhw"
+_resource_ids = itertools.count()
+
+
+def _attribute_ints(op: ir.Operation, name: str, default: int) -> list[int]:
+    if name not in op.attributes:
+        return [default] * 3
+    return [int(v) for v in ir.DenseIntElementsAttr(op.attributes[name])]
+
+
+def _is_zero_constant(value: ir.Value) -> bool:
+    owner = defining_op(value)
+    if owner is None or owner.name != "arith.constant":
+        return False
+    attribute = owner.attributes["value"]
+    return isinstance(attribute, ir.FloatAttr) and attribute.value == 0.0 and str(attribute).lstrip()[0] != "-"
+
+
+def _zero_padding(value: ir.Value) -> tuple[ir.Value, list[int]] | None:
+    """If ``value`` is a static zero ``tensor.pad`` of D, H, W only: (its source, [lo d h w, hi d h w])."""
+    pad = defining_op(value)
+    if pad is None or pad.name != "tensor.pad":
+        return None
+    low = list(ir.DenseI64ArrayAttr(pad.attributes["static_low"]))
+    high = list(ir.DenseI64ArrayAttr(pad.attributes["static_high"]))
+    if len(pad.operands) != 1 or low[:2] != [0, 0] or high[:2] != [0, 0] or min(low + high) < 0:
+        return None
+    terminator = pad.regions[0].blocks[0].operations[0]
+    if terminator.name != "tensor.yield" or not _is_zero_constant(terminator.operands[0]):
+        return None
+    return pad.operands[0], low[2:] + high[2:]
+
+
+@dataclass(frozen=True)
+class Sparse3DFromLinalg(ModulePass):
+    name = "sparse3d-from-linalg"
+    summary = "Rewrite constant-filter linalg.conv_3d_ncdhw_fcdhw ops into compact sparse3d.kgs_conv3d"
+
+    group_shape: str = option("auto", "kernel group as FILTERSxCHANNELS (e.g. 8x4), or 'auto'")
+    candidates: str = option("8x4,8x8,4x4", "group shapes 'auto' chooses among, by fewest computed MACs")
+
+    def __post_init__(self) -> None:
+        # Validates the options when the pipeline is built, not when the pass first meets a conv.
+        try:
+            self.shape_choices()
+        except UserError as error:
+            raise UserError(f"pass '{self.name}': {error}") from None
+
+    def shape_choices(self) -> list[kgs.GroupShape]:
+        if self.group_shape != "auto":
+            return [kgs.GroupShape.parse(self.group_shape)]
+        choices = [kgs.GroupShape.parse(text) for text in self.candidates.split(",") if text.strip()]
+        if not choices:
+            raise UserError(f"pass '{self.name}': option 'candidates' lists no group shape")
+        return choices
+
+    def apply(self, module: ir.Operation) -> None:
+        convs: list[ir.Operation] = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            if op.name == CONV_OP:
+                convs.append(op)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        for conv in convs:
+            self._rewrite(conv)
+
+    def _rewrite(self, conv: ir.Operation) -> None:
+        conv_data, filter_value, init = conv.operands[0], conv.operands[1], conv.operands[2]
+        data = conv_data
+        weight = constant_array(filter_value)
+        if weight is None:
+            owner = defining_op(filter_value)
+            source = owner.name if owner is not None else "a block argument"
+            remark(conv.location, f"not converted to sparse3d.kgs_conv3d: the filter is not a constant (it comes from {source})")
+            return
+        padding = [0] * 6
+        folded = _zero_padding(data)
+        if folded is not None:
+            data, padding = folded
+        group_shape = kgs.choose_group_shape(weight, self.shape_choices())
+        compact = kgs.compact(weight, group_shape)
+        element_type = ir.RankedTensorType(filter_value.type).element_type
+        with conv.context, conv.location:
+            insertion = ir.InsertionPoint(conv)
+            values = self._constant_resource(compact.values, element_type, insertion)
+            offsets = self._constant_table(compact.group_offsets, insertion)
+            positions = self._constant_table(compact.positions, insertion)
+            kgs_conv = KgsConv3dOp(
+                input=data,
+                values=values,
+                group_offsets=offsets,
+                positions=positions,
+                init=init,
+                group_shape=ir.DenseI64ArrayAttr.get([group_shape.filters, group_shape.channels]),
+                kernel_size=ir.DenseI64ArrayAttr.get(list(weight.shape[2:])),
+                strides=ir.DenseI64ArrayAttr.get(_attribute_ints(conv, "strides", 1)),
+                padding=ir.DenseI64ArrayAttr.get(padding),
+                dilations=ir.DenseI64ArrayAttr.get(_attribute_ints(conv, "dilations", 1)),
+                result=conv.results[0].type,
+                ip=insertion,
+            )
+        conv.results[0].replace_all_uses_with(kgs_conv.result)
+        conv.erase()
+        # The dense filter and a folded pad are dead now; dropping them here keeps large
+        # weights from lingering until the next canonicalization.
+        for dead in (defining_op(filter_value), defining_op(conv_data) if folded is not None else None):
+            if dead is not None and not list(dead.results[0].uses):
+                dead.erase()
+        shape = "x".join(str(d) for d in weight.shape)
+        remark(
+            kgs_conv.location,
+            f"{shape} filter as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
+            f"({1 / max(compact.kept_fraction, 1e-12):.2f}x fewer)",
+        )
+
+    @staticmethod
+    def _constant_resource(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint) -> ir.Value:
+        tensor_type = ir.RankedTensorType.get([array.size], element_type)
+        name = f"kgs_values_{next(_resource_ids)}"
+        attribute = ir.DenseResourceElementsAttr.get_from_buffer(np.ascontiguousarray(array), name, tensor_type)
+        return arith.ConstantOp(tensor_type, attribute, ip=insertion).result
+
+    @staticmethod
+    def _constant_table(array: np.ndarray, insertion: ir.InsertionPoint) -> ir.Value:
+        tensor_type = ir.RankedTensorType.get([array.size], ir.IntegerType.get_signless(64))
+        attribute = ir.DenseElementsAttr.get(np.ascontiguousarray(array, dtype=np.int64), type=tensor_type)
+        return arith.ConstantOp(tensor_type, attribute, ip=insertion).result

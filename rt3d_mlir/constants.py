@@ -1,0 +1,68 @@
+"""Reading the contents of constant tensors (dense and dense_resource) as numpy arrays."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from torch_mlir import ir
+
+_RESOURCE_BLOB = re.compile(r'^\s*"?[^\s:"]+"?\s*:\s*"0x([0-9A-Fa-f]*)"', re.MULTILINE)
+_NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": None,
+                 "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
+
+
+def _numpy_dtype(element_type: ir.Type) -> np.dtype:
+    dtype = _NUMPY_DTYPES.get(str(element_type))
+    if dtype is None:
+        raise ValueError(f"no numpy equivalent of element type {element_type}")
+    return np.dtype(dtype)
+
+
+def _resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray:
+    # The Python API has no accessor for resource blobs, but printing a module that
+    # holds only this constant prints just its blob (4 alignment bytes, then data).
+    with constant_op.context, ir.Location.unknown():
+        holder = ir.Module.create()
+        with ir.InsertionPoint(holder.body):
+            constant_op.clone()
+        text = holder.operation.get_asm(assume_verified=True)
+    match = _RESOURCE_BLOB.search(text.rsplit("dialect_resources", 1)[-1])
+    if match is None:
+        raise ValueError(f"resource blob of {constant_op.result} is not available (elided?)")
+    data = bytes.fromhex(match[1])[4:]
+    dtype = _numpy_dtype(tensor_type.element_type)
+    return np.frombuffer(data, dtype=dtype).reshape(tensor_type.shape).copy()
+
+
+def _is_dense_resource(attribute: ir.Attribute) -> bool:
+    # The bindings do not downcast dense_resource attributes; the cast checks the kind.
+    try:
+        ir.DenseResourceElementsAttr(attribute)
+    except ValueError:
+        return False
+    return True
+
+
+def defining_op(value: ir.Value) -> ir.Operation | None:
+    """The operation whose result ``value`` is, or None for a block argument."""
+    owner = value.owner
+    return None if isinstance(owner, ir.Block) else owner.operation
+
+
+def constant_array(value: ir.Value) -> np.ndarray | None:
+    """The contents of ``value`` if an ``arith.constant`` defines it, else None."""
+    owner = defining_op(value)
+    if owner is None or owner.name != "arith.constant":
+        return None
+    attribute = owner.attributes["value"]
+    tensor_type = ir.RankedTensorType(value.type)
+    if _is_dense_resource(attribute):
+        return _resource_array(owner, tensor_type)
+    if isinstance(attribute, ir.DenseElementsAttr):
+        dense = ir.DenseElementsAttr(attribute)
+        dtype = _numpy_dtype(tensor_type.element_type)
+        if dense.is_splat:
+            return np.full(tensor_type.shape, np.array(dense.get_splat_value().value, dtype=dtype), dtype=dtype)
+        return np.array(dense, dtype=dtype).reshape(tensor_type.shape)
+    return None

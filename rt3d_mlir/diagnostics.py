@@ -1,0 +1,81 @@
+"""Diagnostics raised and reported by our Python passes, in MLIR's ``file:line:col: severity: message`` form.
+
+MLIR's Python API can emit errors on a Location but not remarks or warnings, so
+Python passes report those through :func:`emit`, to the sink that the running
+tool installed (none outside a tool: then remarks are dropped, like MLIR's own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from torch_mlir import ir
+
+_FILE_LINE_COL = re.compile(r'loc\("([^"]*)":(\d+):(\d+)')
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A resolved location: ``file`` is None when the IR location has no file:line:col."""
+
+    file: str | None
+    line: int = 0
+    column: int = 0
+
+    @classmethod
+    def of(cls, location: ir.Location | str) -> "SourceLocation":
+        match = _FILE_LINE_COL.search(str(location))
+        if match is None:
+            return cls(None)
+        return cls(match[1], int(match[2]), int(match[3]))
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}" if self.file is not None else "<unknown>"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error", "warning", "remark" or "note"
+    location: SourceLocation
+    message: str
+
+
+class PassError(Exception):
+    """A pass cannot handle its input: reported as an error at ``location``, the pipeline fails."""
+
+    def __init__(self, message: str, location: ir.Location | None = None) -> None:
+        super().__init__(message)
+        self.location = SourceLocation.of(location) if location is not None else SourceLocation(None)
+
+
+Sink = Callable[[Diagnostic], None]
+_sink: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("rt3d_diagnostic_sink", default=None)
+
+
+def emit(severity: str, location: ir.Location, message: str) -> None:
+    """Reports a remark or warning from a pass to the current sink, if any."""
+    sink = _sink.get()
+    if sink is not None:
+        sink(Diagnostic(severity, SourceLocation.of(location), message))
+
+
+def remark(location: ir.Location, message: str) -> None:
+    emit("remark", location, message)
+
+
+def warning(location: ir.Location, message: str) -> None:
+    emit("warning", location, message)
+
+
+@contextlib.contextmanager
+def collecting(sink: Sink) -> Iterator[None]:
+    """Routes the diagnostics that passes emit inside the block to ``sink``."""
+    token = _sink.set(sink)
+    try:
+        yield
+    finally:
+        _sink.reset(token)

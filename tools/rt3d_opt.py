@@ -1,0 +1,325 @@
+"""``rt3d-opt``: mlir-opt for rt3d-mlir (our Python passes plus every upstream pass).
+
+    rt3d-opt model.mlir --sparse3d-from-linalg -o out.mlir
+    rt3d-opt model.mlir --pass-pipeline='builtin.module(sparse3d-from-linalg{group-shape=8x4}, canonicalize)'
+    rt3d-opt test.mlir --split-input-file --verify-diagnostics --sparse3d-from-linalg
+
+Pass flags (``--NAME`` or ``--NAME='key=value ...'``) run in command-line order; any
+upstream pass works as a flag too (``--canonicalize``). Diagnostics print as
+``file:line:col: severity: message``; every error exits with status 1 and never
+leaves a half-written ``-o`` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+
+from torch_mlir import ir
+
+from rt3d_mlir import passes
+from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
+from rt3d_mlir.dialect import irdl_definition, make_context
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
+
+SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
+_EXPECTATION = re.compile(r"expected-(error|warning|remark|note)\s*(?:@(above|below|[+-]\d+))?\s*\{\{(.*?)\}\}")
+_SEVERITY = {
+    ir.DiagnosticSeverity.ERROR: "error",
+    ir.DiagnosticSeverity.WARNING: "warning",
+    ir.DiagnosticSeverity.REMARK: "remark",
+    ir.DiagnosticSeverity.NOTE: "note",
+}
+
+
+@dataclass
+class Chunk:
+    """One piece of the input (the whole file unless --split-input-file)."""
+
+    text: str
+    first_line: int  # 1-based line of the chunk's first line in the file
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def locate(self, location: SourceLocation, file_name: str) -> SourceLocation:
+        """Maps a location inside the chunk's own text ("-":line:col) to the input file."""
+        if location.file != "-":
+            return location
+        return SourceLocation(file_name, location.line + self.first_line - 1, location.column)
+
+
+def split_chunks(text: str, split: bool) -> list[Chunk]:
+    if not split:
+        return [Chunk(text, 1)]
+    chunks, line, start = [], 1, 0
+    for marker in SPLIT_MARKER.finditer(text):
+        piece = text[start : marker.start()]
+        chunks.append(Chunk(piece, line))
+        line += piece.count("\n") + 1
+        start = marker.end() + 1
+    chunks.append(Chunk(text[start:], line))
+    return chunks
+
+
+def _tool_options(parser: argparse.ArgumentParser) -> set[str]:
+    return {flag for action in parser._actions for flag in action.option_strings}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rt3d-opt",
+        description="Run rt3d-mlir and upstream MLIR passes over an MLIR file.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=passes_help(),
+    )
+    parser.add_argument("input", nargs="?", default="-", help="input .mlir file, '-' for stdin (default)")
+    parser.add_argument("-o", dest="output", default="-", help="output file, '-' for stdout (default)")
+    parser.add_argument("-p", "--pass-pipeline", action="append", default=[], help="textual pass pipeline")
+    parser.add_argument("--split-input-file", action="store_true", help="process each '// -----' chunk separately")
+    parser.add_argument(
+        "--verify-diagnostics", action="store_true", help="check diagnostics against expected-* annotations"
+    )
+    parser.add_argument("--mlir-print-ir-before-all", action="store_true")
+    parser.add_argument("--mlir-print-ir-after-all", action="store_true")
+    parser.add_argument("--mlir-print-ir-after-failure", action="store_true")
+    parser.add_argument("--mlir-timing", action="store_true", help="print pass timings")
+    parser.add_argument("--mlir-print-op-generic", action="store_true", help="print every op in generic form")
+    parser.add_argument("--allow-unregistered-dialect", action="store_true")
+    parser.add_argument("--list-passes", action="store_true", help="list our passes and pipelines, then exit")
+    parser.add_argument("--emit-irdl", action="store_true", help="print the sparse3d dialect as IRDL, then exit")
+    return parser
+
+
+def passes_help() -> str:
+    """Our passes and pipelines with summaries and options, for --help and --list-passes."""
+    lines = ["rt3d-mlir passes:"]
+    for name in passes.pass_names():
+        pass_type = passes.pass_class(name)
+        lines.append(f"  --{name:<28} {pass_type.summary}")
+        for option in pass_type.options():
+            lines.append(f"      {option.name.replace('_', '-')}={option.default!s:<18} {option.metadata.get('help', '')}")
+    lines.append("rt3d-mlir pipelines:")
+    for name, (summary, elements) in passes.PIPELINES.items():
+        lines.append(f"  --{name:<28} {summary}")
+        lines.append(f"      = {', '.join(elements)}")
+    lines.append("Every upstream MLIR pass is available too, under its mlir-opt name (e.g. --canonicalize).")
+    return "\n".join(lines)
+
+
+def parse_command_line(argv: list[str]) -> tuple[argparse.Namespace, list[Step]]:
+    """The tool's options, and the pass steps in command-line order."""
+    parser = build_parser()
+    known = _tool_options(parser)
+    tool_args: list[str] = []
+    pass_flags: list[str] = []
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if arg.startswith("--") and len(arg) > 2 and flag not in known:
+            pass_flags.append(arg[2:])
+        else:
+            tool_args.append(arg)
+    args = parser.parse_args(tool_args)
+    steps: list[Step] = []
+    for pipeline in args.pass_pipeline:
+        steps += parse_pipeline(pipeline)
+    for flag in pass_flags:
+        name, has_options, options = flag.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
+            raise UserError(f"unknown option '--{flag}'")
+        steps += parse_element(f"{name}{{{options}}}" if has_options else name)
+    if args.pass_pipeline and pass_flags:
+        raise UserError("give passes either with --pass-pipeline or as flags, not both")
+    return args, steps
+
+
+def expectations(chunk: Chunk, file_name: str) -> list[Diagnostic]:
+    """The expected-* annotations of a chunk, located at the line they designate."""
+    expected = []
+    for index, line in enumerate(chunk.text.splitlines()):
+        for match in _EXPECTATION.finditer(line):
+            offset = {"above": -1, "below": 1, None: 0}.get(match[2])
+            if offset is None:
+                offset = int(match[2])
+            location = SourceLocation(file_name, chunk.first_line + index + offset, 0)
+            expected.append(Diagnostic(match[1], location, match[3]))
+    return expected
+
+
+def check_expectations(chunk: Chunk, file_name: str) -> list[str]:
+    """Problems with --verify-diagnostics for one chunk: unexpected and missing diagnostics."""
+    expected = expectations(chunk, file_name)
+    problems = []
+    for actual in chunk.diagnostics:
+        match = next(
+            (
+                e
+                for e in expected
+                if e.severity == actual.severity and e.location.line == actual.location.line and e.message in actual.message
+            ),
+            None,
+        )
+        if match is None:
+            problems.append(f"{actual.location}: error: unexpected {actual.severity}: {actual.message}")
+        else:
+            expected.remove(match)
+    for missing in expected:
+        problems.append(
+            f"{missing.location.file}:{missing.location.line}: error: expected {missing.severity} "
+            f'"{missing.message}" was not produced'
+        )
+    return problems
+
+
+class InternalError(Exception):
+    """A bug in rt3d-mlir (not the user's input): reported with a reproducer."""
+
+
+def process_chunk(
+    chunk: Chunk, steps: list[Step], args: argparse.Namespace, context: ir.Context, file_name: str
+) -> str | None:
+    """Parses and transforms one chunk; returns its output text, or None after an error."""
+
+    def record(severity: str, location: SourceLocation, message: str) -> None:
+        chunk.diagnostics.append(Diagnostic(severity, chunk.locate(location, file_name), message))
+
+    def record_mlir(diagnostic: ir.DiagnosticInfo) -> None:
+        record(_SEVERITY.get(diagnostic.severity, "error"), SourceLocation.of(diagnostic.location), diagnostic.message)
+        for note in diagnostic.notes:
+            record("note", SourceLocation.of(note.location), note.message)
+
+    def handler(diagnostic: ir.Diagnostic) -> bool:
+        record_mlir(diagnostic)
+        return True
+
+    registration = context.attach_diagnostic_handler(handler)
+    try:
+        with context, collecting(lambda d: record(d.severity, d.location, d.message)):
+            try:
+                module = ir.Module.parse(chunk.text)
+            except ir.MLIRError as error:
+                for diagnostic in error.error_diagnostics:
+                    record_mlir(diagnostic)
+                return None
+            manager = build_pass_manager(steps, context)
+            if args.mlir_print_ir_before_all or args.mlir_print_ir_after_all or args.mlir_print_ir_after_failure:
+                manager.enable_ir_printing(
+                    print_before_all=args.mlir_print_ir_before_all,
+                    print_after_all=args.mlir_print_ir_after_all,
+                    print_after_failure=args.mlir_print_ir_after_failure,
+                    print_module_scope=True,
+                )
+            if args.mlir_timing:
+                manager.enable_timing()
+            try:
+                manager.run(module.operation)
+            except ir.MLIRError as error:
+                for diagnostic in error.error_diagnostics:
+                    record_mlir(diagnostic)
+                return None
+            except PassError as error:
+                record("error", error.location, str(error))
+                return None
+            except UserError:
+                raise
+            except Exception as error:
+                raise InternalError(error) from error
+            finally:
+                # The timing report prints when the pass manager is destroyed.
+                del manager
+            return module.operation.get_asm(print_generic_op_form=args.mlir_print_op_generic, assume_verified=True)
+    finally:
+        registration.detach()
+
+
+def write_reproducer(chunk: Chunk, steps: list[Step]) -> str:
+    handle, path = tempfile.mkstemp(prefix="rt3d-opt-reproducer-", suffix=".mlir")
+    with os.fdopen(handle, "w") as reproducer:
+        reproducer.write(chunk.text)
+    return f"rt3d-opt {path} --pass-pipeline='{pipeline_text(steps)}'"
+
+
+def write_output(path: str, text: str) -> None:
+    """Writes all of ``text`` or nothing: a temporary file renamed into place."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".rt3d-opt-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as output:
+            output.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def run(argv: list[str]) -> int:
+    context = make_context()
+    with context:
+        args, steps = parse_command_line(argv)
+    if args.list_passes:
+        print(passes_help())
+        return 0
+    if args.emit_irdl:
+        write_output(args.output, irdl_definition())
+        return 0
+    if args.input == "-":
+        file_name, text = "<stdin>", sys.stdin.read()
+    else:
+        try:
+            with open(args.input, encoding="utf-8") as source:
+                text = source.read()
+        except OSError as error:
+            raise UserError(f"cannot read '{args.input}': {error.strerror}") from None
+        file_name = args.input
+    context.allow_unregistered_dialects = args.allow_unregistered_dialect
+    context.emit_error_diagnostics = False
+    outputs: list[str] = []
+    failed = False
+    for chunk in split_chunks(text, args.split_input_file):
+        try:
+            output = process_chunk(chunk, steps, args, context, file_name)
+        except InternalError as error:
+            cause = error.__cause__
+            sys.stderr.write(
+                f"rt3d-opt: internal error: {type(cause).__name__}: {cause}\n"
+                f"This is a bug in rt3d-mlir. Reproduce it with:\n  {write_reproducer(chunk, steps)}\n"
+            )
+            if os.environ.get("RT3D_DEBUG"):
+                traceback.print_exception(cause)
+            return 1
+        if args.verify_diagnostics:
+            problems = check_expectations(chunk, file_name)
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            failed |= bool(problems)
+        else:
+            for diagnostic in chunk.diagnostics:
+                print(f"{diagnostic.location}: {diagnostic.severity}: {diagnostic.message}", file=sys.stderr)
+            failed |= output is None
+        if output is not None:
+            outputs.append(output)
+    if failed:
+        return 1
+    write_output(args.output, "\n// -----\n".join(outputs))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except UserError as error:
+        print(f"rt3d-opt: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
