@@ -1,0 +1,83 @@
+"""Host JIT: run a function of a lowered module on numpy arrays or torch tensors.
+
+Functions take ranked f32/int tensors (memrefs after bufferization) and return
+one tensor. The returned buffer is allocated by the JIT-compiled code with
+``malloc``; :meth:`JitModule.call` copies it into a numpy array and frees it.
+
+Threads: ``scf.parallel`` loops are lowered to OpenMP, so the engine loads an
+LLVM OpenMP runtime (``libomp``; Debian package ``libomp5-19``), found by
+:func:`find_openmp_runtime`. The thread count is set through that runtime
+(``omp_set_num_threads``), so one compiled module can be timed at 1 and N threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import numpy as np
+import torch
+from torch_mlir import execution_engine, ir, runtime
+
+from rt3d_mlir.codegen.lowering import lower_to_llvm
+from rt3d_mlir.errors import UserError
+
+OPENMP_ENV = "RT3D_OPENMP_LIB"
+
+_LIBC = ctypes.CDLL(None)
+_LIBC.free.argtypes = [ctypes.c_void_p]
+
+def find_openmp_runtime() -> str | None:
+    """Path of an LLVM OpenMP runtime: $RT3D_OPENMP_LIB, the system's libomp, or None."""
+    explicit = os.environ.get(OPENMP_ENV)
+    if explicit:
+        if not os.path.exists(explicit):
+            raise UserError(f"{OPENMP_ENV}={explicit} does not exist")
+        return explicit
+    candidates = sorted(glob.glob("/usr/lib/llvm-*/lib/libomp.so.5"), reverse=True)
+    candidates += glob.glob("/usr/lib/*-linux-gnu/libomp.so.5")
+    found = ctypes.util.find_library("omp")
+    candidates += [found] if found else []
+    return next((path for path in candidates if os.path.exists(path)), None)
+
+
+class JitModule:
+    """A module compiled for the host; lowers ``module`` (tensor-level, upstream dialects) in place."""
+
+    def __init__(self, module: ir.Module, opt_level: int = 3, openmp: bool = True) -> None:
+        self._openmp_path = find_openmp_runtime() if openmp else None
+        if openmp and self._openmp_path is None:
+            raise UserError("no LLVM OpenMP runtime found: install libomp5-19 or set " + OPENMP_ENV)
+        for func in module.body.operations:
+            if func.operation.name == "func.func":
+                func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
+        lower_to_llvm(module, openmp=openmp)
+        shared_libs = [self._openmp_path] if self._openmp_path else []
+        self._engine = execution_engine.ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libs)
+        self._openmp = ctypes.CDLL(self._openmp_path) if self._openmp_path else None
+
+    @property
+    def max_threads(self) -> int:
+        return self._openmp.omp_get_max_threads() if self._openmp else 1
+
+    def set_threads(self, threads: int) -> None:
+        """Threads for the following calls (1 when the module was built without OpenMP)."""
+        if self._openmp:
+            self._openmp.omp_set_num_threads(threads)
+        elif threads != 1:
+            raise UserError("this module was compiled without OpenMP: only 1 thread")
+
+    def call(self, name: str, *arguments: np.ndarray | torch.Tensor, result_rank: int) -> np.ndarray:
+        """Calls @name with tensors, returning its one f32 result of rank ``result_rank`` as a numpy array."""
+        arrays = [np.ascontiguousarray(a.detach().numpy() if isinstance(a, torch.Tensor) else a) for a in arguments]
+        descriptors = [runtime.get_ranked_memref_descriptor(a) for a in arrays]
+        result = runtime.make_nd_memref_descriptor(result_rank, ctypes.c_float)()
+        pointers = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
+        self._engine.invoke(name, ctypes.pointer(ctypes.pointer(result)), *pointers)
+        try:
+            return runtime.ranked_memref_to_numpy([result]).copy()
+        finally:
+            # The result may alias an argument when the code returned it unchanged; free only fresh buffers.
+            if all(result.allocated != d.allocated for d in descriptors):
+                _LIBC.free(result.allocated)

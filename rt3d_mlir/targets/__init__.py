@@ -1,0 +1,137 @@
+"""CPU targets: what the code generator needs to know about a machine, and how it is spelled in IR.
+
+A :class:`Target` is a small description (vector width in f32 lanes, vector
+registers, cores). It travels in the IR as a dictionary attribute on the
+module, so every pass after import reads the same facts::
+
+    module attributes {sparse3d.target = {name = "host-avx2", vector_lanes = 8 : i64,
+                                          vector_registers = 16 : i64, cores = 2 : i64}} {...}
+
+The strategy that turns a target and a conv into a schedule lives in
+:mod:`rt3d_mlir.targets.strategy`; the code that applies a schedule lives in
+:mod:`rt3d_mlir.codegen`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, replace
+
+from torch_mlir import ir
+
+from rt3d_mlir.errors import UserError
+
+TARGET_ATTR = "sparse3d.target"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A CPU as the code generator sees it."""
+
+    name: str
+    vector_lanes: int  # f32 lanes of one SIMD register (a power of two)
+    vector_registers: int  # architectural SIMD registers
+    cores: int  # threads the generated code may use
+
+    def __post_init__(self) -> None:
+        lanes = self.vector_lanes
+        if lanes < 1 or lanes & (lanes - 1):
+            raise UserError(f"target '{self.name}': vector_lanes must be a power of two, got {lanes}")
+        if self.vector_registers < 4:
+            raise UserError(f"target '{self.name}': needs at least 4 vector registers, got {self.vector_registers}")
+        if self.cores < 1:
+            raise UserError(f"target '{self.name}': cores must be >= 1, got {self.cores}")
+
+    def to_attr(self) -> ir.DictAttr:
+        """The ``sparse3d.target`` attribute (needs an active Context)."""
+        i64 = ir.IntegerType.get_signless(64)
+        return ir.DictAttr.get(
+            {
+                "name": ir.StringAttr.get(self.name),
+                "vector_lanes": ir.IntegerAttr.get(i64, self.vector_lanes),
+                "vector_registers": ir.IntegerAttr.get(i64, self.vector_registers),
+                "cores": ir.IntegerAttr.get(i64, self.cores),
+            }
+        )
+
+    @classmethod
+    def from_attr(cls, attr: ir.Attribute) -> "Target":
+        fields = _dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "cores"))
+        return cls(
+            name=ir.StringAttr(fields["name"]).value,
+            vector_lanes=ir.IntegerAttr(fields["vector_lanes"]).value,
+            vector_registers=ir.IntegerAttr(fields["vector_registers"]).value,
+            cores=ir.IntegerAttr(fields["cores"]).value,
+        )
+
+
+def _dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[str, ir.Attribute]:
+    if not isinstance(attr, ir.DictAttr):
+        try:
+            attr = ir.DictAttr(attr)
+        except ValueError:
+            raise UserError(f"{what} must be a dictionary attribute, got {attr}") from None
+    missing = [name for name in names if name not in attr]
+    if missing:
+        raise UserError(f"{what} lacks {', '.join(missing)}: {attr}")
+    return {name: attr[name] for name in names}
+
+
+# Cores are a property of the machine the code runs on, not of the ISA: presets say 1
+# and `resolve` fills in the host's count for "host".
+PRESETS: dict[str, Target] = {
+    "host-avx512": Target("host-avx512", vector_lanes=16, vector_registers=32, cores=1),
+    "host-avx2": Target("host-avx2", vector_lanes=8, vector_registers=16, cores=1),
+    "aarch64-neon": Target("aarch64-neon", vector_lanes=4, vector_registers=32, cores=1),
+}
+
+
+def _host_isa_preset() -> str:
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return "aarch64-neon"
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    if "avx512f" in flags:
+        return "host-avx512"
+    if "avx2" in flags and "fma" in flags:
+        return "host-avx2"
+    raise UserError(f"the host CPU ({machine}) has neither AVX2+FMA nor AVX-512 nor NEON; name a target explicitly")
+
+
+def host_target() -> Target:
+    """The machine this process runs on: its best preset, with the cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return replace(PRESETS[_host_isa_preset()], cores=cores)
+
+
+def resolve(name: str) -> Target:
+    """``"host"`` (detected) or a preset name."""
+    if name == "host":
+        return host_target()
+    if name not in PRESETS:
+        raise UserError(f"unknown target '{name}'; known: host, {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def set_module_target(module: ir.Module | ir.Operation, target: Target) -> None:
+    """Records ``target`` as the module's ``sparse3d.target`` attribute."""
+    operation = module.operation if isinstance(module, ir.Module) else module
+    with operation.context:
+        operation.attributes[TARGET_ATTR] = target.to_attr()
+
+
+def module_target(module: ir.Module | ir.Operation) -> Target:
+    """The module's ``sparse3d.target``; a missing one is an error (set it, or run with --target)."""
+    operation = module.operation if isinstance(module, ir.Module) else module
+    if TARGET_ATTR not in operation.attributes:
+        raise UserError(f"the module has no {TARGET_ATTR} attribute: set a target (e.g. host, host-avx2, aarch64-neon)")
+    return Target.from_attr(operation.attributes[TARGET_ATTR])
