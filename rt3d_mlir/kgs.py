@@ -182,3 +182,25 @@ def expand(compact_weight: CompactKGS) -> np.ndarray:
     grouped[_valid_mask(shape, gs, kept)] = compact_weight.values
     padded = grouped.transpose(0, 4, 1, 3, 2).reshape(grid_m * gs.filters, grid_n * gs.channels, num_positions)
     return np.ascontiguousarray(padded[:out_channels, :in_channels].reshape(shape))
+
+
+def random_kept_positions(
+    weight_shape: Sequence[int], group_shape: GroupShape, kept_fraction: float, generator: torch.Generator
+) -> torch.Tensor:
+    """A random KGS pattern: each group keeps round(kept_fraction * Ks) positions, shape (GM, GN, Ks)."""
+    if not 0.0 < kept_fraction <= 1.0:
+        raise UserError(f"kept fraction must be in (0, 1], got {kept_fraction}")
+    grid_m, grid_n = group_shape.grid(weight_shape[0], weight_shape[1])
+    num_positions = int(np.prod(weight_shape[2:]))
+    keep = max(1, round(kept_fraction * num_positions))
+    order = torch.rand(grid_m, grid_n, num_positions, generator=generator).argsort(dim=2)
+    return order < keep
+
+
+def apply_kept_positions(weight: torch.Tensor, group_shape: GroupShape, kept: torch.Tensor) -> torch.Tensor:
+    """``weight`` with every (group, position) that ``kept`` marks False set to exactly zero."""
+    out_channels, in_channels = weight.shape[:2]
+    filters = torch.arange(out_channels) // group_shape.filters
+    channels = torch.arange(in_channels) // group_shape.channels
+    mask = kept[filters[:, None], channels[None, :]]  # (M, C, Ks)
+    return weight * mask.reshape(weight.shape).to(weight.dtype)

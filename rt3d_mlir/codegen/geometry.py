@@ -87,3 +87,16 @@ class ConvGeometry:
         if tuple(init_type.shape) != expected:
             raise UserError(f"{OP_NAME}: init has shape {tuple(init_type.shape)}, the conv produces {expected}")
         return geometry
+
+
+def find_kgs_convs(root: ir.Operation) -> list[ir.Operation]:
+    """Every sparse3d.kgs_conv3d nested in ``root``, in walk order."""
+    found: list[ir.Operation] = []
+
+    def visit(operation: ir.Operation) -> ir.WalkResult:
+        if operation.name == OP_NAME:
+            found.append(operation)
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return found

@@ -69,10 +69,14 @@ class _IndexMath:
             return 0
         return x if factor == 1 else arith.muli(x, self.value(factor))
 
-    def div(self, x: ir.Value, divisor: int) -> ir.Value:
+    def div(self, x: Index, divisor: int) -> Index:
+        if isinstance(x, int):
+            return x // divisor
         return x if divisor == 1 else arith.divui(x, self.value(divisor))
 
-    def rem(self, x: ir.Value, divisor: int) -> Index:
+    def rem(self, x: Index, divisor: int) -> Index:
+        if isinstance(x, int):
+            return x % divisor
         return 0 if divisor == 1 else arith.remui(x, self.value(divisor))
 
 
@@ -216,7 +220,7 @@ class _KernelEmitter:
             (weight_base,) = carried
             weights_per_entry = arith.muli(
                 effective(ix.div(group, grid_n), grid_m, g.group_shape.filters, g.out_channels),
-                effective(ix.rem(group, grid_n) if grid_n > 1 else ix.value(0), grid_n, g.group_shape.channels, g.in_channels),
+                effective(ix.value(ix.rem(group, grid_n)), grid_n, g.group_shape.channels, g.in_channels),
             )
             begin = load_index(offsets, group)
             end = load_index(offsets, ix.add(group, 1))
@@ -224,10 +228,10 @@ class _KernelEmitter:
             def entry_body(entry: ir.Value, _: list) -> list:
                 position = load_index(positions, entry)
                 k_d = ix.div(position, kh * kw)
-                k_h = ix.rem(ix.div(position, kw), kh) if kh > 1 else 0
-                w_shift = ix.mul(ix.rem(position, kw), dw) if kw > 1 else 0
-                w_phase = ix.rem(w_shift, sw) if sw > 1 else 0
-                w_in_phase = ix.div(w_shift, sw) if sw > 1 else w_shift
+                k_h = ix.rem(ix.div(position, kw), kh)
+                w_shift = ix.mul(ix.rem(position, kw), dw)
+                w_phase = ix.rem(w_shift, sw)
+                w_in_phase = ix.div(w_shift, sw)
                 row = ix.add(
                     ix.mul(k_d, dd * d_stride), ix.mul(k_h, dh * h_stride), ix.mul(w_phase, phase_stride), w_in_phase
                 )

@@ -14,6 +14,7 @@ kernel, lowers it to LLVM and JIT-compiles it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -22,11 +23,12 @@ import torch
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 
-from rt3d_mlir.codegen.geometry import OP_NAME, ConvGeometry
+from rt3d_mlir.codegen.geometry import OP_NAME, ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.kgs import CompactKGS
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.kgs import CompactKGS, GroupShape
 from rt3d_mlir.targets import Target, host_target
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, Schedule, choose_schedule
 
@@ -52,10 +54,36 @@ class ConvSpec:
         return (n, weight_shape[0], *out)
 
 
-def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec) -> ir.Module:
-    """The module above, in the current Context (which must have sparse3d loaded)."""
+def random_kgs_weight(
+    weight_shape: Sequence[int], group_shape: GroupShape, kept_fraction: float, generator: torch.Generator
+) -> torch.Tensor:
+    """A random (M, C, Kd, Kh, Kw) weight whose groups each keep a random set of positions.
+
+    Each group keeps ``round(kept_fraction * Kd*Kh*Kw)`` positions (at least one when the
+    fraction is positive), chosen independently per group: the KGS pattern of a pruned layer.
+    """
+    out_channels, in_channels, *kernel = weight_shape
+    num_positions = math.prod(kernel)
+    grid_m, grid_n = group_shape.grid(out_channels, in_channels)
+    keep = 0 if kept_fraction <= 0 else max(1, round(kept_fraction * num_positions))
+    ranks = torch.rand(grid_m, grid_n, num_positions, generator=generator).argsort(dim=2).argsort(dim=2)
+    kept = (ranks < keep).float()
+    mask = kept.repeat_interleave(group_shape.filters, 0)[:out_channels].repeat_interleave(group_shape.channels, 1)
+    weight = torch.randn(out_channels, in_channels, num_positions, generator=generator)
+    return (weight * mask[:, :in_channels]).reshape(weight_shape)
+
+
+def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 64) -> ir.Module:
+    """The module above, in the current Context (which must have sparse3d loaded).
+
+    ``index_bits`` is the integer width of the index tables (sparse3d-compact narrows them).
+    """
     f32 = ir.F32Type.get()
-    i64 = ir.IntegerType.get_signless(64)
+    index_type = ir.IntegerType.get_signless(index_bits)
+    index_dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.int64}[index_bits]
+    largest = max(int(kgs.group_offsets[-1]), int(kgs.positions.max(initial=0)))
+    if largest > np.iinfo(index_dtype).max:
+        raise UserError(f"index tables need values up to {largest}, more than i{index_bits} holds")
     input_type = ir.RankedTensorType.get(list(spec.input_shape), f32)
     out_type = ir.RankedTensorType.get(list(spec.output_shape(kgs.weight_shape)), f32)
 
@@ -69,8 +97,8 @@ def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec) -> ir.Module:
         @func.FuncOp.from_py_func(input_type, out_type, name=FUNCTION_NAME)
         def conv(input_tensor: ir.Value, init: ir.Value) -> ir.Value:
             values = constant(kgs.values.astype(np.float32), f32)
-            offsets = constant(kgs.group_offsets.astype(np.int64), i64)
-            positions = constant(kgs.positions.astype(np.int64), i64)
+            offsets = constant(kgs.group_offsets.astype(index_dtype), index_type)
+            positions = constant(kgs.positions.astype(index_dtype), index_type)
             attributes = {
                 "group_shape": [kgs.group_shape.filters, kgs.group_shape.channels],
                 "kernel_size": list(kgs.weight_shape[2:]),
@@ -89,19 +117,6 @@ def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec) -> ir.Module:
     return module
 
 
-def find_kgs_convs(module: ir.Module) -> list[ir.Operation]:
-    """Every sparse3d.kgs_conv3d in the module, in walk order."""
-    found: list[ir.Operation] = []
-
-    def visit(operation: ir.Operation) -> ir.WalkResult:
-        if operation.name == OP_NAME:
-            found.append(operation)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    return found
-
-
 class CompiledConv:
     """One KGS conv JIT-compiled for the host: ``conv(input, init) -> init + conv3d(input, W)``."""
 
@@ -112,13 +127,14 @@ class CompiledConv:
         schedule: Schedule | None = None,
         target: Target | None = None,
         openmp: bool = True,
+        index_bits: int = 64,
     ) -> None:
         self.spec = spec
         self.output_shape = spec.output_shape(kgs.weight_shape)
         self.context = make_context()
         with self.context, ir.Location.unknown():
-            module = build_kgs_conv3d_module(kgs, spec)
-            (op,) = find_kgs_convs(module)
+            module = build_kgs_conv3d_module(kgs, spec, index_bits)
+            (op,) = find_kgs_convs(module.operation)
             self.geometry = ConvGeometry.of(op)
             self.schedule = schedule or choose_schedule(target or host_target(), self.geometry)
             op.attributes[SCHEDULE_ATTR] = self.schedule.to_attr()

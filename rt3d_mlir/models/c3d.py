@@ -7,6 +7,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from rt3d_mlir.errors import UserError
+
 # (name, output channels) per conv; a pooling follows the layers named in _POOL_AFTER.
 C3D_CONVS: tuple[tuple[str, int], ...] = (
     ("conv1a", 64),
@@ -57,8 +59,12 @@ class C3D(nn.Module):
                 layers.append(_pool(_POOL_AFTER[conv_name]))
                 names.append(_POOL_AFTER[conv_name])
         self.features = nn.Sequential(OrderedDict(zip(names, layers)))
-        with torch.no_grad():
-            flat = self.features(torch.zeros(1, 3, *input_size)).numel()
+        try:
+            with torch.no_grad():
+                flat = self.features(torch.zeros(1, 3, *input_size)).numel()
+        except RuntimeError:
+            # five poolings: time is halved four times, height and width five times
+            raise UserError(f"a {'x'.join(map(str, input_size))} clip is too small for C3D: it needs at least 16 frames and 32x32 pixels") from None
         fc = max(1, int(round(fc_features * width)))
         self.classifier = nn.Sequential(
             nn.Linear(flat, fc),

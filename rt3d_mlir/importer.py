@@ -1,0 +1,62 @@
+"""torch.nn.Module (or a saved torch.export program) -> linalg-on-tensors MLIR, in a sparse3d-ready Context."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+from torch_mlir import fx, ir
+from torch_mlir.dialects import torch as torch_dialect
+from torch_mlir.extras.fx_importer import FxImporter
+
+from rt3d_mlir.dialect import make_context
+from rt3d_mlir.errors import UserError
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
+    """Loads a program saved with ``torch.export.save`` (a ``.pt2`` file)."""
+    try:
+        return torch.export.load(str(path))
+    except FileNotFoundError:
+        raise UserError(f"no such file: '{path}'") from None
+    except Exception as error:
+        raise UserError(f"'{path}' is not a saved torch.export program: {_first_line(error)}") from None
+
+
+def import_model(
+    model: torch.nn.Module | torch.export.ExportedProgram,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    context: ir.Context | None = None,
+) -> ir.Module:
+    """Imports ``model`` as linalg-on-tensors MLIR (weights as constants) into a Context with sparse3d loaded.
+
+    ``example_input`` fixes the static shapes; it may be omitted for an ExportedProgram.
+    """
+    if context is None:
+        context = make_context()
+    if not context.is_dialect_loaded("torch"):
+        torch_dialect.register_dialect(context)
+    if isinstance(model, torch.export.ExportedProgram):
+        program = model
+    else:
+        if example_input is None:
+            raise UserError("import_model needs an example input to trace a torch.nn.Module")
+        args = example_input if isinstance(example_input, tuple) else (example_input,)
+        try:
+            program = torch.export.export(model.eval(), args)
+        except Exception as error:
+            raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
+    # torch-mlir prints its lowering diagnostics; keep them for the error message instead.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context))
+    except Exception as error:
+        raise UserError(f"torch-mlir cannot lower the model to linalg: {_first_line(error)}") from None
