@@ -1,0 +1,62 @@
+"""``sparse3d-tile``: choose each KGS conv's schedule from the module's target and record it.
+
+Input (the target is a module attribute; ``target=NAME`` sets or replaces it)::
+
+  module attributes {sparse3d.target = {name = "host-avx2", vector_lanes = 8 : i64,
+                                        vector_registers = 16 : i64, cores = 2 : i64}} {
+    func.func @f(%x: tensor<1x64x16x56x56xf32>, %init: tensor<1x128x16x56x56xf32>) -> tensor<1x128x16x56x56xf32> {
+      ...
+      %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, ...}
+      ...
+
+Output: the same, each conv carrying its schedule (a schedule already on an op is kept)::
+
+      %y = "sparse3d.kgs_conv3d"(...) {..., sparse3d.schedule = {filters = 4 : i64, rows = 1 : i64,
+                                        threads = 2 : i64, vector_lanes = 8 : i64, w_vectors = 3 : i64}}
+
+The choice itself is :func:`rt3d_mlir.targets.strategy.choose_schedule`; this pass only applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.passes.base import ModulePass, option
+from rt3d_mlir.targets import TARGET_ATTR, module_target, resolve, set_module_target
+from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_schedule
+
+
+@dataclass(frozen=True)
+class Sparse3DTile(ModulePass):
+    name = "sparse3d-tile"
+    summary = "Record a register-block/vector/thread schedule on each sparse3d.kgs_conv3d from the module's target"
+
+    target: str = option("", f"target to record on the module first (host, host-avx512, host-avx2, aarch64-neon); empty: use its {TARGET_ATTR}")
+
+    def __post_init__(self) -> None:
+        if self.target:
+            try:
+                resolve(self.target)
+            except UserError as error:
+                raise UserError(f"pass '{self.name}': {error}") from None
+
+    def apply(self, module: ir.Operation) -> None:
+        if self.target:
+            set_module_target(module, resolve(self.target))
+        try:
+            target = module_target(module)
+        except UserError as error:
+            raise PassError(str(error), module.location) from None
+        for op in find_kgs_convs(module):
+            if SCHEDULE_ATTR in op.attributes:
+                continue
+            try:
+                schedule = choose_schedule(target, ConvGeometry.of(op))
+            except UserError as error:
+                raise PassError(str(error), op.location) from None
+            op.attributes[SCHEDULE_ATTR] = schedule.to_attr()

@@ -1,0 +1,145 @@
+"""The KGS conv kernel, JIT-compiled for the host, against torch.nn.functional.conv3d on random data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.kgs import GroupShape, compact
+from rt3d_mlir.targets import PRESETS
+from rt3d_mlir.targets.strategy import Schedule
+
+
+def torch_reference(x: torch.Tensor, weight: torch.Tensor, init: torch.Tensor, spec: ConvSpec) -> np.ndarray:
+    d_lo, h_lo, w_lo, d_hi, h_hi, w_hi = spec.padding
+    padded = torch.nn.functional.pad(x, (w_lo, w_hi, h_lo, h_hi, d_lo, d_hi))
+    conv = torch.nn.functional.conv3d(padded, weight, stride=spec.strides, dilation=spec.dilations)
+    return (init + conv).numpy()
+
+
+def check_conv(
+    weight: torch.Tensor,
+    group_shape: GroupShape,
+    spec: ConvSpec,
+    schedule: Schedule | None = None,
+    index_bits: int = 64,
+    seed: int = 0,
+) -> CompiledConv:
+    generator = torch.Generator().manual_seed(seed)
+    conv = CompiledConv(compact(weight, group_shape), spec, schedule=schedule, index_bits=index_bits)
+    x = torch.randn(spec.input_shape, generator=generator)
+    init = torch.randn(conv.output_shape, generator=generator)
+    expected = torch_reference(x, weight, init, spec)
+    got = conv(x, init)
+    assert got.shape == expected.shape
+    scale = 1.0 + float(np.abs(expected).max())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=2e-5 * scale)
+    return conv
+
+
+def kgs_weight(shape, group_shape: GroupShape, kept: float, seed: int = 0) -> torch.Tensor:
+    return random_kgs_weight(shape, group_shape, kept, torch.Generator().manual_seed(seed))
+
+
+G84 = GroupShape(8, 4)
+AVX2_DEFAULT = Schedule(vector_lanes=8, filters=4, rows=1, w_vectors=3, threads=1)
+
+KERNEL_CASES = {
+    # name: (kernel, input DHW, strides, padding (d,h,w lo then hi))
+    "3x3x3": ((3, 3, 3), (5, 7, 21), (1, 1, 1), (1, 1, 1, 1, 1, 1)),
+    "1x3x3": ((1, 3, 3), (3, 6, 9), (1, 1, 1), (0, 1, 1, 0, 1, 1)),
+    "3x1x1": ((3, 1, 1), (6, 4, 17), (1, 1, 1), (1, 0, 0, 1, 0, 0)),
+    "1x1x1": ((1, 1, 1), (2, 3, 40), (1, 1, 1), (0, 0, 0, 0, 0, 0)),
+    "3x7x7": ((3, 7, 7), (3, 9, 12), (1, 1, 1), (1, 3, 3, 1, 3, 3)),
+    "1x7x7 stride 2": ((1, 7, 7), (2, 11, 19), (1, 2, 2), (0, 3, 3, 0, 3, 3)),
+    "stride 2 in D": ((3, 3, 3), (7, 5, 10), (2, 1, 1), (1, 1, 1, 1, 1, 1)),
+    "stride 2 in H": ((3, 3, 3), (4, 9, 10), (1, 2, 1), (1, 1, 1, 1, 1, 1)),
+    "stride 2 in W": ((3, 3, 3), (4, 5, 27), (1, 1, 2), (1, 1, 1, 1, 1, 1)),
+    "stride 3 in W, odd padding": ((1, 3, 5), (2, 5, 29), (1, 1, 3), (0, 2, 1, 0, 0, 3)),
+}
+
+
+@pytest.mark.parametrize("name", KERNEL_CASES)
+def test_kernel_shapes_strides_padding(name: str) -> None:
+    kernel, dhw, strides, padding = KERNEL_CASES[name]
+    weight = kgs_weight((12, 10, *kernel), G84, 0.4)  # 12 filters, 10 channels: tail groups on both axes
+    check_conv(weight, G84, ConvSpec((1, 10, *dhw), strides, padding), AVX2_DEFAULT)
+
+
+def test_batch_two_dilation_and_threads() -> None:
+    weight = kgs_weight((16, 8, 3, 3, 3), G84, 0.3)
+    spec = ConvSpec((2, 8, 6, 9, 20), (1, 1, 1), (2, 1, 2, 2, 1, 2), (2, 1, 2))
+    conv = check_conv(weight, G84, spec, Schedule(vector_lanes=8, filters=8, rows=1, w_vectors=1, threads=2))
+    assert "scf.parallel" in conv.kernel_ir
+    for threads in (1, 2):
+        conv.jit.set_threads(threads)
+        x = torch.randn(spec.input_shape)
+        init = torch.zeros(conv.output_shape)
+        np.testing.assert_allclose(conv(x, init), torch_reference(x, weight, init, spec), rtol=1e-5, atol=1e-4)
+
+
+def test_channels_not_multiples_of_the_group() -> None:
+    # 23 channels (R(2+1)D has 230 and 921), 13 filters: tail groups of 3 channels and 5 filters.
+    weight = kgs_weight((13, 23, 1, 3, 3), G84, 0.5)
+    check_conv(weight, G84, ConvSpec((1, 23, 2, 5, 11), (1, 1, 1), (0, 1, 1, 0, 1, 1)), AVX2_DEFAULT)
+
+
+def test_vanilla_sparsity_and_dense_layers() -> None:
+    spec = ConvSpec((1, 8, 3, 4, 9), (1, 1, 1), (1, 1, 1, 1, 1, 1))
+    weight = kgs_weight((16, 8, 3, 3, 3), G84, 1.0)
+    weight[8:, 4:] = 0  # a whole empty group: no kept positions
+    check_conv(weight, G84, spec, AVX2_DEFAULT)
+    conv = check_conv(torch.zeros(16, 8, 3, 3, 3), G84, spec, AVX2_DEFAULT)  # nothing kept: out = init
+    assert conv.geometry.group_grid == (2, 2)
+
+
+@pytest.mark.parametrize("index_bits", [8, 16, 32])
+def test_narrow_index_tables(index_bits: int) -> None:
+    # 3x7x7 positions reach 146: an i8 table must be read as unsigned.
+    weight = kgs_weight((8, 4, 3, 7, 7), G84, 0.3)
+    check_conv(weight, G84, ConvSpec((1, 4, 3, 8, 10), (1, 1, 1), (1, 3, 3, 1, 3, 3)), AVX2_DEFAULT, index_bits)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_default_schedule_of_each_preset(preset: str) -> None:
+    # Each preset's chosen schedule runs correctly here (its vectors are just wider or narrower).
+    weight = kgs_weight((16, 8, 3, 3, 3), G84, 0.25)
+    spec = ConvSpec((1, 8, 4, 6, 30), (1, 1, 1), (1, 1, 1, 1, 1, 1))
+    generator = torch.Generator().manual_seed(0)
+    conv = CompiledConv(compact(weight, G84), spec, target=PRESETS[preset])
+    assert conv.schedule.vector_lanes == PRESETS[preset].vector_lanes
+    x = torch.randn(spec.input_shape, generator=generator)
+    init = torch.zeros(conv.output_shape)
+    np.testing.assert_allclose(conv(x, init), torch_reference(x, weight, init, spec), rtol=1e-5, atol=1e-4)
+
+
+@st.composite
+def conv_problems(draw):
+    group = GroupShape(draw(st.integers(1, 8)), draw(st.integers(1, 4)))
+    out_channels, in_channels = draw(st.integers(1, 12)), draw(st.integers(1, 9))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    strides = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    dilations = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(6))
+    sizes = []
+    for axis in range(3):
+        reach = dilations[axis] * (kernel[axis] - 1) + 1 - padding[axis] - padding[axis + 3]
+        sizes.append(draw(st.integers(max(1, reach), max(1, reach) + (20 if axis == 2 else 5))))
+    spec = ConvSpec((draw(st.integers(1, 2)), in_channels, *sizes), strides, padding, dilations)
+    lanes = draw(st.sampled_from([4, 8, 16]))
+    filters = draw(st.integers(1, group.filters))
+    rows, w_vectors = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    schedule = Schedule(lanes, filters, rows, w_vectors, threads=1)
+    kept = draw(st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0]))
+    return group, (out_channels, in_channels, *kernel), spec, schedule, kept, draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_problems())
+def test_random_convs_match_torch(problem) -> None:
+    group, weight_shape, spec, schedule, kept, seed = problem
+    check_conv(kgs_weight(weight_shape, group, kept, seed), group, spec, schedule, seed=seed)
