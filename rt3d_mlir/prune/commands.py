@@ -36,7 +36,7 @@ from rt3d_mlir.prune.flops import measure_layers
 from rt3d_mlir.prune.masks import check_rate_reachable
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty, check_algorithm
 from rt3d_mlir.prune.schemes import SCHEMES, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, init_distributed
+from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, he_initialize, init_distributed
 
 # Options that change how a run executes but not what it computes: a run may resume with other values.
 _EXECUTION_OPTIONS = {"handler", "resume", "max_steps", "checkpoint_every", "workers", "threads", "no_progress", "device"}
@@ -198,6 +198,7 @@ def run_train(args: argparse.Namespace) -> int:
     datasets = _datasets(args, input_size)
     kwargs = model_kwargs(datasets[2], args.width, input_size)
     model = build_from_kwargs(args.model, kwargs)
+    he_initialize(model)
     epochs = 10 if args.epochs is None else args.epochs
     trainer = _trainer(args, model, datasets, [Stage("train", epochs, args.lr)])
     completed = trainer.run(args.max_steps)

@@ -38,6 +38,20 @@ STATE_FILE = "state.pt"
 STAGES = ("train", "regularize", "finetune")
 
 
+def he_initialize(model: nn.Module) -> None:
+    """He (Kaiming) initialisation of every conv and linear layer, biases zero.
+
+    PyTorch's default initialisation shrinks activations layer after layer; a
+    deep plain ReLU network without batch norm such as C3D then starts with a
+    vanishing signal and barely trains.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv3d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str  # one of STAGES
