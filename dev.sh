@@ -52,7 +52,7 @@ ensure_venv() {
 run_tests() {
     local status=0
     log "lit/FileCheck tests"
-    "$VENV/bin/lit" -sv test/lit || status=1
+    "$VENV/bin/lit" -sv test || status=1
     log "pytest"
     # pytest exits 5 when it collects nothing: that is a failure here too.
     "$VENV/bin/python" -m pytest -q "$@" || status=1

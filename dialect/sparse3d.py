@@ -22,7 +22,7 @@ from torch_mlir import ir
 from torch_mlir.dialects.ext import Dialect, Operand, Result
 
 from rt3d_mlir.constants import constant_array
-from rt3d_mlir.kgs import GroupShape, group_sizes
+from rt3d_mlir.groups import GroupShape, kernels_per_group
 
 
 class _I64ArrayAttr(ir.DenseI64ArrayAttr):
@@ -35,6 +35,7 @@ class Sparse3D(Dialect, name="sparse3d"):
     """KGS-sparse 3D convolutions."""
 
 
+OPERAND_NAMES = ("input", "values", "group_offsets", "positions", "init")
 # Attribute name -> number of entries the verifier requires.
 ARRAY_ATTRIBUTE_SIZES = {"group_shape": 2, "kernel_size": 3, "strides": 3, "padding": 6, "dilations": 3}
 
@@ -78,8 +79,15 @@ def output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, d
 
 def _first_problem(op: KgsConv3dOp) -> str | None:
     """The first inconsistency in the op, as a message naming it, or None."""
+    # Structure first: the IRDL constraints have not necessarily been checked yet.
+    if len(op.operation.operands) != len(OPERAND_NAMES):
+        return f"expects {len(OPERAND_NAMES)} operands ({', '.join(OPERAND_NAMES)}), got {len(op.operation.operands)}"
+    if len(op.operation.results) != 1:
+        return f"expects 1 result, got {len(op.operation.results)}"
     attrs: dict[str, list[int]] = {}
     for name, size in ARRAY_ATTRIBUTE_SIZES.items():
+        if name not in op.attributes:
+            return f"requires attribute '{name}'"
         if not isinstance(op.attributes[name], ir.DenseI64ArrayAttr):
             return f"attribute '{name}' must be array<i64: ...>, got {op.attributes[name]}"
         attrs[name] = array_attribute(op, name)
@@ -158,7 +166,7 @@ def _table_problem(
             f"got {offsets[0]} ... {offsets[-1]}"
         )
     kept_per_group = np.diff(offsets)
-    expected_values = int((kept_per_group * group_sizes(filters, channels, group_shape).numpy().reshape(-1)).sum())
+    expected_values = int((kept_per_group * kernels_per_group(filters, channels, group_shape).reshape(-1)).sum())
     if tables["values"].shape[0] != expected_values:
         return (
             f"'values' must have {expected_values} entries (kept positions x kernels per group, summed), "

@@ -21,7 +21,6 @@ Compact form (the ``sparse3d.kgs_conv3d`` operands):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -29,38 +28,7 @@ import numpy as np
 import torch
 
 from rt3d_mlir.errors import UserError
-
-
-@dataclass(frozen=True, order=True)
-class GroupShape:
-    """A kernel group: ``filters`` (g_m) output filters x ``channels`` (g_n) input channels."""
-
-    filters: int
-    channels: int
-
-    def __post_init__(self) -> None:
-        if self.filters < 1 or self.channels < 1:
-            raise UserError(f"group shape must be positive, got {self.filters}x{self.channels}")
-
-    @classmethod
-    def parse(cls, text: str) -> "GroupShape":
-        """Parses ``"8x4"`` (filters x channels)."""
-        match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", text)
-        if not match:
-            raise UserError(f"group shape must look like 8x4 (filters x channels), got '{text}'")
-        return cls(int(match[1]), int(match[2]))
-
-    def __str__(self) -> str:
-        return f"{self.filters}x{self.channels}"
-
-    def grid(self, out_channels: int, in_channels: int) -> tuple[int, int]:
-        """Number of filter blocks and channel blocks: ceil(M / g_m), ceil(C / g_n)."""
-        return -(-out_channels // self.filters), -(-in_channels // self.channels)
-
-
-# The shapes the code generators have fast kernels for, in order of preference on ties
-# (8x4 is the paper's and its released code's choice).
-DEFAULT_CANDIDATES: tuple[GroupShape, ...] = (GroupShape(8, 4), GroupShape(8, 8), GroupShape(4, 4))
+from rt3d_mlir.groups import DEFAULT_CANDIDATES, GroupShape, kernels_per_group
 
 
 def _as_mck(weight: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -94,12 +62,7 @@ def kept_positions(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -
 
 def group_sizes(out_channels: int, in_channels: int, group_shape: GroupShape) -> torch.Tensor:
     """Kernels per group (g_m_eff * g_n_eff), shape (GM, GN): smaller for tail groups."""
-    grid_m, grid_n = group_shape.grid(out_channels, in_channels)
-    filters = torch.full((grid_m,), group_shape.filters)
-    filters[-1] = out_channels - (grid_m - 1) * group_shape.filters
-    channels = torch.full((grid_n,), group_shape.channels)
-    channels[-1] = in_channels - (grid_n - 1) * group_shape.channels
-    return filters[:, None] * channels[None, :]
+    return torch.from_numpy(kernels_per_group(out_channels, in_channels, group_shape))
 
 
 def kept_fraction(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> float:

@@ -70,12 +70,16 @@ def _tool_options(parser: argparse.ArgumentParser) -> set[str]:
     return {flag for action in parser._actions for flag in action.option_strings}
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    def format_help(self) -> str:
+        # Listing the passes imports them all: only --help pays for that.
+        return f"{super().format_help()}\n{passes_help()}\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="rt3d-opt",
         description="Run rt3d-mlir and upstream MLIR passes over an MLIR file.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=passes_help(),
     )
     parser.add_argument("input", nargs="?", default="-", help="input .mlir file, '-' for stdin (default)")
     parser.add_argument("-o", dest="output", default="-", help="output file, '-' for stdout (default)")

@@ -1,0 +1,224 @@
+// RUN: rt3d-opt %s --split-input-file --verify-diagnostics
+
+func.func @group_shape_length(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{attribute 'group_shape' must have 2 entries, got 3}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4, 1>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @zero_stride(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{attribute 'strides' entries must be >= 1, got [1, 0, 1]}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 0, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @negative_padding(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{attribute 'padding' entries must be >= 0}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, -1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @i32_array(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{attribute 'kernel_size' must be array<i64: ...>, got array<i32: 3, 3, 3>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i32: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @rank4_input(%in: tensor<4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'input' must be a static rank-5 (N, C, D, H, W) tensor, got tensor<4x8x8x8xf32>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @dynamic_init(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x?x8x8xf32>) -> tensor<1x4x?x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'init' must be a static rank-5}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x?x8x8xf32>) -> tensor<1x4x?x8x8xf32>
+  return %0 : tensor<1x4x?x8x8xf32>
+}
+
+// -----
+
+func.func @result_type(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf16> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{result type tensor<1x4x8x8x8xf16> must equal the init type tensor<1x4x8x8x8xf32>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf16>
+  return %0 : tensor<1x4x8x8x8xf16>
+}
+
+// -----
+
+func.func @element_types(%in: tensor<1x4x8x8x8xf16>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'input' and 'init' must have the same float element type}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf16>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @batch(%in: tensor<1x4x8x8x8xf32>, %init: tensor<2x4x8x8x8xf32>) -> tensor<2x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'init' batch 2 must equal the input batch 1}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<2x4x8x8x8xf32>) -> tensor<2x4x8x8x8xf32>
+  return %0 : tensor<2x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @output_size(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x6xf32>) -> tensor<1x4x8x8x6xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{output spatial size must be [8, 8, 8] for this input, kernel, stride, padding and dilation, got [8, 8, 6]}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x6xf32>) -> tensor<1x4x8x8x6xf32>
+  return %0 : tensor<1x4x8x8x6xf32>
+}
+
+// -----
+
+func.func @values_rank(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<27x16xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'values' must be a static 1-D tensor, got tensor<27x16xf32>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<27x16xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @values_type(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf16>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'values' element type must be f32 like the input, got f16}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf16>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @float_offsets(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0.0, 27.0]> : tensor<2xf32>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'group_offsets' must hold signless integers, got tensor<2xf32>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xf32>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @offsets_count(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27, 27, 27, 27, 27, 27]> : tensor<7xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{group_offsets must have G+1 = 2 entries for 4 filters x 4 channels in 8x4 groups, got 7}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<7xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @offsets_start(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[1, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{group_offsets must start at 0, never decrease and end at P = 27 (the positions size), got 1 ... 27}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @offsets_end(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 26]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{group_offsets must start at 0, never decrease and end at P = 27}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @values_count(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<431xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{'values' must have 432 entries (kept positions x kernels per group, summed), got 431}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<431xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @position_range(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]> : tensor<27xi64>
+  // expected-error @+1 {{positions must lie in [0, 27) for kernel [3, 3, 3], got 1 ... 27}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @position_order(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{positions of group 0 must be strictly ascending, got 5 then 5}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @missing_attribute(%in: tensor<1x4x8x8x8xf32>, %v: tensor<432xf32>, %o: tensor<2xi64>, %p: tensor<27xi64>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  // expected-error @+1 {{requires attribute 'dilations'}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @missing_operand(%in: tensor<1x4x8x8x8xf32>, %v: tensor<432xf32>, %o: tensor<2xi64>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  // expected-error @+1 {{expects 5 operands (input, values, group_offsets, positions, init), got 4}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
