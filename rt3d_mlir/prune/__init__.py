@@ -23,7 +23,7 @@ from rt3d_mlir.prune.flops import LayerCost, kept_macs, measure_layers
 from rt3d_mlir.prune.masks import Masks, apply_masks, check_rate_reachable, masks_by_threshold, masks_for_rate
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty
 from rt3d_mlir.prune.schemes import SCHEMES, PrunableLayer, Scheme, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, he_initialize
+from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, initialize_for_training
 
 __all__ = [
     "ALGORITHMS",
@@ -43,7 +43,7 @@ __all__ = [
     "check_rate_reachable",
     "format_profile",
     "get_scheme",
-    "he_initialize",
+    "initialize_for_training",
     "kept_macs",
     "load_pruned_model",
     "masks_by_threshold",

@@ -36,7 +36,7 @@ from rt3d_mlir.prune.flops import measure_layers
 from rt3d_mlir.prune.masks import check_rate_reachable
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty, check_algorithm
 from rt3d_mlir.prune.schemes import SCHEMES, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, he_initialize, init_distributed
+from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, init_distributed, initialize_for_training
 
 # Options that change how a run executes but not what it computes: a run may resume with other values.
 _EXECUTION_OPTIONS = {"handler", "resume", "max_steps", "checkpoint_every", "workers", "threads", "no_progress", "device"}
@@ -151,6 +151,7 @@ def _datasets(args: argparse.Namespace, input_size: tuple[int, int, int]):
 
 
 def _trainer(args: argparse.Namespace, model: torch.nn.Module, datasets, stages: list[Stage], **extra) -> Trainer:
+    torch.set_flush_denormal(True)  # weights pushed towards zero would otherwise slow CPU training many times
     if args.threads is not None:
         _positive("--threads", args.threads)
         torch.set_num_threads(args.threads)
@@ -198,7 +199,7 @@ def run_train(args: argparse.Namespace) -> int:
     datasets = _datasets(args, input_size)
     kwargs = model_kwargs(datasets[2], args.width, input_size)
     model = build_from_kwargs(args.model, kwargs)
-    he_initialize(model)
+    initialize_for_training(model, torch.stack([datasets[0][index][0] for index in range(min(64, len(datasets[0])))]))
     epochs = 10 if args.epochs is None else args.epochs
     trainer = _trainer(args, model, datasets, [Stage("train", epochs, args.lr)])
     completed = trainer.run(args.max_steps)

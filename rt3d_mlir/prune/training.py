@@ -38,18 +38,30 @@ STATE_FILE = "state.pt"
 STAGES = ("train", "regularize", "finetune")
 
 
-def he_initialize(model: nn.Module) -> None:
-    """He (Kaiming) initialisation of every conv and linear layer, biases zero.
+def initialize_for_training(model: nn.Module, example: torch.Tensor) -> None:
+    """He initialisation, then each conv/linear rescaled so its output has unit variance on ``example``.
 
-    PyTorch's default initialisation shrinks activations layer after layer; a
-    deep plain ReLU network without batch norm such as C3D then starts with a
-    vanishing signal and barely trains.
+    PyTorch's default initialisation shrinks activations layer after layer, and
+    at small clip sizes C3D's deep layers see mostly padding, which shrinks
+    them further: a deep plain ReLU network without batch norm then starts
+    with a vanishing signal and barely trains. Rescaling layer by layer on real
+    data (in the manner of LSUV initialisation) fixes both.
     """
-    for module in model.modules():
-        if isinstance(module, (nn.Conv3d, nn.Linear)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+    layers = [module for module in model.modules() if isinstance(module, (nn.Conv3d, nn.Linear))]
+    for module in layers:
+        nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for module in layers:
+            captured: list[torch.Tensor] = []
+            handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
+            model(example)
+            handle.remove()
+            module.weight.div_(captured[0].std().clamp_min(1e-6))
+    model.train(was_training)
 
 
 @dataclass(frozen=True)
