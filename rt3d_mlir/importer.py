@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from pathlib import Path
 
 import torch
@@ -50,9 +51,13 @@ def import_model(
             raise UserError("import_model needs an example input to trace a torch.nn.Module")
         args = example_input if isinstance(example_input, tuple) else (example_input,)
         try:
+            # torch logs its own traceback for a failed trace; the error below says it in one line
+            logging.disable(logging.ERROR)
             program = torch.export.export(model.eval(), args)
         except Exception as error:
             raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
+        finally:
+            logging.disable(logging.NOTSET)
     # torch-mlir prints its lowering diagnostics; keep them for the error message instead.
     captured = io.StringIO()
     try:

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from torch_mlir import ir
 
+from rt3d_mlir.constants import constant_array
 from rt3d_mlir.dialect import KgsConv3dOp, array_attribute
+from rt3d_mlir.groups import GroupShape
+from rt3d_mlir.kgs import CompactKGS
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,22 @@ def format_table(names: list[str], reports: list[ConvReport]) -> str:
         f"{'total':<12} {'':<18} {'':<20} {'':>5} {kept / dense:>7.1%} {dense / 1e6:>11.1f} {kept / 1e6:>10.1f} {dense / kept:>5.2f}x"
     )
     return "\n".join(lines)
+
+
+def compact_weights(module: ir.Module) -> list[CompactKGS]:
+    """The compact weight of every kgs_conv3d whose tables are constants, in program order."""
+    weights: list[CompactKGS] = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if op.name == KgsConv3dOp.OPERATION_NAME:
+            conv = op.opview
+            report = _report(conv)
+            tables = [constant_array(v) for v in (conv.group_offsets, conv.positions, conv.values)]
+            if all(table is not None for table in tables):
+                offsets, positions, values = tables
+                group_shape = GroupShape(*array_attribute(conv, "group_shape"))
+                weights.append(CompactKGS(group_shape, report.weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values))
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return weights

@@ -1,0 +1,78 @@
+"""rt3d command line, model import errors, the demo and the model zoo."""
+
+import io
+
+import pytest
+import torch
+
+from rt3d_mlir import cli
+from rt3d_mlir.demo import run_demo
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.importer import import_model, load_exported_program
+from rt3d_mlir.models import build_model, example_input
+from rt3d_mlir.models.r2plus1d import mid_channels
+
+
+class DataDependent(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # torch.export cannot trace a branch on data
+            return x * 2
+        return x
+
+
+def test_untraceable_model_is_a_user_error():
+    with pytest.raises(UserError, match="torch.export cannot trace DataDependent"):
+        import_model(DataDependent(), torch.randn(2, 2))
+
+
+def test_corrupt_program_file_is_a_user_error(tmp_path):
+    path = tmp_path / "broken.pt2"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(UserError, match="is not a saved torch.export program"):
+        load_exported_program(path)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d) nor a .pt2 file"),
+        (["import", "missing.pt2"], "no such file: 'missing.pt2'"),
+        (["import", "c3d", "--input-size", "8x32x32"], "clip is too small for C3D"),
+        (["import", "c3d", "--width", "-1"], "width multiplier must be positive"),
+    ],
+)
+def test_rt3d_user_errors_exit_1_with_one_line(argv, message, capsys):
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_rt3d_import_writes_linalg(tmp_path, capsys):
+    output = tmp_path / "c3d.mlir"
+    assert cli.main(["import", "c3d", "--input-size", "16x32x32", "--width", "0.125", "-o", str(output)]) == 0
+    text = output.read_text()
+    assert text.count("linalg.conv_3d_ncdhw_fcdhw") == 8 and "dense_resource" in text
+
+
+def test_demo_prints_the_per_layer_table():
+    out = io.StringIO()
+    table = run_demo(input_size=(16, 32, 32), width=0.25, out=out)
+    rows = table.splitlines()
+    assert [row.split()[0] for row in rows[2:10]] == [
+        "conv1a", "conv2a", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b"
+    ]
+    assert "[3/3] sparse3d-from-linalg: 8 convs" in out.getvalue()
+    conv2a = rows[3].split()
+    assert conv2a[3] == "8x4" and conv2a[4] == "14.8%"  # 4 of 27 positions kept (85% pruned)
+    total_rate = float(rows[-1].split()[-1].rstrip("x"))
+    assert 2.5 < total_rate < 4.0
+
+
+def test_zoo_models_have_the_papers_shapes():
+    assert [mid_channels(64, 128), mid_channels(256, 512)] == [230, 921]
+    r2plus1d = build_model("r2plus1d_18", width=0.25)
+    assert r2plus1d(example_input("r2plus1d_18", input_size=(4, 32, 32))).shape == (1, 101)
+    c3d = build_model("c3d", num_classes=10, width=0.125, input_size=(16, 32, 32))
+    assert c3d(example_input("c3d", batch=2, input_size=(16, 32, 32))).shape == (2, 10)
+    with pytest.raises(UserError, match="unknown model 'i3d'"):
+        build_model("i3d")

@@ -1,0 +1,60 @@
+"""rt3d-opt driver behaviour that lit cannot easily show: internal errors, atomic output, user errors."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rt3d_mlir.passes.sparse3d_from_linalg import Sparse3DFromLinalg
+from rt3d_mlir.tools import rt3d_opt
+
+CONV = Path(__file__).parents[1] / "Passes" / "sparse3d-from-linalg.mlir"
+
+
+def test_internal_error_prints_a_reproducer_not_a_traceback(monkeypatch, tmp_path, capsys):
+    def broken(self, conv):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", broken)
+    output = tmp_path / "out.mlir"
+    status = rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "internal error: RuntimeError: simulated bug" in err and "Traceback" not in err
+    command = re.search(r"Reproduce it with:\n  (rt3d-opt (\S+) --pass-pipeline='(.*)')", err)
+    assert command is not None
+    assert command[3] == "builtin.module(sparse3d-from-linalg{group-shape=1x1})"
+    assert "linalg.conv_3d_ncdhw_fcdhw" in Path(command[2]).read_text()
+    assert not output.exists()
+
+
+def test_failure_leaves_an_existing_output_untouched(tmp_path, capsys):
+    source = tmp_path / "bad.mlir"
+    source.write_text("func.func @f() {\n  %0 = arith.constant 1 : i33x\n}\n")
+    output = tmp_path / "out.mlir"
+    output.write_text("previous contents")
+    assert rt3d_opt.main([str(source), "-o", str(output)]) == 1
+    assert output.read_text() == "previous contents"
+    assert f"{source}:2:26: error: expected non-function type" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rt3d-opt-")]
+
+
+def test_success_writes_the_output(tmp_path):
+    output = tmp_path / "out.mlir"
+    assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 0
+    assert output.read_text().count('"sparse3d.kgs_conv3d"') == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sparse3d-from-linalg=candidates="], "option 'candidates' lists no group shape"),
+        (["--sparse3d-from-linalg=group-shape"], "group shape must look like 8x4"),
+        (["--kgs-lower=x=1"], "pipeline 'kgs-lower' takes no options"),
+        (["-p", "canonicalize", "--cse"], "either with --pass-pipeline or as flags"),
+    ],
+)
+def test_bad_pass_options_are_one_line_errors(args, message, capsys):
+    assert rt3d_opt.main([str(CONV), *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
