@@ -15,7 +15,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import glob
+import math
 import os
+import weakref
 import numpy as np
 import torch
 from torch_mlir import execution_engine, ir, runtime
@@ -69,15 +71,25 @@ class JitModule:
             raise UserError("this module was compiled without OpenMP: only 1 thread")
 
     def call(self, name: str, *arguments: np.ndarray | torch.Tensor, result_rank: int) -> np.ndarray:
-        """Calls @name with tensors, returning its one f32 result of rank ``result_rank`` as a numpy array."""
+        """Calls @name with tensors; returns its one f32 result of rank ``result_rank`` as a numpy array.
+
+        The array views the buffer the compiled code allocated (no copy) and frees it when
+        the array (and every view of it) is gone.
+        """
         arrays = [np.ascontiguousarray(a.detach().numpy() if isinstance(a, torch.Tensor) else a) for a in arguments]
         descriptors = [runtime.get_ranked_memref_descriptor(a) for a in arrays]
         result = runtime.make_nd_memref_descriptor(result_rank, ctypes.c_float)()
         pointers = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
         self._engine.invoke(name, ctypes.pointer(ctypes.pointer(result)), *pointers)
-        try:
+        if any(result.allocated == d.allocated for d in descriptors):
+            # The code returned an argument's buffer unchanged: it is not ours to free.
             return runtime.ranked_memref_to_numpy([result]).copy()
-        finally:
-            # The result may alias an argument when the code returned it unchanged; free only fresh buffers.
-            if all(result.allocated != d.allocated for d in descriptors):
-                _LIBC.free(result.allocated)
+        shape = tuple(result.shape)
+        element_strides = tuple(result.strides)
+        if element_strides != tuple(np.cumprod((1, *shape[:0:-1]))[::-1]):
+            raise RuntimeError(f"expected a contiguous result, got strides {element_strides} for shape {shape}")
+        address = ctypes.addressof(result.aligned.contents) + result.offset * ctypes.sizeof(ctypes.c_float)
+        array = np.ctypeslib.as_array((ctypes.c_float * max(1, math.prod(shape))).from_address(address))
+        array = array[: math.prod(shape)].reshape(shape)
+        weakref.finalize(array, _LIBC.free, result.allocated)
+        return array

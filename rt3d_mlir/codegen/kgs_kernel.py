@@ -82,7 +82,13 @@ class _IndexMath:
 
 @dataclass(frozen=True)
 class _PaddedLayout:
-    """The padded, stride-phase-split input buffer (N, C, Dp, Hp, sw, Wq)."""
+    """The padded input buffer (N, Dp, Hp, C, sw, Wq): channel rows interleaved per (d, h).
+
+    W is split into its ``sw`` stride phases (column x lives at phase x % sw, index x // sw),
+    so the inputs of consecutive outputs are contiguous for any stride. The channels of one
+    (d, h) are adjacent rows: a group's channels, and a chunk's, are one contiguous run, which
+    keeps a register block's loads on few cache lines and pages and lets the prefetcher follow.
+    """
 
     shape: tuple[int, int, int, int, int, int]
 
@@ -94,14 +100,31 @@ class _PaddedLayout:
         # Vector loads of the last W tile read up to the next multiple of the lane count.
         rounded_out_w = math.ceil(out_w / lanes) * lanes
         w_row = max(math.ceil(wp / sw), rounded_out_w + (kw - 1) * dw // sw)
-        return cls((geometry.batch, geometry.in_channels, dp, hp, sw, w_row))
+        return cls((geometry.batch, dp, hp, geometry.in_channels, sw, w_row))
 
     @property
-    def strides(self) -> tuple[int, ...]:
-        strides = [1]
-        for size in reversed(self.shape[1:]):
-            strides.insert(0, strides[0] * size)
-        return tuple(strides)
+    def strides(self) -> list[int]:
+        return _row_major_strides(self.shape)
+
+    @property
+    def batch_stride(self) -> int:
+        return self.strides[0]
+
+    @property
+    def depth_stride(self) -> int:
+        return self.strides[1]
+
+    @property
+    def row_stride(self) -> int:
+        return self.strides[2]
+
+    @property
+    def channel_stride(self) -> int:
+        return self.strides[3]
+
+    @property
+    def phase_stride(self) -> int:
+        return self.strides[4]
 
     @property
     def size(self) -> int:
@@ -169,7 +192,14 @@ class _KernelEmitter:
         n, c, (d, h, w) = g.batch, g.in_channels, g.in_size
         pad_d, pad_h, pad_w = g.padding[:3]
         sw = g.strides[2]
+        # The input viewed as (N, D, H, C, W), the buffer's order.
         in_strides = _row_major_strides([n, c, d, h, w])
+        permuted_strides = [in_strides[0], in_strides[2], in_strides[3], in_strides[1], 1]
+        permuted = memref.TransposeOp(
+            _strided_memref([n, d, h, c, w], permuted_strides, 0, self.f32),
+            input_buffer,
+            ir.AffineMap.get_permutation([0, 2, 3, 1, 4]),
+        ).result
         p_strides = layout.strides
         for phase in range(sw):
             first_w = (phase - pad_w) % sw  # first input column that lands in this phase
@@ -177,17 +207,15 @@ class _KernelEmitter:
             if not count:
                 continue
             first_q = (first_w + pad_w) // sw
-            source_type = _strided_memref(
-                [n, c, d, h, count], [*in_strides[:4], sw], first_w, self.f32
-            )
+            source_type = _strided_memref([n, d, h, c, count], [*permuted_strides[:4], sw], first_w, self.f32)
             source = memref.SubViewOp(
-                source_type, input_buffer, [], [], [], [0, 0, 0, 0, first_w], [n, c, d, h, count], [1, 1, 1, 1, sw]
+                source_type, permuted, [], [], [], [0, 0, 0, 0, first_w], [n, d, h, c, count], [1, 1, 1, 1, sw]
             ).result
-            offset = pad_d * p_strides[2] + pad_h * p_strides[3] + phase * p_strides[4] + first_q
-            dest_type = _strided_memref([n, c, d, h, count], [*p_strides[:4], 1], offset, self.f32)
+            offset = pad_d * layout.depth_stride + pad_h * layout.row_stride + phase * layout.phase_stride + first_q
+            dest_type = _strided_memref([n, d, h, c, count], [*p_strides[:4], 1], offset, self.f32)
             dest = memref.SubViewOp(
                 dest_type, padded, [], [], [],
-                [0, 0, pad_d, pad_h, phase, first_q], [n, c, d, h, 1, count], [1, 1, 1, 1, 1, 1],
+                [0, pad_d, pad_h, 0, phase, first_q], [n, d, h, c, 1, count], [1, 1, 1, 1, 1, 1],
             ).result
             linalg.copy(source, outs=[dest])
         return padded
@@ -204,7 +232,7 @@ class _KernelEmitter:
         _, kh, kw = g.kernel_size
         dd, dh, dw = g.dilations
         sw = g.strides[2]
-        d_stride, h_stride, phase_stride = layout.strides[2], layout.strides[3], layout.strides[4]
+        d_stride, h_stride, phase_stride = layout.depth_stride, layout.row_stride, layout.phase_stride
 
         def effective(block: ir.Value, count: int, full: int, total: int) -> ir.Value:
             last = total - (count - 1) * full
@@ -249,7 +277,7 @@ class _KernelEmitter:
     # ---- step 3: the register-blocked kernel -----------------------------------------------
 
     def convolve(self, buffers: Sequence[ir.Value], kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
-        """Emits the loops over (batch, filter block, output depth); each iteration calls ``kernel_name``.
+        """Emits the loops over (batch, output depth, row block); each iteration calls ``kernel_name``.
 
         ``buffers``: padded input, values, offsets, input-row table, weight table, init, out.
         The per-iteration body is outlined into a private function (inserted at ``kernel_at``):
@@ -257,30 +285,32 @@ class _KernelEmitter:
         which the body's own loops would otherwise break into several blocks.
         """
         g, s, ix = self.g, self.s, self.ix
-        grid_m, _ = g.group_grid
-        full_m = g.group_shape.filters
-        tail_m = g.out_channels - (grid_m - 1) * full_m
+        out_h = g.out_size[1]
+        row_blocks = math.ceil(out_h / s.rows)
+        tail_rows = out_h - (row_blocks - 1) * s.rows
         with kernel_at:
             kernel = func.FuncOp(kernel_name, ([b.type for b in buffers] + [ix.type] * 3, []), visibility="private")
         with ir.InsertionPoint(kernel.add_entry_block()):
-            *operands, batch, block, depth = kernel.arguments
-            if tail_m == full_m:
-                self._filter_block(operands, batch, block, depth, full_m)
+            *operands, batch, depth, row_block = kernel.arguments
+            buffers_here = _Buffers(*operands)
+            first_row = ix.mul(row_block, s.rows)
+            if tail_rows == s.rows:
+                self._row_block(buffers_here, _Rows(batch, depth, first_row, s.rows))
             else:
-                is_tail = arith.cmpi(arith.CmpIPredicate.eq, block, ix.value(grid_m - 1))
+                is_tail = arith.cmpi(arith.CmpIPredicate.eq, row_block, ix.value(row_blocks - 1))
                 branch = scf.IfOp(is_tail, [], has_else=True)
                 with ir.InsertionPoint(branch.then_block):
-                    self._filter_block(operands, batch, block, depth, tail_m)
+                    self._row_block(buffers_here, _Rows(batch, depth, first_row, tail_rows))
                     scf.YieldOp([])
                 with ir.InsertionPoint(branch.else_block):
-                    self._filter_block(operands, batch, block, depth, full_m)
+                    self._row_block(buffers_here, _Rows(batch, depth, first_row, s.rows))
                     scf.YieldOp([])
             func.ReturnOp([])
 
-        def call(batch: ir.Value, block: ir.Value, depth: ir.Value) -> None:
-            func.CallOp(kernel, [*buffers, batch, block, depth])
+        def call(batch: ir.Value, depth: ir.Value, row_block: ir.Value) -> None:
+            func.CallOp(kernel, [*buffers, batch, depth, row_block])
 
-        bounds = [g.batch, grid_m, g.out_size[0]]
+        bounds = [g.batch, g.out_size[0], row_blocks]
         if s.threads > 1:
             # The output slices are independent: any scf.parallel lowering (OpenMP here) splits them.
             loop = scf.ParallelOp([], [ix.value(0)] * 3, [ix.value(b) for b in bounds], [ix.value(1)] * 3, [])
@@ -291,20 +321,49 @@ class _KernelEmitter:
         else:
             _loop_nest(bounds, call, ix)
 
-    def _filter_block(self, operands, batch: ir.Value, block: ir.Value, depth: ir.Value, filters_here: int) -> None:
-        s, ix = self.s, self.ix
-        _, out_h, out_w = self.g.out_size
+    def _row_block(self, buffers: "_Buffers", rows: "_Rows") -> None:
+        """``rows.count`` output rows of every filter, one channel chunk at a time.
+
+        A chunk's input slab (its channels x Kd x the rows' input rows) stays in L2 while every
+        filter block and W tile reuses it; partial sums go through ``out``: the first chunk
+        starts from ``init``, the later ones from ``out``.
+        """
+        g, s, ix = self.g, self.s, self.ix
+        _, grid_n = g.group_grid
+        full_n = g.group_shape.channels
+        has_tail_group = g.in_channels % full_n != 0
+        chunks = math.ceil(grid_n / s.channel_groups)
+        last_groups = grid_n - (chunks - 1) * s.channel_groups
+
+        def chunk(first_group: Index, groups: int, source: ir.Value, is_last: bool) -> None:
+            tail = is_last and has_tail_group
+            self._chunk(buffers, rows, _Chunk(first_group, groups - tail, tail, source))
+
+        chunk(0, s.channel_groups if chunks > 1 else last_groups, buffers.init, chunks == 1)
+        if chunks > 2:
+            _for(
+                s.channel_groups, (chunks - 1) * s.channel_groups, s.channel_groups, [],
+                lambda first, _: chunk(first, s.channel_groups, buffers.out, False) or [], ix,
+            )
+        if chunks > 1:
+            chunk((chunks - 1) * s.channel_groups, last_groups, buffers.out, True)
+
+    def _chunk(self, buffers: "_Buffers", rows: "_Rows", chunk: "_Chunk") -> None:
+        """Every filter block x filter sub-block x W tile of one channel chunk."""
+        g, s, ix = self.g, self.s, self.ix
+        grid_m, _ = g.group_grid
+        full_m = g.group_shape.filters
+        tail_m = g.out_channels - (grid_m - 1) * full_m
+        out_w = g.out_size[2]
         lanes = s.vector_lanes
         tile_w = s.w_vectors * lanes
-        for first_filter in range(0, filters_here, s.filters):
-            filters = min(s.filters, filters_here - first_filter)
 
-            def rows(first_row: Index, row_count: int) -> None:
+        def filter_block(block: Index, filters_here: int) -> None:
+            for first_filter in range(0, filters_here, s.filters):
+                filters = _Filters(block, filters_here, first_filter, min(s.filters, filters_here - first_filter))
+
                 def w_tile(first_col: Index, vectors: int, last_lanes: int) -> None:
-                    self._register_block(
-                        operands, batch, block, depth, filters_here, first_filter, filters,
-                        first_row, row_count, first_col, vectors, last_lanes,
-                    )
+                    self._register_block(buffers, rows, chunk, filters, _Columns(first_col, vectors, last_lanes))
 
                 full_tiles, rest = divmod(out_w, tile_w)
                 if full_tiles:
@@ -313,76 +372,77 @@ class _KernelEmitter:
                     vectors = math.ceil(rest / lanes)
                     w_tile(full_tiles * tile_w, vectors, rest - (vectors - 1) * lanes)
 
-            full_blocks, rest_rows = divmod(out_h, s.rows)
-            if full_blocks:
-                _for(0, full_blocks * s.rows, s.rows, [], lambda row, _: rows(row, s.rows) or [], ix)
-            if rest_rows:
-                rows(full_blocks * s.rows, rest_rows)
+        full_blocks = grid_m if tail_m == full_m else grid_m - 1
+        if full_blocks:
+            _for(0, full_blocks, 1, [], lambda block, _: filter_block(block, full_m) or [], ix)
+        if tail_m != full_m:
+            filter_block(grid_m - 1, tail_m)
 
     def _register_block(
-        self, operands, batch, block, depth, filters_here: int, first_filter: int, filters: int,
-        first_row: Index, row_count: int, first_col: Index, vectors: int, last_lanes: int,
+        self, buffers: "_Buffers", rows: "_Rows", chunk: "_Chunk", filters: "_Filters", columns: "_Columns"
     ) -> None:
+        """filters x rows x column vectors accumulators over the chunk's groups and their kept entries."""
         g, s, ix, layout = self.g, self.s, self.ix, self.layout
-        padded, values, offsets, in_table, weight_table, init, out = operands
         lanes = s.vector_lanes
         _, grid_n = g.group_grid
         out_d, out_h, out_w = g.out_size
         sd, sh, _ = g.strides
-        channel_stride = layout.strides[1]
-        row_stride = layout.strides[3]
+        channel_stride = layout.channel_stride
+        row_stride = layout.row_stride
 
         mask = None
-        if last_lanes < lanes:
-            mask = vector.constant_mask(ir.VectorType.get([lanes], ir.IntegerType.get_signless(1)), [last_lanes])
+        if columns.last_lanes < lanes:
+            mask = vector.constant_mask(ir.VectorType.get([lanes], ir.IntegerType.get_signless(1)), [columns.last_lanes])
         zero = arith.constant(self.vector_type, ir.DenseElementsAttr.get_splat(self.vector_type, ir.FloatAttr.get(self.f32, 0.0)))
 
         def out_offset(f: int, r: int, v: int) -> Index:
-            filter_index = ix.add(ix.mul(block, g.group_shape.filters), first_filter + f)
-            plane = ix.add(ix.mul(ix.add(ix.mul(batch, g.out_channels), filter_index), out_d), depth)
-            return ix.add(ix.mul(plane, out_h * out_w), ix.mul(ix.add(first_row, r), out_w), first_col, v * lanes)
+            filter_index = ix.add(ix.mul(filters.block, g.group_shape.filters), filters.first + f)
+            plane = ix.add(ix.mul(ix.add(ix.mul(rows.batch, g.out_channels), filter_index), out_d), rows.depth)
+            return ix.add(
+                ix.mul(plane, out_h * out_w), ix.mul(ix.add(rows.first, r), out_w), columns.first, v * lanes
+            )
 
-        slots = [(f, r, v) for f in range(filters) for r in range(row_count) for v in range(vectors)]
+        slots = [(f, r, v) for f in range(filters.count) for r in range(rows.count) for v in range(columns.vectors)]
         out_offsets = {slot: ix.value(out_offset(*slot)) for slot in slots}
 
         def is_masked(v: int) -> bool:
-            return mask is not None and v == vectors - 1
+            return mask is not None and v == columns.vectors - 1
 
         accumulators = [
-            vector.maskedload(self.vector_type, init, [out_offsets[slot]], mask, zero)
+            vector.maskedload(self.vector_type, chunk.source, [out_offsets[slot]], mask, zero)
             if is_masked(slot[2])
-            else vector.load(self.vector_type, init, [out_offsets[slot]])
+            else vector.load(self.vector_type, chunk.source, [out_offsets[slot]])
             for slot in slots
         ]
 
         # Input offset of (batch, output depth, first row, first column) at kernel position 0, channel 0.
         tile_base = ix.add(
-            ix.mul(batch, layout.strides[0]), ix.mul(depth, sd * layout.strides[2]),
-            ix.mul(first_row, sh * row_stride), first_col,
+            ix.mul(rows.batch, layout.batch_stride), ix.mul(rows.depth, sd * layout.depth_stride),
+            ix.mul(rows.first, sh * row_stride), columns.first,
         )
 
         def accumulate_group(group: Index, first_channel: Index, channels: int, accs: list) -> list:
-            begin = arith.index_castui(ix.type, memref.load(offsets, [ix.value(group)]))
-            end = arith.index_castui(ix.type, memref.load(offsets, [ix.value(ix.add(group, 1))]))
+            begin = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(group)]))
+            end = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(ix.add(group, 1))]))
             group_base = ix.add(tile_base, ix.mul(first_channel, channel_stride))
 
             def entry(k: ir.Value, accs: list) -> list:
-                row = ix.add(group_base, memref.load(in_table, [k]))
-                weights = ix.add(memref.load(weight_table, [k]), first_filter)
+                row = ix.add(group_base, memref.load(buffers.in_table, [k]))
+                weights = ix.add(memref.load(buffers.weight_table, [k]), filters.first)
                 accs = list(accs)
                 for c in range(channels):
                     inputs = {
                         (r, v): vector.load(
-                            self.vector_type, padded,
+                            self.vector_type, buffers.padded,
                             [ix.value(ix.add(row, c * channel_stride + r * sh * row_stride + v * lanes))],
                         )
-                        for r in range(row_count) for v in range(vectors)
+                        for r in range(rows.count) for v in range(columns.vectors)
                     }
-                    for f in range(filters):
-                        weight = memref.load(values, [ix.value(ix.add(weights, c * filters_here + f))])
+                    for f in range(filters.count):
+                        weight = memref.load(buffers.values, [ix.value(ix.add(weights, c * filters.in_block + f))])
                         broadcast = vector.broadcast(self.vector_type, weight)
-                        for r in range(row_count):
-                            for v in range(vectors):
+                        for r in range(rows.count):
+                            for v in range(columns.vectors):
                                 slot = slots.index((f, r, v))
                                 accs[slot] = vector.fma(broadcast, inputs[(r, v)], accs[slot])
                 return accs
@@ -390,22 +450,73 @@ class _KernelEmitter:
             return _for(begin, end, 1, accs, entry, ix)
 
         full_n = g.group_shape.channels
-        tail_n = g.in_channels - (grid_n - 1) * full_n
-        full_groups = grid_n if tail_n == full_n else grid_n - 1
-        group_row = ix.mul(block, grid_n)
-        if full_groups:
+        group_row = ix.mul(filters.block, grid_n)
+        if chunk.full_groups:
             accumulators = _for(
-                0, full_groups, 1, accumulators,
+                chunk.first_group, ix.add(chunk.first_group, chunk.full_groups), 1, accumulators,
                 lambda j, accs: accumulate_group(ix.add(group_row, j), ix.mul(j, full_n), full_n, accs), ix,
             )
-        if tail_n != full_n:
+        if chunk.tail_group:
+            tail_n = g.in_channels - (grid_n - 1) * full_n
             accumulators = accumulate_group(ix.add(group_row, grid_n - 1), (grid_n - 1) * full_n, tail_n, accumulators)
 
         for slot, acc in zip(slots, accumulators):
             if is_masked(slot[2]):
-                vector.maskedstore(out, [out_offsets[slot]], mask, acc)
+                vector.maskedstore(buffers.out, [out_offsets[slot]], mask, acc)
             else:
-                vector.store(acc, out, [out_offsets[slot]])
+                vector.store(acc, buffers.out, [out_offsets[slot]])
+
+
+@dataclass(frozen=True)
+class _Buffers:
+    """The kernel's memrefs (all 1-D but the tables' element type aside)."""
+
+    padded: ir.Value
+    values: ir.Value
+    offsets: ir.Value
+    in_table: ir.Value
+    weight_table: ir.Value
+    init: ir.Value
+    out: ir.Value
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """``count`` output rows from ``first`` at (batch, output depth)."""
+
+    batch: ir.Value
+    depth: ir.Value
+    first: Index
+    count: int
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Channel groups [first_group, first_group + full_groups), then the tail group if ``tail_group``."""
+
+    first_group: Index
+    full_groups: int
+    tail_group: bool
+    source: ir.Value  # the partial sums so far: init for the first chunk, out after
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """Filters [first, first + count) of filter block ``block``, which has ``in_block`` filters."""
+
+    block: Index
+    in_block: int
+    first: int
+    count: int
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """``vectors`` output vectors along W from column ``first``; the last holds ``last_lanes`` outputs."""
+
+    first: Index
+    vectors: int
+    last_lanes: int
 
 
 def _unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:

@@ -11,8 +11,12 @@ fewest issue slots on this conv's shape (W tails, H tails, filter tails).
 
 The schedule is recorded on the op as a dictionary attribute::
 
-    "sparse3d.kgs_conv3d"(...) {..., sparse3d.schedule = {vector_lanes = 8 : i64,
-        filters = 4 : i64, rows = 1 : i64, w_vectors = 3 : i64, threads = 2 : i64}}
+    "sparse3d.kgs_conv3d"(...) {..., sparse3d.schedule = {channel_groups = 16 : i64, filters = 4 : i64,
+        rows = 3 : i64, threads = 2 : i64, vector_lanes = 8 : i64, w_vectors = 1 : i64}}
+
+Channel chunks: a register block reduces over ``channel_groups`` channel groups at
+a time (partial sums go through the output), so the input slab of one row block
+and chunk stays in L2 while all filter blocks and W tiles reuse it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Schedule:
     filters: int  # filters per register block (<= g_m)
     rows: int  # output rows (H) per register block
     w_vectors: int  # vectors along output W per register block
+    channel_groups: int  # channel groups per reduction chunk (its input slab should fit in L2)
     threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, filter blocks, output depth)
 
     def __post_init__(self) -> None:
@@ -117,4 +122,31 @@ def choose_schedule(target: Target, geometry: ConvGeometry) -> Schedule:
         # On ties prefer more filters (fewer passes over the input), then fewer rows.
         candidates.append((cost, -filters, rows, filters, w_vectors))
     _, _, rows, filters, w_vectors = min(candidates)
-    return Schedule(vector_lanes=lanes, filters=filters, rows=rows, w_vectors=w_vectors, threads=target.cores)
+    return Schedule(
+        vector_lanes=lanes,
+        filters=filters,
+        rows=rows,
+        w_vectors=w_vectors,
+        channel_groups=channel_chunk_groups(target, geometry, rows),
+        threads=target.cores,
+    )
+
+
+def slab_bytes_per_channel(geometry: ConvGeometry, vector_lanes: int, rows: int) -> int:
+    """Bytes of padded input one channel contributes to a block of ``rows`` output rows."""
+    kd, kh, kw = geometry.kernel_size
+    _, sh, sw = geometry.strides
+    _, dh, dw = geometry.dilations
+    input_rows = (rows - 1) * sh + (kh - 1) * dh + 1
+    row_floats = max(geometry.padded_size[2], math.ceil(geometry.out_size[2] / vector_lanes) * vector_lanes * sw + (kw - 1) * dw)
+    return kd * input_rows * row_floats * 4
+
+
+def channel_chunk_groups(target: Target, geometry: ConvGeometry, rows: int) -> int:
+    """Channel groups per reduction chunk: as many as keep the chunk's input slab in half the L2.
+
+    The other half is left to the weights streaming through and to the output rows.
+    """
+    per_group = geometry.group_shape.channels * slab_bytes_per_channel(geometry, target.vector_lanes, rows)
+    grid_n = geometry.group_grid[1]
+    return max(1, min(grid_n, target.l2_bytes // 2 // per_group))

@@ -46,7 +46,7 @@ def kgs_weight(shape, group_shape: GroupShape, kept: float, seed: int = 0) -> to
 
 
 G84 = GroupShape(8, 4)
-AVX2_DEFAULT = Schedule(vector_lanes=8, filters=4, rows=1, w_vectors=3, threads=1)
+AVX2_DEFAULT = Schedule(vector_lanes=8, filters=4, rows=1, w_vectors=3, channel_groups=2, threads=1)
 
 KERNEL_CASES = {
     # name: (kernel, input DHW, strides, padding (d,h,w lo then hi))
@@ -73,7 +73,7 @@ def test_kernel_shapes_strides_padding(name: str) -> None:
 def test_batch_two_dilation_and_threads() -> None:
     weight = kgs_weight((16, 8, 3, 3, 3), G84, 0.3)
     spec = ConvSpec((2, 8, 6, 9, 20), (1, 1, 1), (2, 1, 2, 2, 1, 2), (2, 1, 2))
-    conv = check_conv(weight, G84, spec, Schedule(vector_lanes=8, filters=8, rows=1, w_vectors=1, threads=2))
+    conv = check_conv(weight, G84, spec, Schedule(vector_lanes=8, filters=8, rows=1, w_vectors=1, channel_groups=1, threads=2))
     assert "scf.parallel" in conv.kernel_ir
     for threads in (1, 2):
         conv.jit.set_threads(threads)
@@ -133,7 +133,7 @@ def conv_problems(draw):
     lanes = draw(st.sampled_from([4, 8, 16]))
     filters = draw(st.integers(1, group.filters))
     rows, w_vectors = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    schedule = Schedule(lanes, filters, rows, w_vectors, threads=1)
+    schedule = Schedule(lanes, filters, rows, w_vectors, draw(st.integers(1, 3)), threads=1)
     kept = draw(st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0]))
     return group, (out_channels, in_channels, *kernel), spec, schedule, kept, draw(st.integers(0, 2**16))
 

@@ -15,7 +15,13 @@ from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.passes.sparse3d_tile import Sparse3DTile
 from rt3d_mlir.passes.sparse3d_vectorize import Sparse3DVectorize
 from rt3d_mlir.targets import PRESETS, TARGET_ATTR, Target, host_target, module_target, resolve, set_module_target
-from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, Schedule, choose_schedule, registers_needed
+from rt3d_mlir.targets.strategy import (
+    SCHEDULE_ATTR,
+    Schedule,
+    choose_schedule,
+    registers_needed,
+    slab_bytes_per_channel,
+)
 
 G84 = GroupShape(8, 4)
 
@@ -43,7 +49,10 @@ def test_target_attribute_round_trip() -> None:
         module = ir.Module.create()
         set_module_target(module, PRESETS["aarch64-neon"])
         text = str(module)
-        assert f'{TARGET_ATTR} = {{cores = 1 : i64, name = "aarch64-neon", vector_lanes = 4 : i64' in text
+        assert (
+            f'{TARGET_ATTR} = {{cores = 1 : i64, l2_bytes = 524288 : i64, name = "aarch64-neon", vector_lanes = 4 : i64'
+            in text
+        )
         assert module_target(ir.Module.parse(text)) == PRESETS["aarch64-neon"]
 
 
@@ -56,17 +65,22 @@ def test_presets_and_host() -> None:
     with pytest.raises(UserError, match="unknown target 'sse2'"):
         resolve("sse2")
     with pytest.raises(UserError, match="power of two"):
-        Target("odd", vector_lanes=6, vector_registers=16, cores=1)
+        Target("odd", vector_lanes=6, vector_registers=16, l2_bytes=1 << 20, cores=1)
 
 
 def test_schedule_attribute_round_trip() -> None:
-    schedule = Schedule(vector_lanes=16, filters=8, rows=1, w_vectors=3, threads=2)
+    schedule = Schedule(vector_lanes=16, filters=8, rows=1, w_vectors=3, channel_groups=4, threads=2)
     with ir.Context():
         attr = schedule.to_attr()
-        assert str(attr) == "{filters = 8 : i64, rows = 1 : i64, threads = 2 : i64, vector_lanes = 16 : i64, w_vectors = 3 : i64}"
+        assert str(attr) == (
+            "{channel_groups = 4 : i64, filters = 8 : i64, rows = 1 : i64, threads = 2 : i64, "
+            "vector_lanes = 16 : i64, w_vectors = 3 : i64}"
+        )
         assert Schedule.from_attr(attr) == schedule
         with pytest.raises(UserError, match="lacks w_vectors"):
-            Schedule.from_attr(ir.Attribute.parse("{filters = 8, rows = 1, threads = 2, vector_lanes = 16}"))
+            Schedule.from_attr(
+                ir.Attribute.parse("{channel_groups = 1, filters = 8, rows = 1, threads = 2, vector_lanes = 16}")
+            )
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -79,6 +93,18 @@ def test_strategy_fits_the_register_file(preset: str, layer: str) -> None:
     assert schedule.filters <= G84.filters
     # The block should use most of the register file: a tiny block would waste FMA issue slots.
     assert schedule.accumulators >= target.vector_registers // 2
+
+
+@pytest.mark.parametrize("layer", sorted(C3D_LAYERS))
+def test_channel_chunks_fit_half_the_l2(layer: str) -> None:
+    target = PRESETS["host-avx2"]
+    geometry = c3d_geometry(layer)
+    schedule = choose_schedule(target, geometry)
+    per_channel = slab_bytes_per_channel(geometry, schedule.vector_lanes, schedule.rows)
+    chunk_bytes = schedule.channel_groups * G84.channels * per_channel
+    assert chunk_bytes <= target.l2_bytes // 2
+    # ... and as big as that allows (or the whole reduction).
+    assert schedule.channel_groups == geometry.group_grid[1] or chunk_bytes + G84.channels * per_channel > target.l2_bytes // 2
 
 
 def test_strategy_follows_the_target() -> None:
@@ -96,11 +122,11 @@ def test_tile_pass_records_schedules_from_the_module_target() -> None:
         (op,) = find_kgs_convs(module.operation)
         schedule = Schedule.from_attr(op.attributes[SCHEDULE_ATTR])
         assert schedule == choose_schedule(PRESETS["host-avx512"], ConvGeometry.of(op))
-        assert "sparse3d.schedule = {filters = " in str(module)
+        assert "sparse3d.schedule = {channel_groups = " in str(module)
 
 
 def test_tile_pass_option_sets_the_target_and_keeps_given_schedules() -> None:
-    given = Schedule(vector_lanes=4, filters=2, rows=2, w_vectors=1, threads=1)
+    given = Schedule(vector_lanes=4, filters=2, rows=2, w_vectors=1, channel_groups=1, threads=1)
     with make_context(), ir.Location.unknown():
         module = small_module()
         (op,) = find_kgs_convs(module.operation)

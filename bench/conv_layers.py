@@ -1,0 +1,209 @@
+"""Benchmark: C3D's pruned conv layers, our KGS-sparse code vs our dense code vs torch (oneDNN).
+
+    python bench/conv_layers.py [--layers conv2a,conv3b] [--rounds 7] [--threads 1,2]
+                                [--schedule FILTERS,ROWS,W_VECTORS]
+
+For each layer (16x112x112 clip, batch 1, 3x3x3, padding 1; group 8x4 with a
+random set of kept positions per group at the layer's kept fraction) it times,
+interleaved round by round in this one process: our sparse code, our dense code
+(the same layer with every position kept) and ``torch.nn.functional.conv3d``.
+It prints medians and min-max in ms, the speedups, effective GFLOP/s on the MACs
+each one computes (x2) and the FMA peak measured by an MLIR microkernel, so
+every ratio compares numbers taken side by side. Not a test: a noisy machine
+changes absolute numbers, the ratios are what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+import torch
+from torch_mlir import ir
+
+from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.kgs import GroupShape, compact
+from rt3d_mlir.targets import host_target
+from rt3d_mlir.targets.strategy import Schedule, choose_schedule
+
+GROUP = GroupShape(8, 4)
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    in_channels: int
+    out_channels: int
+    size: tuple[int, int, int]  # input D, H, W
+    kept_fraction: float  # the published C3D 3.6x profile: 1 - KGS rate
+
+
+LAYERS = {
+    layer.name: layer
+    for layer in (
+        Layer("conv2a", 64, 128, (16, 56, 56), 0.15),
+        Layer("conv3a", 128, 256, (8, 28, 28), 0.20),
+        Layer("conv3b", 256, 256, (8, 28, 28), 0.15),
+        Layer("conv4b", 512, 512, (4, 14, 14), 0.20),
+    )
+}
+
+
+def measure_fma_peak(lanes: int, threads: int, seconds: float = 0.3) -> float:
+    """GFLOP/s of independent vector FMAs (12 accumulators per thread), threads via scf.parallel."""
+    accumulators = 12
+    vector_type = f"vector<{lanes}xf32>"
+    types = ", ".join([vector_type] * accumulators)
+    fmas = "\n".join(f"        %n{i} = vector.fma %x, %y, %a{i} : {vector_type}" for i in range(accumulators))
+    sums = "\n".join(
+        f"      %s{i} = arith.addf %s{i - 1}, %r#{i} : {vector_type}" if i else f"      %s0 = arith.addf %r#0, %r#0 : {vector_type}"
+        for i in range(accumulators)
+    )
+    source = f"""
+func.func @peak(%iterations: index, %scale: f32, %out: memref<{threads}x{lanes}xf32>) {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %workers = arith.constant {threads} : index
+  scf.parallel (%t) = (%c0) to (%workers) step (%c1) {{
+    %x = vector.load %out[%t, %c0] : memref<{threads}x{lanes}xf32>, {vector_type}
+    %y = vector.broadcast %scale : f32 to {vector_type}
+    %r:{accumulators} = scf.for %i = %c0 to %iterations step %c1
+        iter_args({", ".join(f"%a{i} = %x" for i in range(accumulators))}) -> ({types}) {{
+{fmas}
+        scf.yield {", ".join(f"%n{i}" for i in range(accumulators))} : {types}
+    }}
+{sums}
+    vector.store %s{accumulators - 1}, %out[%t, %c0] : memref<{threads}x{lanes}xf32>, {vector_type}
+    scf.reduce
+  }}
+  return
+}}
+"""
+    import ctypes
+
+    from torch_mlir import runtime
+
+    with ir.Context():
+        jit = JitModule(ir.Module.parse(source), openmp=True)
+    jit.set_threads(threads)
+    out = np.ones((threads, lanes), np.float32)
+    descriptor = ctypes.pointer(ctypes.pointer(runtime.get_ranked_memref_descriptor(out)))
+    scale = ctypes.c_float(0.9999)
+
+    def run(iterations: int) -> float:
+        count = ctypes.c_size_t(iterations)
+        start = time.perf_counter()
+        jit._engine.invoke("peak", ctypes.pointer(count), ctypes.pointer(scale), descriptor)
+        return time.perf_counter() - start
+
+    iterations = 1_000_000
+    while run(iterations) < seconds / 3:
+        iterations *= 2
+    best = min(run(iterations) for _ in range(3))
+    return iterations * accumulators * lanes * 2 * threads / best / 1e9
+
+
+def time_interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each runner, one call of each per round (so drifts hit all alike)."""
+    for run in runs.values():
+        run()  # warm-up: page faults, caches, lazy initialisation
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated subset of " + ",".join(LAYERS))
+    parser.add_argument("--rounds", type=int, default=7, help="timed calls of each variant (median reported)")
+    parser.add_argument("--threads", default="1,2", help="thread counts to time, e.g. 1,2")
+    parser.add_argument("--schedule", default="", help="FILTERS,ROWS,W_VECTORS to override the strategy's block")
+    parser.add_argument("--check", action="store_true", help="also compare each output against torch")
+    args = parser.parse_args()
+
+    target = host_target()
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    print(f"target {target.name}: {target.vector_lanes} f32 lanes, {target.vector_registers} vector registers, "
+          f"{target.cores} cores")
+    peaks = {t: measure_fma_peak(target.vector_lanes, t) for t in thread_counts}
+    print("FMA peak (MLIR microkernel): " + ", ".join(f"{t} thread(s) {peaks[t]:.1f} GFLOP/s" for t in thread_counts))
+
+    generator = torch.Generator().manual_seed(0)
+    header = (f"{'layer':7} {'thr':>3} {'kept':>5} | {'sparse ms':>17} {'dense ms':>17} {'torch ms':>17} | "
+              f"{'sp/dense':>8} {'ideal':>6} {'ratio':>5} {'dense/torch':>11} | {'GFLOP/s sparse dense torch':>27} "
+              f"{'sparse %peak':>12}")
+    rows = []
+    for name in args.layers.split(","):
+        layer = LAYERS[name]
+        spec = ConvSpec((1, layer.in_channels, *layer.size), (1, 1, 1), (1,) * 6)
+        weight_shape = (layer.out_channels, layer.in_channels, 3, 3, 3)
+        sparse_weight = random_kgs_weight(weight_shape, GROUP, layer.kept_fraction, generator)
+        dense_weight = torch.randn(weight_shape, generator=generator)
+        sparse_kgs, dense_kgs = compact(sparse_weight, GROUP), compact(dense_weight, GROUP)
+        probe_target = replace(target, cores=max(thread_counts))
+
+        def compile_conv(kgs) -> CompiledConv:
+            schedule = None
+            if args.schedule:
+                filters, block_rows, w_vectors = (int(v) for v in args.schedule.split(","))
+                schedule = Schedule(target.vector_lanes, filters, block_rows, w_vectors, probe_target.cores)
+            return CompiledConv(kgs, spec, schedule=schedule, target=probe_target)
+
+        start = time.perf_counter()
+        sparse, dense = compile_conv(sparse_kgs), compile_conv(dense_kgs)
+        compile_s = time.perf_counter() - start
+        x = torch.randn(spec.input_shape, generator=generator)
+        init = np.zeros(sparse.output_shape, np.float32)
+        if args.check:
+            for conv, weight in ((sparse, sparse_weight), (dense, dense_weight)):
+                expected = torch.nn.functional.conv3d(x, weight, padding=1).numpy()
+                np.testing.assert_allclose(conv(x, init), expected, rtol=1e-4, atol=1e-3)
+        out_points = int(np.prod(sparse.output_shape[2:]))
+        dense_macs = layer.out_channels * layer.in_channels * 27 * out_points
+        sparse_macs = sparse_kgs.values.size * out_points
+        print(f"{name}: schedule {sparse.schedule}, compile {compile_s:.1f} s for both, "
+              f"computed kept fraction {sparse_macs / dense_macs:.3f}")
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            sparse.jit.set_threads(threads)
+            dense.jit.set_threads(threads)
+            times = time_interleaved(
+                {
+                    "sparse": lambda: sparse(x, init),
+                    "dense": lambda: dense(x, init),
+                    "torch": lambda: torch.nn.functional.conv3d(x, dense_weight, padding=1),
+                },
+                args.rounds,
+            )
+            med = {k: statistics.median(v) for k, v in times.items()}
+            cell = {k: f"{med[k] * 1e3:7.1f} ({min(v) * 1e3:.0f}-{max(v) * 1e3:.0f})" for k, v in times.items()}
+            gflops = {
+                "sparse": 2 * sparse_macs / med["sparse"] / 1e9,
+                "dense": 2 * dense_macs / med["dense"] / 1e9,
+                "torch": 2 * dense_macs / med["torch"] / 1e9,
+            }
+            speedup = med["dense"] / med["sparse"]
+            ideal = dense_macs / sparse_macs
+            rows.append(
+                f"{name:7} {threads:>3} {layer.kept_fraction:5.2f} | {cell['sparse']:>17} {cell['dense']:>17} "
+                f"{cell['torch']:>17} | {speedup:7.2f}x {ideal:5.2f}x {speedup / ideal:5.2f} "
+                f"{med['dense'] / med['torch']:10.2f}x | {gflops['sparse']:8.1f} {gflops['dense']:6.1f} "
+                f"{gflops['torch']:6.1f}     {100 * gflops['sparse'] / peaks[threads]:8.0f}%"
+            )
+            print(rows[-1], flush=True)
+    print()
+    print(header)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
