@@ -1,0 +1,129 @@
+"""The train / prune / prune-report subcommands end to end, their errors, and DDP with 2 gloo processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.kgs import GroupShape, kept_positions
+from rt3d_mlir.prune import load_pruned_model
+from rt3d_mlir.prune.commands import register
+
+TINY_DATA = ["--input-size", "16x16x16", "--train-clips", "32", "--test-clips", "10", "--batch-size", "8"]
+QUIET = ["--no-progress", "--threads", "1"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rt3d")
+    register(parser.add_subparsers(required=True))
+    return parser
+
+
+def run(*argv: str) -> int:
+    args = _parser().parse_args(list(argv))
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def dense(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dense") / "dense.pt"
+    assert run("train", "--model", "c3d", "--width", "0.125", "--epochs", "1", "--out", str(out), *TINY_DATA, *QUIET) == 0
+    return out
+
+
+def _prune_args(dense: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "prune", "--dense", str(dense), "--model", "c3d", "--scheme", "kgs", "--algorithm", "reweighted",
+        "--target-rate", "2.0", "--regularize-epochs", "1", "--epochs", "1", "--out", str(out),
+        "--train-clips", "32", "--test-clips", "10", "--batch-size", "8", *QUIET, *extra,
+    ]  # fmt: skip
+
+
+def _assert_kgs_checkpoint(path: Path, target_rate: float) -> dict:
+    model, profile = load_pruned_model(path)
+    assert profile["flops_rate"] >= target_rate
+    for layer in profile["layers"]:
+        if layer["scheme"] == "kgs":
+            weight = dict(model.named_modules())[layer["name"]].weight
+            shape = GroupShape.parse(layer["group_shape"])
+            assert (~kept_positions(weight, shape)).any()  # whole (group, position) pairs are exact zeros
+    return profile
+
+
+def test_train_prune_and_report(dense: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "kgs.pt"
+    assert run(*_prune_args(dense, out)) == 0
+    printed = capsys.readouterr().out
+    assert "FLOPs pruning rate" in printed and "kgs/reweighted: test accuracy" in printed
+    profile = _assert_kgs_checkpoint(out, 2.0)
+    assert json.loads(out.with_suffix(".profile.json").read_text()) == profile
+    assert run("prune-report", str(out), "--json") == 0
+    assert json.loads(capsys.readouterr().out) == profile  # recomputed from the weights, identical
+
+
+def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "kgs.pt"
+    assert run(*_prune_args(dense, out, "--max-steps", "3")) == 0
+    assert "continue with the same command and --resume" in capsys.readouterr().out and not out.exists()
+    with pytest.raises(UserError, match="holds an earlier run: pass --resume"):
+        run(*_prune_args(dense, out))
+    assert run(*_prune_args(dense, out, "--resume")) == 0
+    _assert_kgs_checkpoint(out, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--scheme", "kgz"], "unknown sparsity scheme 'kgz'"),
+        (["--algorithm", "admm"], "unknown pruning algorithm 'admm'"),
+        (["--group-shape", "8by4"], "group shape must look like 8x4"),
+        (["--layers", "features.conv1a"], "group shape 8x4 is larger than layer features.conv1a"),
+        (["--target-rate", "500"], "cannot be met"),
+        (["--model", "s3d"], "does not match the dense checkpoint's model c3d"),
+        (["--penalty", "-1"], "--penalty must be positive"),
+    ],
+)
+def test_bad_prune_options_are_user_errors(dense: Path, tmp_path: Path, extra: list[str], message: str) -> None:
+    args = _prune_args(dense, tmp_path / "out.pt")
+    # Later options win in argparse, so the bad value replaces the good one.
+    with pytest.raises(UserError, match=message):
+        run(*args, *extra)
+
+
+def test_corrupt_dense_checkpoint_is_a_user_error(tmp_path: Path) -> None:
+    corrupt = tmp_path / "dense.pt"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(UserError, match="not a readable rt3d checkpoint"):
+        run(*_prune_args(corrupt, tmp_path / "out.pt"))
+
+
+def test_distributed_prune_with_two_gloo_processes(dense: Path, tmp_path: Path) -> None:
+    driver = tmp_path / "rt3d_driver.py"
+    driver.write_text(
+        "import argparse, sys\n"
+        "from rt3d_mlir.prune.commands import register\n"
+        "parser = argparse.ArgumentParser(prog='rt3d')\n"
+        "register(parser.add_subparsers(required=True))\n"
+        "args = parser.parse_args()\n"
+        "sys.exit(args.handler(args))\n"
+    )
+    out = tmp_path / "ddp.pt"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(driver),
+        *_prune_args(dense, out)[:], "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("kgs/reweighted: test accuracy") == 1  # only rank 0 reports and writes
+    state = torch.load(out.with_suffix(".work") / "state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+    _assert_kgs_checkpoint(out, 2.0)
