@@ -13,14 +13,43 @@ from rt3d_mlir.passes.base import ModulePass
 
 # pass name -> "module:class", relative to this package
 _PASSES: dict[str, str] = {
+    "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
     "sparse3d-from-linalg": "sparse3d_from_linalg:Sparse3DFromLinalg",
+    "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
+    "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
 }
+
+# The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): bufferize,
+# map scf.parallel to OpenMP, then every dialect to LLVM.
+BUFFERIZE = (
+    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
+    "canonicalize",
+    "cse",
+    "memref-copy-to-linalg",
+)
+TO_LLVM = (
+    "convert-linalg-to-loops",
+    "loop-invariant-code-motion",
+    "convert-vector-to-scf{full-unroll=true}",
+    "lower-affine",
+    "convert-scf-to-cf",
+    "expand-strided-metadata",
+    "lower-affine",
+    "convert-vector-to-llvm",
+    "finalize-memref-to-llvm",
+    "convert-to-llvm",
+    "reconcile-unrealized-casts",
+)
 
 # pipeline name -> (summary, elements); an element is one of our passes or upstream pipeline text
 PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kgs-lower": (
         "Turn constant-filter 3D convs into KGS kernels written in upstream dialects only",
-        ("sparse3d-from-linalg", "sparse3d-compact", "sparse3d-tile", "sparse3d-vectorize", "canonicalize", "cse"),
+        ("sparse3d-from-linalg", "sparse3d-tile", "sparse3d-vectorize", "canonicalize", "cse"),
+    ),
+    "kgs-to-llvm": (
+        "--kgs-lower, then bufferization and lowering to the LLVM dialect (scf.parallel as OpenMP)",
+        ("kgs-lower", *BUFFERIZE, "convert-scf-to-openmp", *TO_LLVM),
     ),
 }
 

@@ -132,5 +132,6 @@ def add_python_pass(manager: passmanager.PassManager, step: ModulePass) -> None:
 
 def run_pipeline(module: ir.Module, pipeline: str | list[Step]) -> None:
     """Runs a pipeline (text or parsed steps) on ``module`` in place."""
-    steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
-    build_pass_manager(steps, module.context).run(module.operation)
+    with module.context:
+        steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+        build_pass_manager(steps, module.context).run(module.operation)
