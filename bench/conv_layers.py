@@ -16,6 +16,7 @@ changes absolute numbers, the ratios are what to read.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch_mlir import ir
+from torch_mlir import ir, runtime
 
 from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
@@ -54,58 +55,68 @@ LAYERS = {
 }
 
 
-def measure_fma_peak(lanes: int, threads: int, seconds: float = 0.3) -> float:
-    """GFLOP/s of independent vector FMAs (12 accumulators per thread), threads via scf.parallel."""
-    accumulators = 12
-    vector_type = f"vector<{lanes}xf32>"
-    types = ", ".join([vector_type] * accumulators)
-    fmas = "\n".join(f"        %n{i} = vector.fma %x, %y, %a{i} : {vector_type}" for i in range(accumulators))
-    sums = "\n".join(
-        f"      %s{i} = arith.addf %s{i - 1}, %r#{i} : {vector_type}" if i else f"      %s0 = arith.addf %r#0, %r#0 : {vector_type}"
-        for i in range(accumulators)
-    )
-    source = f"""
-func.func @peak(%iterations: index, %scale: f32, %out: memref<{threads}x{lanes}xf32>) {{
+class FmaPeak:
+    """An MLIR microkernel of independent vector FMAs (12 accumulators per thread, threads via scf.parallel).
+
+    Timed in the same rounds as the convs, so its GFLOP/s is the peak under the same load.
+    """
+
+    ACCUMULATORS = 12
+
+    def __init__(self, lanes: int, threads: int, iterations: int = 4_000_000) -> None:
+        self.lanes, self.threads, self.iterations = lanes, threads, iterations
+        vector_type = f"vector<{lanes}xf32>"
+        buffer_type = f"memref<{threads}x{lanes}xf32>"
+        count = self.ACCUMULATORS
+        types = ", ".join([vector_type] * count)
+        fmas = "\n".join(f"      %n{i} = vector.fma %x, %y, %a{i} : {vector_type}" for i in range(count))
+        sums = "\n".join(
+            f"  %s{i} = arith.addf %s{i - 1}, %r#{i} : {vector_type}" if i else f"  %s0 = arith.addf %r#0, %r#0 : {vector_type}"
+            for i in range(count)
+        )
+        # The per-thread loop is its own function: the OpenMP lowering needs a single-block parallel body.
+        source = f"""
+func.func private @worker(%iterations: index, %scale: f32, %out: {buffer_type}, %t: index) {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %x = vector.load %out[%t, %c0] : {buffer_type}, {vector_type}
+  %y = vector.broadcast %scale : f32 to {vector_type}
+  %r:{count} = scf.for %i = %c0 to %iterations step %c1
+      iter_args({", ".join(f"%a{i} = %x" for i in range(count))}) -> ({types}) {{
+{fmas}
+      scf.yield {", ".join(f"%n{i}" for i in range(count))} : {types}
+  }}
+{sums}
+  vector.store %s{count - 1}, %out[%t, %c0] : {buffer_type}, {vector_type}
+  return
+}}
+func.func @peak(%iterations: index, %scale: f32, %out: {buffer_type}) {{
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %workers = arith.constant {threads} : index
   scf.parallel (%t) = (%c0) to (%workers) step (%c1) {{
-    %x = vector.load %out[%t, %c0] : memref<{threads}x{lanes}xf32>, {vector_type}
-    %y = vector.broadcast %scale : f32 to {vector_type}
-    %r:{accumulators} = scf.for %i = %c0 to %iterations step %c1
-        iter_args({", ".join(f"%a{i} = %x" for i in range(accumulators))}) -> ({types}) {{
-{fmas}
-        scf.yield {", ".join(f"%n{i}" for i in range(accumulators))} : {types}
-    }}
-{sums}
-    vector.store %s{accumulators - 1}, %out[%t, %c0] : memref<{threads}x{lanes}xf32>, {vector_type}
+    func.call @worker(%iterations, %scale, %out, %t) : (index, f32, {buffer_type}, index) -> ()
     scf.reduce
   }}
   return
 }}
 """
-    import ctypes
+        with ir.Context():
+            self.jit = JitModule(ir.Module.parse(source), openmp=True)
+        self.out = np.ones((threads, lanes), np.float32)
+        self.arguments = (
+            ctypes.pointer(ctypes.c_size_t(iterations)),
+            ctypes.pointer(ctypes.c_float(0.9999)),
+            ctypes.pointer(ctypes.pointer(runtime.get_ranked_memref_descriptor(self.out))),
+        )
 
-    from torch_mlir import runtime
+    @property
+    def flops(self) -> int:
+        return self.iterations * self.ACCUMULATORS * self.lanes * 2 * self.threads
 
-    with ir.Context():
-        jit = JitModule(ir.Module.parse(source), openmp=True)
-    jit.set_threads(threads)
-    out = np.ones((threads, lanes), np.float32)
-    descriptor = ctypes.pointer(ctypes.pointer(runtime.get_ranked_memref_descriptor(out)))
-    scale = ctypes.c_float(0.9999)
-
-    def run(iterations: int) -> float:
-        count = ctypes.c_size_t(iterations)
-        start = time.perf_counter()
-        jit._engine.invoke("peak", ctypes.pointer(count), ctypes.pointer(scale), descriptor)
-        return time.perf_counter() - start
-
-    iterations = 1_000_000
-    while run(iterations) < seconds / 3:
-        iterations *= 2
-    best = min(run(iterations) for _ in range(3))
-    return iterations * accumulators * lanes * 2 * threads / best / 1e9
+    def __call__(self) -> None:
+        self.jit.set_threads(self.threads)
+        self.jit.invoke("peak", *self.arguments)
 
 
 def time_interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
@@ -134,13 +145,12 @@ def main() -> None:
     thread_counts = [int(t) for t in args.threads.split(",")]
     print(f"target {target.name}: {target.vector_lanes} f32 lanes, {target.vector_registers} vector registers, "
           f"{target.cores} cores")
-    peaks = {t: measure_fma_peak(target.vector_lanes, t) for t in thread_counts}
-    print("FMA peak (MLIR microkernel): " + ", ".join(f"{t} thread(s) {peaks[t]:.1f} GFLOP/s" for t in thread_counts))
+    peaks = {t: FmaPeak(target.vector_lanes, t) for t in thread_counts}
 
     generator = torch.Generator().manual_seed(0)
     header = (f"{'layer':7} {'thr':>3} {'kept':>5} | {'sparse ms':>17} {'dense ms':>17} {'torch ms':>17} | "
-              f"{'sp/dense':>8} {'ideal':>6} {'ratio':>5} {'dense/torch':>11} | {'GFLOP/s sparse dense torch':>27} "
-              f"{'sparse %peak':>12}")
+              f"{'sp/dense':>8} {'ideal':>6} {'ratio':>5} {'dense/torch':>11} | {'GFLOP/s sparse dense torch  peak':>33} "
+              f"{'sp %peak':>9}")
     rows = []
     for name in args.layers.split(","):
         layer = LAYERS[name]
@@ -181,6 +191,7 @@ def main() -> None:
                     "sparse": lambda: sparse(x, init),
                     "dense": lambda: dense(x, init),
                     "torch": lambda: torch.nn.functional.conv3d(x, dense_weight, padding=1),
+                    "peak": peaks[threads],
                 },
                 args.rounds,
             )
@@ -190,6 +201,7 @@ def main() -> None:
                 "sparse": 2 * sparse_macs / med["sparse"] / 1e9,
                 "dense": 2 * dense_macs / med["dense"] / 1e9,
                 "torch": 2 * dense_macs / med["torch"] / 1e9,
+                "peak": peaks[threads].flops / med["peak"] / 1e9,
             }
             speedup = med["dense"] / med["sparse"]
             ideal = dense_macs / sparse_macs
@@ -197,7 +209,7 @@ def main() -> None:
                 f"{name:7} {threads:>3} {layer.kept_fraction:5.2f} | {cell['sparse']:>17} {cell['dense']:>17} "
                 f"{cell['torch']:>17} | {speedup:7.2f}x {ideal:5.2f}x {speedup / ideal:5.2f} "
                 f"{med['dense'] / med['torch']:10.2f}x | {gflops['sparse']:8.1f} {gflops['dense']:6.1f} "
-                f"{gflops['torch']:6.1f}     {100 * gflops['sparse'] / peaks[threads]:8.0f}%"
+                f"{gflops['torch']:6.1f} {gflops['peak']:6.1f} {100 * gflops['sparse'] / gflops['peak']:9.0f}%"
             )
             print(rows[-1], flush=True)
     print()

@@ -52,7 +52,8 @@ class JitModule:
         if openmp and self._openmp_path is None:
             raise UserError("no LLVM OpenMP runtime found: install libomp5-19 or set " + OPENMP_ENV)
         for func in module.body.operations:
-            if func.operation.name == "func.func":
+            is_public = "sym_visibility" not in func.attributes or str(func.attributes["sym_visibility"]) == '"public"'
+            if func.operation.name == "func.func" and is_public:
                 func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
         lower_to_llvm(module, openmp=openmp)
         shared_libs = [self._openmp_path] if self._openmp_path else []
@@ -69,6 +70,10 @@ class JitModule:
             self._openmp.omp_set_num_threads(threads)
         elif threads != 1:
             raise UserError("this module was compiled without OpenMP: only 1 thread")
+
+    def invoke(self, name: str, *pointers: ctypes._Pointer) -> None:
+        """Calls @name with raw ctypes pointers (one per argument, memref descriptors as pointer-to-pointer)."""
+        self._engine.invoke(name, *pointers)
 
     def call(self, name: str, *arguments: np.ndarray | torch.Tensor, result_rank: int) -> np.ndarray:
         """Calls @name with tensors; returns its one f32 result of rank ``result_rank`` as a numpy array.

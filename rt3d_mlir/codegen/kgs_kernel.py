@@ -3,26 +3,31 @@
 Given a :class:`~rt3d_mlir.targets.strategy.Schedule`, the op becomes:
 
 1. **Padding once, with linalg.** The input is copied (``linalg.fill`` +
-   ``linalg.copy``) into a zero-filled buffer of shape
-   (N, C, Dp, Hp, sw, Wq): W is split into its ``sw`` stride phases, so for
+   ``linalg.copy`` from a ``memref.transpose`` view) into a zero-filled buffer
+   (N, Dp, Hp, C, sw, Wq): W is split into its ``sw`` stride phases, so for
    every stride and dilation the inputs that one kept position contributes to
-   consecutive outputs along W are one *contiguous* row. Rows carry slack past
-   the padded width so that full-width vector loads of the W tail stay in the
-   buffer; the lanes they feed are masked off at the store.
+   consecutive outputs along W are one *contiguous* row, and the channel rows
+   of one (d, h) are adjacent, so a group's loads share few cache lines and
+   pages. Rows carry slack past the padded width so that vector loads of the W
+   tail stay in the buffer; the lanes they feed are masked off at the store.
 2. **Per-entry tables, at run time.** One scalar pass over the index tables
-   turns each kept entry k into the offset of its input row inside a channel
-   (from ``positions[k]``, kernel size, dilations, stride phase) and the offset
-   of its weights in ``values`` (a prefix sum over groups, so tail groups of
-   any size work). Nothing is unrolled per position: the code size is
-   independent of the number of groups and positions.
-3. **Register-blocked broadcast-FMA.** For each (batch, filter block, output
-   depth) — an ``scf.parallel`` when the schedule has more than one thread —
-   and each register block of ``filters x rows x w_vectors`` vector
-   accumulators (initialised from ``init``), loop over the filter block's
-   channel groups, then their kept entries; per channel of the group (the
-   channel loop is unrolled with the position loop) load ``rows x w_vectors``
-   input vectors, broadcast each filter's weight and FMA. W and H tails and
-   filter/channel tail groups get their own statically-sized instances.
+   turns each kept entry k into the offset of its input row (from its group's
+   first channel, ``positions[k]``, kernel size, dilations, stride phase) and the offset of
+   its weights in ``values`` (a prefix sum over groups, so tail groups of any
+   size work). Nothing is unrolled per position: the code size is independent
+   of the number of groups and positions.
+3. **Register-blocked broadcast-FMA.** For each (batch, output depth, block of
+   ``rows`` output rows) — an ``scf.parallel`` when the schedule has more than
+   one thread — and each chunk of ``channel_groups`` channel groups (its input
+   slab stays in L2 while everything below reuses it), each filter block and
+   each register block of ``filters x rows x w_vectors`` vector accumulators
+   (initialised from ``init`` for the first chunk, from the partial sums in the
+   output after): loop over the chunk's groups, then their kept entries; per
+   channel of the group (the channel loop is unrolled with the position loop)
+   load ``rows x w_vectors`` input vectors, broadcast each filter's weight and
+   FMA. W, H and filter/channel tails get their own statically-sized instances;
+   a W tail uses the narrowest power-of-two vector that holds it, masked only
+   when it is not a power of two.
 """
 
 from __future__ import annotations
@@ -180,7 +185,6 @@ class _KernelEmitter:
         self.s = schedule
         self.f32 = element_type
         self.ix = _IndexMath()
-        self.vector_type = ir.VectorType.get([schedule.vector_lanes], element_type)
         self.layout = _PaddedLayout.of(geometry, schedule.vector_lanes)
 
     # ---- step 1: padding -------------------------------------------------------------------
@@ -223,7 +227,11 @@ class _KernelEmitter:
     # ---- step 2: per-entry tables ----------------------------------------------------------
 
     def entry_tables(self, offsets: ir.Value, positions: ir.Value, num_entries: int) -> tuple[ir.Value, ir.Value]:
-        """(input row offset, weight offset) of each kept entry, as index buffers."""
+        """(input row offset, weight offset) of each kept entry, as index buffers.
+
+        The input offset is that of the entry's group's first channel at the entry's kernel
+        position, relative to the input of output (0, 0, 0) in batch 0.
+        """
         g, ix, layout = self.g, self.ix, self.layout
         index_type = ix.type
         in_table = memref.alloc(_identity_memref([num_entries], index_type), [], [])
@@ -252,6 +260,9 @@ class _KernelEmitter:
             )
             begin = load_index(offsets, group)
             end = load_index(offsets, ix.add(group, 1))
+            # The group's first channel goes into the entry's offset, so the kernel walks all
+            # entries of consecutive groups in one loop.
+            first_channel = ix.mul(ix.rem(group, grid_n), g.group_shape.channels * layout.channel_stride)
 
             def entry_body(entry: ir.Value, _: list) -> list:
                 position = load_index(positions, entry)
@@ -261,7 +272,8 @@ class _KernelEmitter:
                 w_phase = ix.rem(w_shift, sw)
                 w_in_phase = ix.div(w_shift, sw)
                 row = ix.add(
-                    ix.mul(k_d, dd * d_stride), ix.mul(k_h, dh * h_stride), ix.mul(w_phase, phase_stride), w_in_phase
+                    first_channel, ix.mul(k_d, dd * d_stride), ix.mul(k_h, dh * h_stride),
+                    ix.mul(w_phase, phase_stride), w_in_phase,
                 )
                 memref.store(ix.value(row), in_table, [entry])
                 local = arith.subi(entry, begin)
@@ -390,10 +402,13 @@ class _KernelEmitter:
         channel_stride = layout.channel_stride
         row_stride = layout.row_stride
 
+        widths = columns.widths(lanes)
+        vector_types = [ir.VectorType.get([width], self.f32) for width in widths]
+        last_type = vector_types[-1]
         mask = None
-        if columns.last_lanes < lanes:
-            mask = vector.constant_mask(ir.VectorType.get([lanes], ir.IntegerType.get_signless(1)), [columns.last_lanes])
-        zero = arith.constant(self.vector_type, ir.DenseElementsAttr.get_splat(self.vector_type, ir.FloatAttr.get(self.f32, 0.0)))
+        if columns.last_lanes < widths[-1]:
+            mask = vector.constant_mask(ir.VectorType.get([widths[-1]], ir.IntegerType.get_signless(1)), [columns.last_lanes])
+        zero = arith.constant(last_type, ir.DenseElementsAttr.get_splat(last_type, ir.FloatAttr.get(self.f32, 0.0)))
 
         def out_offset(f: int, r: int, v: int) -> Index:
             filter_index = ix.add(ix.mul(filters.block, g.group_shape.filters), filters.first + f)
@@ -409,9 +424,9 @@ class _KernelEmitter:
             return mask is not None and v == columns.vectors - 1
 
         accumulators = [
-            vector.maskedload(self.vector_type, chunk.source, [out_offsets[slot]], mask, zero)
+            vector.maskedload(last_type, chunk.source, [out_offsets[slot]], mask, zero)
             if is_masked(slot[2])
-            else vector.load(self.vector_type, chunk.source, [out_offsets[slot]])
+            else vector.load(vector_types[slot[2]], chunk.source, [out_offsets[slot]])
             for slot in slots
         ]
 
@@ -421,44 +436,44 @@ class _KernelEmitter:
             ix.mul(rows.first, sh * row_stride), columns.first,
         )
 
-        def accumulate_group(group: Index, first_channel: Index, channels: int, accs: list) -> list:
-            begin = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(group)]))
-            end = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(ix.add(group, 1))]))
-            group_base = ix.add(tile_base, ix.mul(first_channel, channel_stride))
+        def accumulate_entries(first_group: Index, end_group: Index, channels: int, accs: list) -> list:
+            """All kept entries of groups [first_group, end_group): consecutive in the tables, one flat loop."""
+            begin = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(first_group)]))
+            end = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(end_group)]))
 
             def entry(k: ir.Value, accs: list) -> list:
-                row = ix.add(group_base, memref.load(buffers.in_table, [k]))
+                row = ix.add(tile_base, memref.load(buffers.in_table, [k]))
                 weights = ix.add(memref.load(buffers.weight_table, [k]), filters.first)
                 accs = list(accs)
                 for c in range(channels):
                     inputs = {
                         (r, v): vector.load(
-                            self.vector_type, buffers.padded,
+                            vector_types[v], buffers.padded,
                             [ix.value(ix.add(row, c * channel_stride + r * sh * row_stride + v * lanes))],
                         )
                         for r in range(rows.count) for v in range(columns.vectors)
                     }
                     for f in range(filters.count):
                         weight = memref.load(buffers.values, [ix.value(ix.add(weights, c * filters.in_block + f))])
-                        broadcast = vector.broadcast(self.vector_type, weight)
+                        broadcasts = {t: vector.broadcast(t, weight) for t in set(vector_types)}
                         for r in range(rows.count):
                             for v in range(columns.vectors):
                                 slot = slots.index((f, r, v))
-                                accs[slot] = vector.fma(broadcast, inputs[(r, v)], accs[slot])
+                                accs[slot] = vector.fma(broadcasts[vector_types[v]], inputs[(r, v)], accs[slot])
                 return accs
 
             return _for(begin, end, 1, accs, entry, ix)
 
-        full_n = g.group_shape.channels
         group_row = ix.mul(filters.block, grid_n)
+        first_group = ix.add(group_row, chunk.first_group)
         if chunk.full_groups:
-            accumulators = _for(
-                chunk.first_group, ix.add(chunk.first_group, chunk.full_groups), 1, accumulators,
-                lambda j, accs: accumulate_group(ix.add(group_row, j), ix.mul(j, full_n), full_n, accs), ix,
+            accumulators = accumulate_entries(
+                first_group, ix.add(first_group, chunk.full_groups), g.group_shape.channels, accumulators
             )
         if chunk.tail_group:
-            tail_n = g.in_channels - (grid_n - 1) * full_n
-            accumulators = accumulate_group(ix.add(group_row, grid_n - 1), (grid_n - 1) * full_n, tail_n, accumulators)
+            tail_n = g.in_channels - (grid_n - 1) * g.group_shape.channels
+            last_group = ix.add(group_row, grid_n - 1)
+            accumulators = accumulate_entries(last_group, ix.add(last_group, 1), tail_n, accumulators)
 
         for slot, acc in zip(slots, accumulators):
             if is_masked(slot[2]):
@@ -512,11 +527,18 @@ class _Filters:
 
 @dataclass(frozen=True)
 class _Columns:
-    """``vectors`` output vectors along W from column ``first``; the last holds ``last_lanes`` outputs."""
+    """``vectors`` output vectors along W from column ``first``; the last holds ``last_lanes`` outputs.
+
+    The last vector is the narrowest power of two that holds them (at most the full width), so
+    a W tail of 4 on an 8-lane target costs 4-lane FMAs rather than half-masked 8-lane ones.
+    """
 
     first: Index
     vectors: int
     last_lanes: int
+
+    def widths(self, lanes: int) -> list[int]:
+        return [lanes] * (self.vectors - 1) + [min(lanes, 1 << (self.last_lanes - 1).bit_length())]
 
 
 def _unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
