@@ -26,16 +26,17 @@ class _Candidates:
     macs: torch.Tensor  # flat, float64
 
 
-def _relative_scores(layer: PrunableLayer) -> tuple[torch.Tensor, torch.Tensor]:
+def _relative_scores(layer: PrunableLayer) -> torch.Tensor:
+    """Each unit's mean squared weight over the layer's, (GM, GN, U)."""
     with torch.no_grad():
-        energy = layer.unit_energy().to(torch.float64)
+        energy = layer.unit_energy().to(torch.float64).cpu()
     weights = layer.unit_weights()
     layer_mean_square = energy.sum() / weights.sum()
-    return energy / weights / layer_mean_square.clamp_min(torch.finfo(torch.float64).tiny), energy
+    return energy / weights / layer_mean_square.clamp_min(torch.finfo(torch.float64).tiny)
 
 
 def _candidates(layer: PrunableLayer) -> _Candidates:
-    scores, _ = _relative_scores(layer)
+    scores = _relative_scores(layer)
     macs = layer.unit_macs()
     if not layer.scheme.balanced:
         return _Candidates(scores.flatten(), macs.flatten())
@@ -48,7 +49,7 @@ def _candidates(layer: PrunableLayer) -> _Candidates:
 
 def _keep_units(layer: PrunableLayer, num_pruned: int) -> torch.Tensor:
     """Keeps all but the ``num_pruned`` weakest candidates of the layer, as a (GM, GN, U) boolean."""
-    scores, _ = _relative_scores(layer)
+    scores = _relative_scores(layer)
     if layer.scheme.balanced:
         keep_count = scores.shape[2] - num_pruned
         order = scores.argsort(dim=2, descending=True, stable=True)

@@ -167,6 +167,11 @@ class Trainer:
             )
         if len(train_set) < batch_size:
             raise UserError(f"batch size {batch_size} is larger than the training set ({len(train_set)} clips)")
+        needs_plan = {"regularize", "finetune"} & {stage.name for stage in stages}
+        if needs_plan and pruning is None:
+            raise UserError(f"stages {', '.join(sorted(needs_plan))} need a pruning plan")
+        if any(stage.name == "regularize" for stage in stages) and pruning.penalty is None:
+            raise UserError("the regularize stage needs a penalty (the heuristic algorithm has none)")
         if checkpoint_every < 1:
             raise UserError(f"--checkpoint-every must be at least 1 step, got {checkpoint_every}")
         self.model = model.to(device)
