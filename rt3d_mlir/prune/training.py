@@ -64,6 +64,16 @@ def initialize_for_training(model: nn.Module, example: torch.Tensor) -> None:
     model.train(was_training)
 
 
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 * KL(teacher_T || student_T) per clip (Hinton et al.); T^2 keeps gradients comparable across T."""
+    return temperature**2 * F.kl_div(
+        F.log_softmax(logits / temperature, dim=1),
+        F.log_softmax(teacher_logits / temperature, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str  # one of STAGES
@@ -296,14 +306,7 @@ class Trainer:
         if plan is not None and plan.teacher is not None and plan.distill_weight > 0:
             with torch.no_grad():
                 teacher_logits = plan.teacher(clips)
-            temperature = plan.temperature
-            distill = F.kl_div(
-                F.log_softmax(logits / temperature, dim=1),
-                F.log_softmax(teacher_logits / temperature, dim=1),
-                reduction="batchmean",
-                log_target=True,
-            )
-            loss = loss + plan.distill_weight * temperature**2 * distill
+            loss = loss + plan.distill_weight * distillation_loss(logits, teacher_logits, plan.temperature)
         if stage.name == "regularize":
             loss = loss + plan.strength * plan.penalty()
         return loss

@@ -25,6 +25,7 @@ from rt3d_mlir.prune import (
     select_layers,
 )
 from rt3d_mlir.prune.checkpoint import model_kwargs, pruned_layer_schemes
+from rt3d_mlir.prune.training import distillation_loss
 
 INPUT_SIZE = (16, 16, 16)
 KWARGS = model_kwargs(10, 0.125, INPUT_SIZE)
@@ -148,3 +149,18 @@ def test_corrupt_foreign_and_mismatched_checkpoints_are_user_errors(tmp_path: Pa
         load_pruned_model(mismatched)
     with pytest.raises(UserError, match="does not exist"):
         load_pruned_model(tmp_path / "missing.pt")
+
+
+def test_distillation_loss_is_the_tempered_kl_divergence_and_pulls_towards_the_teacher() -> None:
+    torch.manual_seed(0)
+    teacher = torch.randn(4, 10)
+    student = torch.randn(4, 10, requires_grad=True)
+    loss = distillation_loss(student, teacher, temperature=3.0)
+    p_teacher = torch.softmax(teacher / 3, dim=1)
+    expected = 9 * (p_teacher * (p_teacher.log() - torch.log_softmax(student / 3, dim=1))).sum(1).mean()
+    torch.testing.assert_close(loss, expected)
+    assert distillation_loss(teacher, teacher, 3.0).abs() < 1e-6
+    loss.backward()
+    with torch.no_grad():
+        closer = student - 0.1 * student.grad
+    assert distillation_loss(closer, teacher, 3.0) < loss
