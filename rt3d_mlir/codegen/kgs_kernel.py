@@ -19,7 +19,7 @@ Given a :class:`~rt3d_mlir.targets.strategy.Schedule`, the op becomes:
 3. **Register-blocked broadcast-FMA.** For each (batch, output depth, block of
    ``rows`` output rows) — an ``scf.parallel`` when the schedule has more than
    one thread — and each chunk of ``channel_groups`` channel groups (its input
-   slab stays in L2 while everything below reuses it), each filter block and
+   slab stays near L1 while everything below reuses it), each filter block and
    each register block of ``filters x rows x w_vectors`` vector accumulators
    (initialised from ``init`` for the first chunk, from the partial sums in the
    output after): loop over the chunk's groups, then their kept entries; per
@@ -336,7 +336,7 @@ class _KernelEmitter:
     def _row_block(self, buffers: "_Buffers", rows: "_Rows") -> None:
         """``rows.count`` output rows of every filter, one channel chunk at a time.
 
-        A chunk's input slab (its channels x Kd x the rows' input rows) stays in L2 while every
+        A chunk's input slab (its channels x Kd x the rows' input rows) stays near L1 while every
         filter block and W tile reuses it; partial sums go through ``out``: the first chunk
         starts from ``init``, the later ones from ``out``.
         """
@@ -566,11 +566,17 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Valu
                 _identity_memref(tensor_type.shape, tensor_type.element_type), tensor, read_only=True
             )
 
-        input_buffer = buffer(input_tensor)
+        def snapshot(tensor: ir.Value) -> ir.Value:
+            # A buffer of the activations as they are here. One-shot bufferization does not see
+            # reads through to_buffer, and CSE merges equal to_buffer ops across convs, so
+            # without a copy another op may update the buffer in place before the kernel reads it.
+            return buffer(bufferization.AllocTensorOp(tensor.type, [], copy=tensor).result)
+
+        input_buffer = snapshot(input_tensor)
         values = buffer(values_tensor)
         offsets = buffer(offsets_tensor)
         positions = buffer(positions_tensor)
-        init = _flat(buffer(init_tensor), math.prod(result_type.shape))
+        init = _flat(snapshot(init_tensor), math.prod(result_type.shape))
         num_entries = ir.RankedTensorType(positions_tensor.type).shape[0]
 
         padded = emitter.pad_input(input_buffer)

@@ -1,10 +1,10 @@
 """CPU targets: what the code generator needs to know about a machine, and how it is spelled in IR.
 
 A :class:`Target` is a small description (vector width in f32 lanes, vector
-registers, per-core L2 cache, cores). It travels in the IR as a dictionary attribute on the
+registers, per-core L1 data cache, cores). It travels in the IR as a dictionary attribute on the
 module, so every pass after import reads the same facts::
 
-    module attributes {sparse3d.target = {cores = 2 : i64, l2_bytes = 524288 : i64, name = "host-avx2",
+    module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 32768 : i64, name = "host-avx2",
                                           vector_lanes = 8 : i64, vector_registers = 16 : i64}} {...}
 
 The strategy that turns a target and a conv into a schedule lives in
@@ -32,7 +32,7 @@ class Target:
     name: str
     vector_lanes: int  # f32 lanes of one SIMD register (a power of two)
     vector_registers: int  # architectural SIMD registers
-    l2_bytes: int  # per-core L2 cache: the strategy sizes the working set of a channel chunk to it
+    l1_bytes: int  # per-core L1 data cache: the strategy sizes the input slab of a channel chunk to it
     cores: int  # threads the generated code may use
 
     def __post_init__(self) -> None:
@@ -41,8 +41,8 @@ class Target:
             raise UserError(f"target '{self.name}': vector_lanes must be a power of two, got {lanes}")
         if self.vector_registers < 4:
             raise UserError(f"target '{self.name}': needs at least 4 vector registers, got {self.vector_registers}")
-        if self.l2_bytes < 16 * 1024:
-            raise UserError(f"target '{self.name}': l2_bytes must be at least 16 KiB, got {self.l2_bytes}")
+        if self.l1_bytes < 4 * 1024:
+            raise UserError(f"target '{self.name}': l1_bytes must be at least 4 KiB, got {self.l1_bytes}")
         if self.cores < 1:
             raise UserError(f"target '{self.name}': cores must be >= 1, got {self.cores}")
 
@@ -54,19 +54,19 @@ class Target:
                 "name": ir.StringAttr.get(self.name),
                 "vector_lanes": ir.IntegerAttr.get(i64, self.vector_lanes),
                 "vector_registers": ir.IntegerAttr.get(i64, self.vector_registers),
-                "l2_bytes": ir.IntegerAttr.get(i64, self.l2_bytes),
+                "l1_bytes": ir.IntegerAttr.get(i64, self.l1_bytes),
                 "cores": ir.IntegerAttr.get(i64, self.cores),
             }
         )
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "Target":
-        fields = _dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l2_bytes", "cores"))
+        fields = _dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
         return cls(
             name=ir.StringAttr(fields["name"]).value,
             vector_lanes=ir.IntegerAttr(fields["vector_lanes"]).value,
             vector_registers=ir.IntegerAttr(fields["vector_registers"]).value,
-            l2_bytes=ir.IntegerAttr(fields["l2_bytes"]).value,
+            l1_bytes=ir.IntegerAttr(fields["l1_bytes"]).value,
             cores=ir.IntegerAttr(fields["cores"]).value,
         )
 
@@ -84,12 +84,12 @@ def _dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[
 
 
 # Cores and cache are properties of the machine the code runs on, not of the ISA: presets
-# say 1 core and a typical L2 (Skylake-SP 1 MiB, Zen 512 KiB, Cortex-A76 512 KiB);
+# say 1 core and a typical L1d (Skylake-SP and Zen 32 KiB, Cortex-A76 64 KiB);
 # "host" reads both from the running machine.
 PRESETS: dict[str, Target] = {
-    "host-avx512": Target("host-avx512", vector_lanes=16, vector_registers=32, l2_bytes=1 << 20, cores=1),
-    "host-avx2": Target("host-avx2", vector_lanes=8, vector_registers=16, l2_bytes=512 << 10, cores=1),
-    "aarch64-neon": Target("aarch64-neon", vector_lanes=4, vector_registers=32, l2_bytes=512 << 10, cores=1),
+    "host-avx512": Target("host-avx512", vector_lanes=16, vector_registers=32, l1_bytes=32 << 10, cores=1),
+    "host-avx2": Target("host-avx2", vector_lanes=8, vector_registers=16, l1_bytes=32 << 10, cores=1),
+    "aarch64-neon": Target("aarch64-neon", vector_lanes=4, vector_registers=32, l1_bytes=64 << 10, cores=1),
 }
 
 
@@ -113,14 +113,15 @@ def _host_isa_preset() -> str:
     raise UserError(f"the host CPU ({machine}) has neither AVX2+FMA nor AVX-512 nor NEON; name a target explicitly")
 
 
-def _host_l2_bytes() -> int | None:
-    """The per-core L2 size from sysfs (Linux), or None."""
+def _host_l1d_bytes() -> int | None:
+    """The per-core L1 data cache size from sysfs (Linux), or None."""
     for index in range(8):
         folder = f"/sys/devices/system/cpu/cpu0/cache/index{index}"
         try:
-            with open(f"{folder}/level", encoding="ascii") as level, open(f"{folder}/size", encoding="ascii") as size:
-                if level.read().strip() != "2":
+            with open(f"{folder}/level", encoding="ascii") as level, open(f"{folder}/type", encoding="ascii") as kind:
+                if level.read().strip() != "1" or kind.read().strip() != "Data":
                     continue
+            with open(f"{folder}/size", encoding="ascii") as size:
                 text = size.read().strip()
         except OSError:
             return None
@@ -130,10 +131,10 @@ def _host_l2_bytes() -> int | None:
 
 
 def host_target() -> Target:
-    """The machine this process runs on: its best preset, with its L2 size and the cores this process may use."""
+    """The machine this process runs on: its best preset, with its L1d size and the cores this process may use."""
     preset = PRESETS[_host_isa_preset()]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return replace(preset, cores=cores, l2_bytes=_host_l2_bytes() or preset.l2_bytes)
+    return replace(preset, cores=cores, l1_bytes=_host_l1d_bytes() or preset.l1_bytes)
 
 
 def resolve(name: str) -> Target:

@@ -16,7 +16,7 @@ The schedule is recorded on the op as a dictionary attribute::
 
 Channel chunks: a register block reduces over ``channel_groups`` channel groups at
 a time (partial sums go through the output), so the input slab of one row block
-and chunk stays in L2 while all filter blocks and W tiles reuse it.
+and chunk stays near L1 while all filter blocks and W tiles reuse it.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Schedule:
     filters: int  # filters per register block (<= g_m)
     rows: int  # output rows (H) per register block
     w_vectors: int  # vectors along output W per register block
-    channel_groups: int  # channel groups per reduction chunk (its input slab should fit in L2)
+    channel_groups: int  # channel groups per reduction chunk (its input slab should stay near L1)
     threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, filter blocks, output depth)
 
     def __post_init__(self) -> None:
@@ -143,10 +143,13 @@ def slab_bytes_per_channel(geometry: ConvGeometry, vector_lanes: int, rows: int)
 
 
 def channel_chunk_groups(target: Target, geometry: ConvGeometry, rows: int) -> int:
-    """Channel groups per reduction chunk: as many as keep the chunk's input slab in half the L2.
+    """Channel groups per reduction chunk: as many as keep the chunk's input slab within 2x L1d.
 
-    The other half is left to the weights streaming through and to the output rows.
+    Measured on Zen 1 (32 KiB L1d) for C3D's layers at 15-20% kept positions: chunks of
+    16 channels (33-56 KiB slabs) ran 1.1-1.4x faster than chunks sized to L2, because
+    sparse kept positions make the loads within a slab irregular; dense layers did not
+    care (within 3%). Each extra chunk costs one load and store of the accumulators.
     """
     per_group = geometry.group_shape.channels * slab_bytes_per_channel(geometry, target.vector_lanes, rows)
     grid_n = geometry.group_grid[1]
-    return max(1, min(grid_n, target.l2_bytes // 2 // per_group))
+    return max(1, min(grid_n, 2 * target.l1_bytes // per_group))
