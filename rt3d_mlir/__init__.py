@@ -14,6 +14,7 @@ _LAZY = {
     "import_model": "rt3d_mlir.importer",
     "run_pipeline": "rt3d_mlir.pipeline",
     "make_context": "rt3d_mlir.dialect",
+    "compile": "rt3d_mlir.compiler",
 }
 
 

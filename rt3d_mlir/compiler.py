@@ -1,0 +1,93 @@
+"""Whole models to host code: ``rt3d_mlir.compile(model, example_input)`` returns a callable.
+
+The model is imported with torch-mlir, every 3D conv goes through
+``--kgs-lower`` (dense convs too: a dense conv is KGS with every position
+kept), everything is lowered to LLVM and JIT-compiled. ``scf.parallel`` loops
+run on the LLVM OpenMP runtime, so the thread count can change between calls.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch_mlir import ir
+
+from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.importer import import_model
+from rt3d_mlir.pipeline import run_pipeline
+from rt3d_mlir.report import ConvReport, conv_reports
+
+ENTRY_POINT = "main"
+HOST_TARGETS = ("host", "host-avx512", "host-avx2")
+
+
+@dataclass
+class CompiledModel:
+    """A model compiled for the host CPU; call it like the torch module (one output tensor)."""
+
+    jit: JitModule
+    input_shapes: list[tuple[int, ...]]
+    output_shape: tuple[int, ...]
+    convs: list[ConvReport]
+    kernel_ir: str = field(repr=False)  # the module after --kgs-lower, for inspection
+    compile_seconds: float = 0.0
+
+    @property
+    def threads(self) -> int:
+        return self.jit.max_threads
+
+    def set_threads(self, threads: int) -> None:
+        if threads < 1:
+            raise UserError(f"thread count must be at least 1, got {threads}")
+        self.jit.set_threads(threads)
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if len(inputs) != len(self.input_shapes):
+            raise UserError(f"the compiled model takes {len(self.input_shapes)} input(s), got {len(inputs)}")
+        for index, (tensor, shape) in enumerate(zip(inputs, self.input_shapes)):
+            if tuple(tensor.shape) != shape or tensor.dtype != torch.float32:
+                raise UserError(
+                    f"input {index} must be a float32 tensor of shape {shape} (the shape it was compiled for), "
+                    f"got {tensor.dtype} {tuple(tensor.shape)}"
+                )
+        output = self.jit.call(ENTRY_POINT, *inputs, result_rank=len(self.output_shape))
+        return torch.from_numpy(output)
+
+
+def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and op.attributes["sym_name"].value == ENTRY_POINT:
+            function_type = ir.FunctionType(op.attributes["function_type"].value)
+            if len(function_type.results) != 1:
+                raise UserError(f"only models with one output tensor compile for now, this one has {len(function_type.results)}")
+            inputs = [tuple(ir.RankedTensorType(t).shape) for t in function_type.inputs]
+            return inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)
+    raise UserError(f"the imported module has no @{ENTRY_POINT} function")
+
+
+def compile(
+    model: torch.nn.Module | torch.export.ExportedProgram,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    target: str = "host",
+    threads: int | None = None,
+    group_shape: str = "auto",
+) -> CompiledModel:
+    """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors."""
+    if target not in HOST_TARGETS:
+        raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}")
+    start = time.perf_counter()
+    module = import_model(model, example_input)
+    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}, sparse3d-tile{{target={target}}}, "
+                 "sparse3d-vectorize, canonicalize, cse")
+    inputs, output = _signature(module)
+    convs = conv_reports(module)
+    kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
+    with module.context:
+        jit = JitModule(module)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, time.perf_counter() - start)
+    if threads is not None:
+        compiled.set_threads(threads)
+    return compiled
