@@ -1,4 +1,4 @@
-"""``rt3d``: the command line of rt3d-mlir (import, demo; the pruning commands when installed)."""
+"""``rt3d``: the command line of rt3d-mlir (import, compile, demo, and the pruning commands)."""
 
 from __future__ import annotations
 
@@ -28,25 +28,73 @@ def group_shape(text: str) -> GroupShape:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from rt3d_mlir.importer import import_model, load_exported_program
+def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
+    """The model a MODEL argument names, with its example input: a zoo name, a .pt2 program or a pruned checkpoint."""
+    from rt3d_mlir.importer import load_exported_program
     from rt3d_mlir.models import build_model, example_input
 
     if args.model.endswith(".pt2"):
-        module = import_model(load_exported_program(args.model))
-    elif args.model in MODELS:
-        model = build_model(args.model, num_classes=args.num_classes, width=args.width, input_size=args.input_size)
-        module = import_model(model, example_input(args.model, batch=args.batch, input_size=args.input_size))
-    else:
-        raise UserError(f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}) nor a .pt2 file")
-    text = module.operation.get_asm(assume_verified=True)
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        from rt3d_mlir.tools.rt3d_opt import write_output
+        program = load_exported_program(args.model)
+        return program, tuple(program.example_inputs[0]) if program.example_inputs else None
+    if args.model.endswith((".pt", ".pth", ".ckpt")):
+        from rt3d_mlir.prune import load_pruned_model
 
-        write_output(args.output, text)
-        print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+        model, profile = load_pruned_model(args.model)
+        clip = args.input_size or tuple(profile["input_size"])
+        return model, example_input(profile["model"], batch=args.batch, input_size=clip)
+    if args.model in MODELS:
+        model = build_model(args.model, num_classes=args.num_classes, width=args.width, input_size=args.input_size)
+        return model, example_input(args.model, batch=args.batch, input_size=args.input_size)
+    raise UserError(
+        f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}), a .pt2 program nor a pruned checkpoint (.pt)"
+    )
+
+
+def write_text(path: str, text: str) -> None:
+    from rt3d_mlir.tools.rt3d_opt import write_output
+
+    write_output(path, text)
+    if path != "-":
+        print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from rt3d_mlir.importer import import_model
+
+    model, example = load_model_argument(args)
+    write_text(args.output, import_model(model, example).operation.get_asm(assume_verified=True))
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    import torch
+
+    from rt3d_mlir.compiler import compile as compile_model
+    from rt3d_mlir.report import format_table
+    from rt3d_mlir.timing import median_time
+
+    model, example = load_model_argument(args)
+    if not isinstance(model, torch.nn.Module):
+        raise UserError("rt3d compile needs a zoo model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
+    compiled = compile_model(model, example, target=args.target, threads=args.threads)
+    print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
+    print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
+    if args.output:
+        write_text(args.output, compiled.kernel_ir)
+    with torch.no_grad():
+        expected = model.eval()(example)
+    got = compiled(example)
+    error = float((got - expected).abs().max())
+    scale = float(expected.abs().max())
+    print(f"max |compiled - torch eager| = {error:.3g} (outputs up to {scale:.3g})")
+    if error > 1e-3 * max(scale, 1.0):
+        raise UserError(f"compiled output differs from torch eager by {error:.3g}: please report this bug")
+    if args.repeat:
+        with torch.no_grad():
+            ours = median_time(lambda: compiled(example), args.repeat)
+            eager = median_time(lambda: model(example), args.repeat)
+        print(f"median of {args.repeat} runs, {compiled.threads} thread(s): compiled {ours * 1e3:.1f} ms, "
+              f"torch eager {eager * 1e3:.1f} ms (ratio {eager / ours:.2f}x)")
     return 0
 
 
@@ -57,18 +105,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
+    parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")
+    parser.add_argument("--num-classes", type=int, default=101, help="classes (zoo models)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rt3d", description="rt3d-mlir: prune, import and compile sparse 3D CNNs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     importer = commands.add_parser("import", help="write a model as linalg-on-tensors MLIR")
-    importer.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}) or a torch.export program (.pt2)")
+    add_model_arguments(importer)
     importer.add_argument("-o", "--output", default="-", help="output .mlir file (default: stdout)")
-    importer.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
-    importer.add_argument("--batch", type=int, default=1)
-    importer.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    importer.add_argument("--num-classes", type=int, default=101)
     importer.set_defaults(handler=cmd_import)
+
+    compiler = commands.add_parser("compile", help="compile a model for the host, check it against torch, time it")
+    add_model_arguments(compiler)
+    compiler.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
+    compiler.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
+    compiler.add_argument("--repeat", type=int, default=0, help="time this many runs of ours and of torch eager")
+    compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here")
+    compiler.set_defaults(handler=cmd_compile)
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, import it, convert its convs to sparse3d")
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")

@@ -1,6 +1,7 @@
 """Whole models to host code: ``rt3d_mlir.compile(model, example_input)`` returns a callable.
 
-The model is imported with torch-mlir, every 3D conv goes through
+Batch norms are folded into the convs before import (``rt3d_mlir.fold``), the
+model is imported with torch-mlir, every 3D conv goes through
 ``--kgs-lower`` (dense convs too: a dense conv is KGS with every position
 kept), everything is lowered to LLVM and JIT-compiled. ``scf.parallel`` loops
 run on the LLVM OpenMP runtime, so the thread count can change between calls.
@@ -16,6 +17,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
@@ -79,11 +81,13 @@ def compile(
     if target not in HOST_TARGETS:
         raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}")
     start = time.perf_counter()
+    if isinstance(model, torch.nn.Module):
+        model, _ = fold_batch_norms(model)
     module = import_model(model, example_input)
-    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}, sparse3d-tile{{target={target}}}, "
-                 "sparse3d-vectorize, canonicalize, cse")
-    inputs, output = _signature(module)
+    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
+    run_pipeline(module, f"sparse3d-tile{{target={target}}}, sparse3d-vectorize, canonicalize, cse")
+    inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     with module.context:
         jit = JitModule(module)

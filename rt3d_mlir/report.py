@@ -61,6 +61,8 @@ def _report(op: KgsConv3dOp) -> ConvReport:
 
 def format_table(names: list[str], reports: list[ConvReport]) -> str:
     """A fixed-width table of the reports, with a total row."""
+    if not reports:
+        return "no 3D convolutions"
     header = f"{'layer':<12} {'input CxDxHxW':<18} {'filter MxCxKdxKhxKw':<20} {'group':>5} {'kept':>7} {'MMAC dense':>11} {'MMAC kept':>10} {'rate':>6}"
     lines = [header, "-" * len(header)]
     for name, report in zip(names, reports):
