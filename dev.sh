@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 VENV=.venv
 # Debian packages the tests need; each later back end adds its own here.
-APT_PACKAGES=()
+APT_PACKAGES=(libomp5-19)  # LLVM OpenMP runtime: the JIT-compiled code runs scf.parallel on it
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
