@@ -291,7 +291,8 @@ class _KernelEmitter:
     def convolve(self, buffers: Sequence[ir.Value], kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
         """Emits the loops over (batch, output depth, row block); each iteration calls ``kernel_name``.
 
-        ``buffers``: padded input, values, offsets, input-row table, weight table, init, out.
+        ``buffers``: padded input, values, offsets, input-row table, weight table, init (a buffer
+        or a fill scalar), out.
         The per-iteration body is outlined into a private function (inserted at ``kernel_at``):
         the OpenMP lowering wraps a parallel body in a single-block ``memref.alloca_scope``,
         which the body's own loops would otherwise break into several blocks.
@@ -423,12 +424,15 @@ class _KernelEmitter:
         def is_masked(v: int) -> bool:
             return mask is not None and v == columns.vectors - 1
 
-        accumulators = [
-            vector.maskedload(last_type, chunk.source, [out_offsets[slot]], mask, zero)
-            if is_masked(slot[2])
-            else vector.load(vector_types[slot[2]], chunk.source, [out_offsets[slot]])
-            for slot in slots
-        ]
+        if isinstance(chunk.source.type, ir.MemRefType):
+            accumulators = [
+                vector.maskedload(last_type, chunk.source, [out_offsets[slot]], mask, zero)
+                if is_masked(slot[2])
+                else vector.load(vector_types[slot[2]], chunk.source, [out_offsets[slot]])
+                for slot in slots
+            ]
+        else:  # the scalar init of a linalg.fill
+            accumulators = [vector.broadcast(vector_types[slot[2]], chunk.source) for slot in slots]
 
         # Input offset of (batch, output depth, first row, first column) at kernel position 0, channel 0.
         tile_base = ix.add(
@@ -491,7 +495,7 @@ class _Buffers:
     offsets: ir.Value
     in_table: ir.Value
     weight_table: ir.Value
-    init: ir.Value
+    init: ir.Value  # a buffer, or the scalar of a linalg.fill
     out: ir.Value
 
 
@@ -512,7 +516,7 @@ class _Chunk:
     first_group: Index
     full_groups: int
     tail_group: bool
-    source: ir.Value  # the partial sums so far: init for the first chunk, out after
+    source: ir.Value  # the partial sums so far: init (a buffer or a fill scalar) for the first chunk, out after
 
 
 @dataclass(frozen=True)
@@ -550,49 +554,66 @@ def _unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
     return next(f"{stem}_{k}" for k in range(len(taken) + 1) if f"{stem}_{k}" not in taken)
 
 
+def _fill_value(tensor: ir.Value) -> ir.Value | None:
+    """The scalar of a ``linalg.fill`` that produced ``tensor`` (torch-mlir's bias-free conv init), or None."""
+    owner = tensor.owner
+    if not isinstance(owner, (ir.Operation, ir.OpView)) or owner.operation.name != "linalg.fill":
+        return None
+    return owner.operation.operands[0]
+
+
 def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Value:
-    """Replaces ``op`` (a sparse3d.kgs_conv3d) by upstream code following ``schedule``; returns the result."""
+    """Replaces ``op`` (a sparse3d.kgs_conv3d) by a call of upstream code following ``schedule``.
+
+    The code is a private function ``@kgs_conv3d_N`` of tensors (input, values, offsets,
+    positions, and init or, when init is a ``linalg.fill``, its scalar) inserted before the
+    op's function. Taking tensors at a call keeps one-shot bufferization exact about what the
+    code reads: inside, it reads its arguments through ``bufferization.to_buffer``, which the
+    analysis cannot see through, but a call it can, and CSE cannot merge across functions.
+    Returns the call's result.
+    """
     operation = op.operation
     geometry = ConvGeometry.of(operation)
     input_tensor, values_tensor, offsets_tensor, positions_tensor, init_tensor = operation.operands
     result_type = ir.RankedTensorType(operation.results[0].type)
     f32 = result_type.element_type
-    with operation.context, operation.location, ir.InsertionPoint(operation):
+    output_size = math.prod(result_type.shape)
+    fill = _fill_value(init_tensor)
+    arguments = [input_tensor, values_tensor, offsets_tensor, positions_tensor, fill if fill is not None else init_tensor]
+    enclosing_function = operation.parent
+    while enclosing_function.name != "func.func":
+        enclosing_function = enclosing_function.parent
+    module_op = enclosing_function.parent
+    with operation.context, operation.location:
         emitter = _KernelEmitter(geometry, schedule, f32)
-
-        def buffer(tensor: ir.Value) -> ir.Value:
-            tensor_type = ir.RankedTensorType(tensor.type)
-            return bufferization.to_buffer(
-                _identity_memref(tensor_type.shape, tensor_type.element_type), tensor, read_only=True
+        with ir.InsertionPoint(enclosing_function):
+            conv = func.FuncOp(
+                _unused_symbol(module_op, "kgs_conv3d"), ([a.type for a in arguments], [result_type]), visibility="private"
             )
+        with ir.InsertionPoint(conv.add_entry_block()):
+            input_arg, values_arg, offsets_arg, positions_arg, init_arg = conv.arguments
 
-        def snapshot(tensor: ir.Value) -> ir.Value:
-            # A buffer of the activations as they are here. One-shot bufferization does not see
-            # reads through to_buffer, and CSE merges equal to_buffer ops across convs, so
-            # without a copy another op may update the buffer in place before the kernel reads it.
-            return buffer(bufferization.AllocTensorOp(tensor.type, [], copy=tensor).result)
+            def buffer(tensor: ir.Value) -> ir.Value:
+                tensor_type = ir.RankedTensorType(tensor.type)
+                return bufferization.to_buffer(
+                    _identity_memref(tensor_type.shape, tensor_type.element_type), tensor, read_only=True
+                )
 
-        input_buffer = snapshot(input_tensor)
-        values = buffer(values_tensor)
-        offsets = buffer(offsets_tensor)
-        positions = buffer(positions_tensor)
-        init = _flat(snapshot(init_tensor), math.prod(result_type.shape))
-        num_entries = ir.RankedTensorType(positions_tensor.type).shape[0]
-
-        padded = emitter.pad_input(input_buffer)
-        tables = emitter.entry_tables(offsets, positions, num_entries)
-        out = memref.alloc(_identity_memref(result_type.shape, f32), [], [], alignment=_BUFFER_ALIGNMENT)
-        enclosing_function = operation.parent
-        while enclosing_function.name != "func.func":
-            enclosing_function = enclosing_function.parent
-        emitter.convolve(
-            [_flat(padded, emitter.layout.size), values, offsets, *tables, init, _flat(out, math.prod(result_type.shape))],
-            _unused_symbol(enclosing_function.parent, "kgs_conv3d_kernel"),
-            ir.InsertionPoint(enclosing_function),
-        )
-        for scratch in (padded, *tables):
-            memref.dealloc(scratch)
-        result = bufferization.to_tensor(result_type, out, restrict=True)
+            offsets = buffer(offsets_arg)
+            init = init_arg if fill is not None else _flat(buffer(init_arg), output_size)
+            padded = emitter.pad_input(buffer(input_arg))
+            tables = emitter.entry_tables(offsets, buffer(positions_arg), ir.RankedTensorType(positions_tensor.type).shape[0])
+            out = memref.alloc(_identity_memref(result_type.shape, f32), [], [], alignment=_BUFFER_ALIGNMENT)
+            emitter.convolve(
+                [_flat(padded, emitter.layout.size), buffer(values_arg), offsets, *tables, init, _flat(out, output_size)],
+                _unused_symbol(module_op, "kgs_conv3d_block"),
+                ir.InsertionPoint(conv),
+            )
+            for scratch in (padded, *tables):
+                memref.dealloc(scratch)
+            func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True)])
+        with ir.InsertionPoint(operation):
+            result = func.CallOp(conv, arguments).result
     operation.results[0].replace_all_uses_with(result)
     operation.erase()
     return result

@@ -8,6 +8,8 @@
       return %r
     }
 
+or, with ``zero_init``, takes only ``%input`` and accumulates into a zero
+``linalg.fill`` (as torch-mlir imports a conv without bias).
 ``CompiledConv`` schedules it for a target (or takes a schedule), emits the
 kernel, lowers it to LLVM and JIT-compiles it.
 """
@@ -21,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch_mlir import ir
-from torch_mlir.dialects import arith, func
+from torch_mlir.dialects import arith, func, linalg, tensor
 
 from rt3d_mlir.codegen.geometry import OP_NAME, ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.jit import JitModule
@@ -73,7 +75,7 @@ def random_kgs_weight(
     return (weight * mask[:, :in_channels]).reshape(weight_shape)
 
 
-def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 64) -> ir.Module:
+def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 64, zero_init: bool = False) -> ir.Module:
     """The module above, in the current Context (which must have sparse3d loaded).
 
     ``index_bits`` is the integer width of the index tables (sparse3d-compact narrows them).
@@ -91,28 +93,40 @@ def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 6
         tensor_type = ir.RankedTensorType.get([array.size], element_type)
         return arith.ConstantOp(tensor_type, ir.DenseElementsAttr.get(np.ascontiguousarray(array), type=tensor_type)).result
 
+    def conv_op(input_tensor: ir.Value, init: ir.Value) -> ir.Value:
+        values = constant(kgs.values.astype(np.float32), f32)
+        offsets = constant(kgs.group_offsets.astype(index_dtype), index_type)
+        positions = constant(kgs.positions.astype(index_dtype), index_type)
+        attributes = {
+            "group_shape": [kgs.group_shape.filters, kgs.group_shape.channels],
+            "kernel_size": list(kgs.weight_shape[2:]),
+            "strides": list(spec.strides),
+            "padding": list(spec.padding),
+            "dilations": list(spec.dilations),
+        }
+        op = ir.Operation.create(
+            OP_NAME,
+            results=[out_type],
+            operands=[input_tensor, values, offsets, positions, init],
+            attributes={name: ir.DenseI64ArrayAttr.get(v) for name, v in attributes.items()},
+        )
+        return op.result
+
     module = ir.Module.create()
     with ir.InsertionPoint(module.body):
+        if zero_init:
 
-        @func.FuncOp.from_py_func(input_type, out_type, name=FUNCTION_NAME)
-        def conv(input_tensor: ir.Value, init: ir.Value) -> ir.Value:
-            values = constant(kgs.values.astype(np.float32), f32)
-            offsets = constant(kgs.group_offsets.astype(index_dtype), index_type)
-            positions = constant(kgs.positions.astype(index_dtype), index_type)
-            attributes = {
-                "group_shape": [kgs.group_shape.filters, kgs.group_shape.channels],
-                "kernel_size": list(kgs.weight_shape[2:]),
-                "strides": list(spec.strides),
-                "padding": list(spec.padding),
-                "dilations": list(spec.dilations),
-            }
-            op = ir.Operation.create(
-                OP_NAME,
-                results=[out_type],
-                operands=[input_tensor, values, offsets, positions, init],
-                attributes={name: ir.DenseI64ArrayAttr.get(v) for name, v in attributes.items()},
-            )
-            return op.result
+            @func.FuncOp.from_py_func(input_type, name=FUNCTION_NAME)
+            def conv_from_zero(input_tensor: ir.Value) -> ir.Value:
+                empty = tensor.EmptyOp(out_type.shape, f32).result
+                zero = linalg.fill(arith.constant(f32, 0.0), outs=[empty])
+                return conv_op(input_tensor, zero)
+
+        else:
+
+            @func.FuncOp.from_py_func(input_type, out_type, name=FUNCTION_NAME)
+            def conv(input_tensor: ir.Value, init: ir.Value) -> ir.Value:
+                return conv_op(input_tensor, init)
 
     return module
 
@@ -128,12 +142,14 @@ class CompiledConv:
         target: Target | None = None,
         openmp: bool = True,
         index_bits: int = 64,
+        zero_init: bool = False,
     ) -> None:
         self.spec = spec
+        self.zero_init = zero_init
         self.output_shape = spec.output_shape(kgs.weight_shape)
         self.context = make_context()
         with self.context, ir.Location.unknown():
-            module = build_kgs_conv3d_module(kgs, spec, index_bits)
+            module = build_kgs_conv3d_module(kgs, spec, index_bits, zero_init)
             (op,) = find_kgs_convs(module.operation)
             self.geometry = ConvGeometry.of(op)
             self.schedule = schedule or choose_schedule(target or host_target(), self.geometry)
@@ -143,6 +159,11 @@ class CompiledConv:
             self.jit = JitModule(module, openmp=openmp and self.schedule.threads > 1)
 
     def __call__(self, input_tensor: np.ndarray | torch.Tensor, init: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
+        """``init + conv3d(input)``; ``init`` defaults to zeros and must be left out with ``zero_init``."""
+        if self.zero_init:
+            if init is not None:
+                raise UserError("this conv was compiled with zero_init: it takes no init")
+            return self.jit.call(FUNCTION_NAME, input_tensor, result_rank=5)
         if init is None:
             init = np.zeros(self.output_shape, np.float32)
         return self.jit.call(FUNCTION_NAME, input_tensor, init, result_rank=5)

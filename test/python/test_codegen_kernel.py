@@ -8,7 +8,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from torch_mlir import ir, passmanager
+
+from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.dialect import make_context
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.targets import PRESETS
 from rt3d_mlir.targets.strategy import Schedule
@@ -82,6 +88,18 @@ def test_batch_two_dilation_and_threads() -> None:
         np.testing.assert_allclose(conv(x, init), torch_reference(x, weight, init, spec), rtol=1e-5, atol=1e-4)
 
 
+def test_zero_fill_init_is_broadcast_not_read() -> None:
+    weight = kgs_weight((12, 8, 3, 3, 3), G84, 0.3)
+    spec = ConvSpec((2, 8, 3, 5, 13), (1, 1, 1), (1, 1, 1, 1, 1, 1))
+    conv = CompiledConv(compact(weight, G84), spec, schedule=AVX2_DEFAULT, zero_init=True)
+    # The fill's scalar is passed to the kernel function instead of a filled tensor.
+    (call,) = [line for line in conv.kernel_ir.splitlines() if "call @kgs_conv3d_0(" in line]
+    assert call.endswith(", f32) -> tensor<2x12x3x5x13xf32>")
+    x = torch.randn(spec.input_shape)
+    expected = torch_reference(x, weight, torch.zeros(conv.output_shape), spec)
+    np.testing.assert_allclose(conv(x), expected, rtol=1e-5, atol=1e-4)
+
+
 def test_channels_not_multiples_of_the_group() -> None:
     # 23 channels (R(2+1)D has 230 and 921), 13 filters: tail groups of 3 channels and 5 filters.
     weight = kgs_weight((13, 23, 1, 3, 3), G84, 0.5)
@@ -143,3 +161,51 @@ def conv_problems(draw):
 def test_random_convs_match_torch(problem) -> None:
     group, weight_shape, spec, schedule, kept, seed = problem
     check_conv(kgs_weight(weight_shape, group, kept, seed), group, spec, schedule, seed=seed)
+
+
+def test_convs_see_their_inputs_before_in_place_updates() -> None:
+    # Two convs read %x with one zero init; between them an elementwise op may reuse %x's
+    # buffer. Bufferization must see the second conv's read (the kernels take tensors at a
+    # call), or that conv would read the negated input.
+    weight = kgs_weight((8, 4, 1, 1, 1), G84, 1.0)
+    kgs = compact(weight, G84)
+    attrs = (
+        "group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, "
+        "padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>"
+    )
+    types = (
+        "(tensor<1x4x1x2x8xf32>, tensor<32xf32>, tensor<2xi64>, tensor<1xi64>, tensor<1x8x1x2x8xf32>)"
+        " -> tensor<1x8x1x2x8xf32>"
+    )
+    text = f"""
+    func.func @conv(%x: tensor<1x4x1x2x8xf32>) -> tensor<1x8x1x2x8xf32> {{
+      %zero = arith.constant 0.0 : f32
+      %empty = tensor.empty() : tensor<1x8x1x2x8xf32>
+      %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x8x1x2x8xf32>) -> tensor<1x8x1x2x8xf32>
+      %values = arith.constant dense<{kgs.values.tolist()}> : tensor<32xf32>
+      %offsets = arith.constant dense<[0, 1]> : tensor<2xi64>
+      %positions = arith.constant dense<0> : tensor<1xi64>
+      %a = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {{{attrs}}} : {types}
+      %negated = linalg.generic {{indexing_maps = [affine_map<(n, c, d, h, w) -> (n, c, d, h, w)>],
+          iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}}
+          outs(%x : tensor<1x4x1x2x8xf32>) {{
+        ^bb0(%v: f32):
+          %n = arith.negf %v : f32
+          linalg.yield %n : f32
+        }} -> tensor<1x4x1x2x8xf32>
+      %b = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %a) {{{attrs}}} : {types}
+      %c = "sparse3d.kgs_conv3d"(%negated, %values, %offsets, %positions, %b) {{{attrs}}} : {types}
+      return %c : tensor<1x8x1x2x8xf32>
+    }}
+    """
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        for op in find_kgs_convs(module.operation):
+            emit_kgs_conv3d(op, AVX2_DEFAULT)
+        passmanager.PassManager.parse("builtin.module(canonicalize, cse)").run(module.operation)  # as --kgs-lower ends
+        jit = JitModule(module, openmp=False)
+    x = torch.randn(1, 4, 1, 2, 8)
+    got = jit.call("conv", x.numpy().copy(), result_rank=5)
+    single = torch.nn.functional.conv3d(x, weight).numpy()
+    # a + b + c = conv(x) + conv(x) + conv(-x) = conv(x)
+    np.testing.assert_allclose(got, single, rtol=1e-5, atol=1e-5)
