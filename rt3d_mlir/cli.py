@@ -101,7 +101,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
-    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape)
+    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat, threads=args.threads)
     return 0
 
 
@@ -130,10 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here")
     compiler.set_defaults(handler=cmd_compile)
 
-    demo = commands.add_parser("demo", help="prune C3D at the paper's rates, import it, convert its convs to sparse3d")
+    demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")
     demo.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
+    demo.add_argument("--repeat", type=int, default=3, help="timed runs of each variant (median reported)")
+    demo.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
     demo.set_defaults(handler=cmd_demo)
 
     try:
