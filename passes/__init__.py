@@ -13,15 +13,19 @@ from rt3d_mlir.passes.base import ModulePass
 
 # pass name -> "module:class", relative to this package
 _PASSES: dict[str, str] = {
+    "fold-constant-transpose": "fold_constant_transpose:FoldConstantTranspose",
+    "matmul-k-outer": "matmul_k_outer:MatmulKOuter",
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
     "sparse3d-from-linalg": "sparse3d_from_linalg:Sparse3DFromLinalg",
     "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
     "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
 }
 
-# The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): bufferize,
-# map scf.parallel to OpenMP, then every dialect to LLVM.
+# The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level
+# clean-ups that keep linear layers fast, bufferize, map scf.parallel to OpenMP, then every dialect to LLVM.
 BUFFERIZE = (
+    "fold-constant-transpose",
+    "matmul-k-outer",
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
     "canonicalize",
     "cse",

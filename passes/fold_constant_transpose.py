@@ -1,0 +1,59 @@
+"""``fold-constant-transpose``: transpose constant tensors at compile time.
+
+Input (torch-mlir lowers every ``nn.Linear`` this way)::
+
+  %w = arith.constant dense_resource<fc6_weight> : tensor<4096x8192xf32>
+  %empty = tensor.empty() : tensor<8192x4096xf32>
+  %wt = linalg.transpose ins(%w : tensor<4096x8192xf32>) outs(%empty : tensor<8192x4096xf32>) permutation = [1, 0]
+
+Output: ``%wt = arith.constant dense_resource<...> : tensor<8192x4096xf32>`` holding
+the transposed values, so the model does not copy its largest weights on every run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith
+
+from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.passes.base import ModulePass
+
+_resource_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class FoldConstantTranspose(ModulePass):
+    name = "fold-constant-transpose"
+    summary = "Replace linalg.transpose of a constant by the transposed constant"
+
+    def apply(self, module: ir.Operation) -> None:
+        transposes: list[ir.Operation] = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            if op.name == "linalg.transpose" and op.results:
+                transposes.append(op)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        for transpose in transposes:
+            source = transpose.operands[0]
+            array = constant_array(source)
+            if array is None:
+                continue
+            permutation = list(ir.DenseI64ArrayAttr(transpose.attributes["permutation"]))
+            folded = np.ascontiguousarray(np.transpose(array, permutation))
+            result_type = transpose.results[0].type
+            with ir.InsertionPoint(transpose), transpose.location:
+                attribute = ir.DenseResourceElementsAttr.get_from_buffer(
+                    folded, f"folded_transpose_{next(_resource_ids)}", result_type
+                )
+                constant = arith.ConstantOp(result_type, attribute)
+            transpose.results[0].replace_all_uses_with(constant.result)
+            transpose.erase()
+            original = defining_op(source)
+            if original is not None and not list(original.results[0].uses):
+                original.erase()

@@ -1,0 +1,11 @@
+// RUN: rt3d-opt %s --memref-copy-to-linalg | filecheck %s
+
+// CHECK-LABEL: func.func @strided_copy
+// CHECK-NOT:   memref.copy
+// CHECK:       %[[VIEW:.*]] = memref.subview
+// CHECK:       linalg.copy {{.*}}ins(%arg0 : memref<4x4xf32>) outs(%[[VIEW]] : memref<4x4xf32, strided<[6, 1], offset: 7>>)
+func.func @strided_copy(%a: memref<4x4xf32>, %b: memref<6x6xf32>) {
+  %view = memref.subview %b[1, 1] [4, 4] [1, 1] : memref<6x6xf32> to memref<4x4xf32, strided<[6, 1], offset: 7>>
+  memref.copy %a, %view : memref<4x4xf32> to memref<4x4xf32, strided<[6, 1], offset: 7>>
+  return
+}
