@@ -88,7 +88,7 @@ def _svg(dense: dict, results: dict[str, dict]) -> str:
     width, height, left, right, top, bottom = 640, 400, 60, 170, 20, 50
     x_min, x_max = 1.0, 4.0
     accuracies = [dense["accuracy"]] + [r["accuracy"] for r in results.values()]
-    y_min = max(0.0, min(accuracies) * 100 - 5) // 5 * 5
+    y_min = max(0.0, min(accuracies) * 100 - 5) // 10 * 10
     y_max = min(100.0, max(accuracies) * 100 + 2)
 
     def x(rate: float) -> float:
@@ -102,24 +102,27 @@ def _svg(dense: dict, results: dict[str, dict]) -> str:
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
-        f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">FLOPs pruning rate (dense MACs / remaining MACs)</text>',
-        f'<text x="15" y="{(top + height - bottom) / 2}" text-anchor="middle" transform="rotate(-90 15 {(top + height - bottom) / 2})">test accuracy (%)</text>',
+        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 12}" text-anchor="middle">FLOPs pruning rate (dense MACs / remaining MACs)</text>',
+        f'<text x="15" y="{(top + height - bottom) / 2:.0f}" text-anchor="middle" transform="rotate(-90 15 {(top + height - bottom) / 2:.0f})">test accuracy (%)</text>',
     ]
     for tick in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0):
-        parts.append(f'<text x="{x(tick)}" y="{height - bottom + 16}" text-anchor="middle">{tick:g}x</text>')
-    tick = y_min
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - bottom + 16}" text-anchor="middle">{tick:g}x</text>')
+    tick, step = y_min, 5 if y_max - y_min <= 40 else 10
     while tick <= y_max:
-        parts.append(f'<line x1="{left}" y1="{y(tick / 100)}" x2="{width - right}" y2="{y(tick / 100)}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(tick / 100) + 4}" text-anchor="end">{tick:g}</text>')
-        tick += 5
+        parts.append(f'<line x1="{left}" y1="{y(tick / 100):.1f}" x2="{width - right}" y2="{y(tick / 100):.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{left - 6}" y="{y(tick / 100) + 4:.1f}" text-anchor="end">{tick:g}</text>')
+        tick += step
     colours = {"filter": "#d62728", "vanilla": "#ff7f0e", "kgs": "#1f77b4", "balanced-kgs": "#2ca02c"}
     legend_y = top + 10
     for scheme, colour in colours.items():
-        points = [(1.0, dense["accuracy"])] + [
-            (results[run.name]["flops_rate"], results[run.name]["accuracy"])
-            for run in RUNS
-            if run.scheme == scheme and run.algorithm == "reweighted" and run.name in results
-        ]
+        points = sorted(
+            [(1.0, dense["accuracy"])]
+            + [
+                (results[run.name]["flops_rate"], results[run.name]["accuracy"])
+                for run in RUNS
+                if run.scheme == scheme and run.algorithm == "reweighted" and run.name in results
+            ]
+        )
         path = " ".join(f"{x(rate):.1f},{y(accuracy):.1f}" for rate, accuracy in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         parts += [f'<circle cx="{x(r):.1f}" cy="{y(a):.1f}" r="3.5" fill="{colour}"/>' for r, a in points]
