@@ -198,13 +198,16 @@ def run_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     datasets = _datasets(args, input_size)
     kwargs = model_kwargs(datasets[2], args.width, input_size)
+    _positive("--lr", args.lr)
+    if args.epochs is not None and args.epochs < 0:
+        raise UserError(f"--epochs must be at least 0, got {args.epochs}")
     model = build_from_kwargs(args.model, kwargs)
     initialize_for_training(model, torch.stack([datasets[0][index][0] for index in range(min(64, len(datasets[0])))]))
     epochs = 10 if args.epochs is None else args.epochs
     trainer = _trainer(args, model, datasets, [Stage("train", epochs, args.lr)])
     completed = trainer.run(args.max_steps)
+    accuracy = trainer.final_accuracy() if completed else None
     if _finish(trainer, completed):
-        accuracy = trainer.state.history[-1]["accuracy"] if trainer.state.history else trainer.evaluate()
         profile = dense_profile(args.model, trainer.model, input_size)
         metrics = {"accuracy": accuracy, "history": trainer.state.history}
         save_model_checkpoint(args.out, args.model, kwargs, trainer.model.cpu(), profile, metrics)
@@ -256,9 +259,9 @@ def run_prune(args: argparse.Namespace) -> int:
     stages = [finetune] if algorithm == "heuristic" else [Stage("regularize", args.regularize_epochs, args.lr), finetune]
     trainer = _trainer(args, model, datasets, stages, pruning=plan)
     completed = trainer.run(args.max_steps)
+    accuracy = trainer.final_accuracy() if completed else None
     if _finish(trainer, completed):
         profile = build_profile(payload["model"], input_size, costs, pruned_layer_schemes(layers))
-        accuracy = trainer.state.history[-1]["accuracy"] if trainer.state.history else trainer.evaluate()
         dense_accuracy = payload.get("metrics", {}).get("accuracy")
         metrics = {
             "accuracy": accuracy,

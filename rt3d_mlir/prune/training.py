@@ -170,7 +170,9 @@ class Trainer:
     ) -> None:
         for stage in stages:
             if stage.name not in STAGES or stage.epochs < 0 or stage.lr <= 0:
-                raise UserError(f"invalid stage {stage}")
+                raise UserError(
+                    f"stage {stage.name!r}: the name must be one of {', '.join(STAGES)}, epochs >= 0 and the learning rate > 0"
+                )
         if batch_size < 1 or batch_size % distributed.world_size:
             raise UserError(
                 f"batch size {batch_size} must be a positive multiple of the {distributed.world_size} processes"
@@ -331,6 +333,10 @@ class Trainer:
         if self.distributed.world_size > 1:
             dist.all_reduce(counts)
         return float(counts[0] / counts[1])
+
+    def final_accuracy(self) -> float:
+        """Test accuracy after the last epoch (evaluated now when no epoch ran); every process must call it."""
+        return self.state.history[-1]["accuracy"] if self.state.history else self.evaluate()
 
     def run(self, max_steps: int | None = None) -> bool:
         """Trains until the last stage ends (True) or ``max_steps`` steps were taken in this call (False)."""
