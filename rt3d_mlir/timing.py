@@ -21,3 +21,16 @@ def run_times(function: Callable[[], object], repeat: int, warmup: int = 1) -> l
 
 def median_time(function: Callable[[], object], repeat: int, warmup: int = 1) -> float:
     return statistics.median(run_times(function, repeat, warmup))
+
+
+def time_interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each runner, one call of each per round, so load drifts hit all alike."""
+    for run in runs.values():
+        run()  # warm-up: page faults, caches, lazy initialisation
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
