@@ -1,7 +1,7 @@
 """Benchmark: C3D's pruned conv layers, our KGS-sparse code vs our dense code vs torch (oneDNN).
 
     python bench/conv_layers.py [--layers conv2a,conv3b] [--rounds 7] [--threads 1,2]
-                                [--schedule FILTERS,ROWS,W_VECTORS]
+                                [--schedule FILTERS,ROWS,W_VECTORS,CHANNEL_GROUPS] [--check]
 
 For each layer (16x112x112 clip, batch 1, 3x3x3, padding 1; group 8x4 with a
 random set of kept positions per group at the layer's kept fraction) it times,
@@ -33,7 +33,7 @@ from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.targets import host_target
-from rt3d_mlir.targets.strategy import Schedule, choose_schedule
+from rt3d_mlir.targets.strategy import Schedule
 
 GROUP = GroupShape(8, 4)
 
@@ -140,7 +140,9 @@ def main() -> None:
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated subset of " + ",".join(LAYERS))
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each variant (median reported)")
     parser.add_argument("--threads", default="1,2", help="thread counts to time, e.g. 1,2")
-    parser.add_argument("--schedule", default="", help="FILTERS,ROWS,W_VECTORS to override the strategy's block")
+    parser.add_argument(
+        "--schedule", default="", help="FILTERS,ROWS,W_VECTORS,CHANNEL_GROUPS to override the strategy's schedule"
+    )
     parser.add_argument("--check", action="store_true", help="also compare each output against torch")
     args = parser.parse_args()
 
@@ -167,8 +169,10 @@ def main() -> None:
         def compile_conv(kgs) -> CompiledConv:
             schedule = None
             if args.schedule:
-                filters, block_rows, w_vectors = (int(v) for v in args.schedule.split(","))
-                schedule = Schedule(target.vector_lanes, filters, block_rows, w_vectors, probe_target.cores)
+                filters, block_rows, w_vectors, channel_groups = (int(v) for v in args.schedule.split(","))
+                schedule = Schedule(
+                    target.vector_lanes, filters, block_rows, w_vectors, channel_groups, threads=probe_target.cores
+                )
             return CompiledConv(kgs, spec, schedule=schedule, target=probe_target, zero_init=True)
 
         start = time.perf_counter()
