@@ -30,6 +30,7 @@ from rt3d_mlir import kgs
 from rt3d_mlir.compiler import compile as compile_model
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, prune_randomly
 from rt3d_mlir.models import build_model, example_input
+from rt3d_mlir.prune.flops import kept_macs, measure_layers
 from rt3d_mlir.targets import host_target
 from rt3d_mlir.timing import time_interleaved
 
@@ -50,26 +51,10 @@ def prune_r2plus1d(model: torch.nn.Module) -> None:
                 module.weight.copy_(kgs.apply_kept_positions(module.weight, GROUP, kept))
 
 
-def model_macs(model: torch.nn.Module, clip: torch.Tensor) -> tuple[int, int]:
-    """(dense, kept) multiply-accumulates of the conv and linear layers: zeros of KGS groups are not computed."""
-    dense = kept = 0
-
-    def hook(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal dense, kept
-        if isinstance(module, torch.nn.Conv3d):
-            per_output = output.numel() // output.shape[1]
-            dense += per_output * module.weight.numel()
-            kept += round(per_output * module.weight.numel() * kgs.kept_fraction(module.weight.detach(), GROUP))
-        elif isinstance(module, torch.nn.Linear):
-            dense += output.numel() * module.in_features
-            kept += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
-    with torch.no_grad():
-        model(clip)
-    for handle in handles:
-        handle.remove()
-    return dense, kept
+def model_macs(model: torch.nn.Module, clip_size: tuple[int, int, int]) -> tuple[int, int]:
+    """(dense, kept) multiply-accumulates of the conv and linear layers, costed as the compiler does."""
+    costs = measure_layers(model, clip_size)
+    return sum(c.macs_dense for c in costs), sum(kept_macs(c, GROUP) for c in costs)
 
 
 def bench_model(name: str, clip_size: tuple[int, int, int], thread_counts: list[int], rounds: int, inductor: bool) -> list[dict]:
@@ -80,7 +65,7 @@ def bench_model(name: str, clip_size: tuple[int, int, int], thread_counts: list[
     else:
         prune_r2plus1d(sparse_model)
     clip = example_input(name, input_size=clip_size)
-    dense_macs, kept_macs = model_macs(sparse_model, clip)
+    dense_macs, kept = model_macs(sparse_model, clip_size)
     print(f"{name}: compiling (KGS, dense{', inductor' if inductor else ''}) ...", file=sys.stderr, flush=True)
     ours_sparse = compile_model(sparse_model, clip)
     ours_dense = compile_model(dense_model, clip)
@@ -101,7 +86,7 @@ def bench_model(name: str, clip_size: tuple[int, int, int], thread_counts: list[
             runs["torch.compile"] = lambda: inductor_model(clip)
         with torch.no_grad():
             times = time_interleaved(runs, rounds)
-        macs = {"ours KGS": kept_macs, "ours dense": dense_macs, "torch eager": dense_macs, "torch.compile": dense_macs}
+        macs = {"ours KGS": kept, "ours dense": dense_macs, "torch eager": dense_macs, "torch.compile": dense_macs}
         medians = {variant: statistics.median(samples) for variant, samples in times.items()}
         peak_gflops = peak.flops / medians["peak"] / 1e9
         for variant, samples in times.items():
@@ -112,7 +97,7 @@ def bench_model(name: str, clip_size: tuple[int, int, int], thread_counts: list[
                 "median_ms": medians[variant] * 1e3, "min_ms": min(samples) * 1e3, "max_ms": max(samples) * 1e3,
                 "ours_kgs_speedup": medians[variant] / medians["ours KGS"],
                 "gflops": 2 * macs[variant] / medians[variant] / 1e9, "fma_peak_gflops": peak_gflops,
-                "flops_pruning_rate": dense_macs / kept_macs,
+                "flops_pruning_rate": dense_macs / kept,
             })
     return results
 

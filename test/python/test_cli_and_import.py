@@ -79,3 +79,22 @@ def test_zoo_models_have_the_papers_shapes():
     assert c3d(example_input("c3d", batch=2, input_size=(16, 32, 32))).shape == (2, 10)
     with pytest.raises(UserError, match="unknown model 'i3d'"):
         build_model("i3d")
+
+
+def test_rt3d_compile_takes_a_pruned_checkpoint(tmp_path, capsys):
+    from rt3d_mlir import kgs
+    from rt3d_mlir.demo import C3D_PAPER_PRUNING, prune_randomly
+    from rt3d_mlir.prune.checkpoint import build_profile, save_model_checkpoint
+    from rt3d_mlir.prune.flops import measure_layers
+
+    clip = (16, 32, 32)
+    kwargs = {"num_classes": 5, "width": 0.125, "input_size": clip}
+    model = build_model("c3d", **kwargs)
+    prune_randomly(model, C3D_PAPER_PRUNING, kgs.GroupShape(8, 4))
+    schemes = {f"features.{name}": ("kgs", kgs.GroupShape(8, 4)) for name in C3D_PAPER_PRUNING}
+    profile = build_profile("c3d", clip, measure_layers(model, clip), schemes)
+    save_model_checkpoint(tmp_path / "pruned.pt", "c3d", kwargs, model, profile, {})
+    assert cli.main(["compile", str(tmp_path / "pruned.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "max |compiled - torch eager| = " in out
+    assert out.count(" 14.8% ") == 2  # conv2a and conv3b keep 4 of 27 positions
