@@ -7,9 +7,14 @@ Each pass lives in its own module named after it (``sparse3d-from-linalg`` in
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
+
+if TYPE_CHECKING:
+    from torch_mlir.ir import Context
+    from torch_mlir.passmanager import PassManager
 
 # pass name -> "module:class", relative to this package
 _PASSES: dict[str, str] = {
@@ -49,13 +54,35 @@ TO_LLVM = (
 PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kgs-lower": (
         "Turn constant-filter 3D convs into KGS kernels written in upstream dialects only",
-        ("sparse3d-from-linalg", "sparse3d-tile", "sparse3d-vectorize", "canonicalize", "cse"),
+        ("sparse3d-from-linalg", "sparse3d-tile{default-target=host}", "sparse3d-vectorize", "canonicalize", "cse"),
     ),
     "kgs-to-llvm": (
         "--kgs-lower, then bufferization and lowering to the LLVM dialect (scf.parallel as OpenMP)",
         ("kgs-lower", *BUFFERIZE, "convert-scf-to-openmp", *TO_LLVM),
     ),
 }
+
+
+def add_kgs_lower(manager: "PassManager", context: "Context | None" = None) -> None:
+    """Appends ``--kgs-lower`` to a PassManager on builtin.module, so another MLIR pipeline can embed it."""
+    _add_named_pipeline(manager, "kgs-lower", context)
+
+
+def add_kgs_to_llvm(manager: "PassManager", context: "Context | None" = None) -> None:
+    """Appends ``--kgs-to-llvm`` (``--kgs-lower``, bufferization, lowering to LLVM) to a PassManager."""
+    _add_named_pipeline(manager, "kgs-to-llvm", context)
+
+
+def _add_named_pipeline(manager: "PassManager", name: str, context: "Context | None") -> None:
+    from torch_mlir import ir
+
+    from rt3d_mlir.dialect import load_sparse3d
+    from rt3d_mlir.pipeline import add_steps, parse_element
+
+    context = context or ir.Context.current
+    load_sparse3d(context)
+    with context:
+        add_steps(manager, parse_element(name))
 
 
 def pass_names() -> list[str]:
@@ -75,4 +102,4 @@ def pass_class(name: str) -> type[ModulePass]:
     return getattr(module, class_name)
 
 
-__all__ = ["ModulePass", "PIPELINES", "is_pass", "pass_class", "pass_names"]
+__all__ = ["ModulePass", "PIPELINES", "add_kgs_lower", "add_kgs_to_llvm", "is_pass", "pass_class", "pass_names"]

@@ -38,16 +38,22 @@ class Sparse3DTile(ModulePass):
 
     target: str = option("", f"target to record on the module first (host, host-avx512, host-avx2, aarch64-neon); empty: use its {TARGET_ATTR}")
 
+    default_target: str = option("", f"target to record when the module has no {TARGET_ATTR} (empty: that is an error)")
+
     def __post_init__(self) -> None:
-        if self.target:
+        for name in (self.target, self.default_target):
+            if not name:
+                continue
             try:
-                resolve(self.target)
+                resolve(name)
             except UserError as error:
                 raise UserError(f"pass '{self.name}': {error}") from None
 
     def apply(self, module: ir.Operation) -> None:
         if self.target:
             set_module_target(module, resolve(self.target))
+        elif self.default_target and TARGET_ATTR not in module.attributes:
+            set_module_target(module, resolve(self.default_target))
         try:
             target = module_target(module)
         except UserError as error:

@@ -105,6 +105,12 @@ def pipeline_text(steps: list[Step]) -> str:
 def build_pass_manager(steps: list[Step], context: ir.Context) -> passmanager.PassManager:
     """A PassManager on builtin.module that runs ``steps`` in order."""
     manager = passmanager.PassManager("builtin.module", context=context)
+    add_steps(manager, steps)
+    return manager
+
+
+def add_steps(manager: passmanager.PassManager, steps: list[Step]) -> None:
+    """Appends ``steps`` to ``manager``: runs of upstream passes as text, ours as Python passes."""
     upstream: list[str] = []
     for step in steps:
         if isinstance(step, UpstreamStep):
@@ -116,7 +122,6 @@ def build_pass_manager(steps: list[Step], context: ir.Context) -> passmanager.Pa
         add_python_pass(manager, step)
     if upstream:
         manager.add(", ".join(upstream))
-    return manager
 
 
 def add_python_pass(manager: passmanager.PassManager, step: ModulePass) -> None:
