@@ -2,8 +2,8 @@
 
 Given a :class:`~rt3d_mlir.targets.strategy.Schedule`, the op becomes:
 
-1. **Padding once, with linalg.** The input is copied (``linalg.fill`` +
-   ``linalg.copy`` from a ``memref.transpose`` view) into a zero-filled buffer
+1. **Padding once, with linalg.** The input is copied (``linalg.copy`` from a
+   ``memref.transpose`` view; ``linalg.fill`` zeroes only the halo) into a buffer
    (N, Dp, Hp, C, sw, Wq): W is split into its ``sw`` stride phases, so for
    every stride and dilation the inputs that one kept position contributes to
    consecutive outputs along W are one *contiguous* row, and the channel rows
@@ -192,10 +192,26 @@ class _KernelEmitter:
     def pad_input(self, input_buffer: ir.Value) -> ir.Value:
         g, layout = self.g, self.layout
         padded = memref.alloc(_identity_memref(layout.shape, self.f32), [], [], alignment=_BUFFER_ALIGNMENT)
-        linalg.fill(arith.constant(self.f32, 0.0), outs=[padded])
         n, c, (d, h, w) = g.batch, g.in_channels, g.in_size
         pad_d, pad_h, pad_w = g.padding[:3]
         sw = g.strides[2]
+        _, dp, hp, _, _, w_row = layout.shape
+        zero = arith.constant(self.f32, 0.0)
+
+        def fill(offsets: Sequence[int], sizes: Sequence[int]) -> None:
+            """Zeroes the box [offsets, offsets + sizes) of the padded buffer (nothing if empty)."""
+            if 0 in sizes:
+                return
+            offset = sum(o * st for o, st in zip(offsets, layout.strides))
+            box_type = _strided_memref(sizes, layout.strides, offset, self.f32)
+            box = memref.SubViewOp(box_type, padded, [], [], [], list(offsets), list(sizes), [1] * 6).result
+            linalg.fill(zero, outs=[box])
+
+        # Only the halo is zeroed; the copies below write everything else.
+        fill([0, 0, 0, 0, 0, 0], [n, pad_d, hp, c, sw, w_row])
+        fill([0, pad_d + d, 0, 0, 0, 0], [n, dp - pad_d - d, hp, c, sw, w_row])
+        fill([0, pad_d, 0, 0, 0, 0], [n, d, pad_h, c, sw, w_row])
+        fill([0, pad_d, pad_h + h, 0, 0, 0], [n, d, hp - pad_h - h, c, sw, w_row])
         # The input viewed as (N, D, H, C, W), the buffer's order.
         in_strides = _row_major_strides([n, c, d, h, w])
         permuted_strides = [in_strides[0], in_strides[2], in_strides[3], in_strides[1], 1]
@@ -209,8 +225,11 @@ class _KernelEmitter:
             first_w = (phase - pad_w) % sw  # first input column that lands in this phase
             count = len(range(first_w, w, sw))
             if not count:
+                fill([0, pad_d, pad_h, 0, phase, 0], [n, d, h, c, 1, w_row])
                 continue
             first_q = (first_w + pad_w) // sw
+            fill([0, pad_d, pad_h, 0, phase, 0], [n, d, h, c, 1, first_q])
+            fill([0, pad_d, pad_h, 0, phase, first_q + count], [n, d, h, c, 1, w_row - first_q - count])
             source_type = _strided_memref([n, d, h, c, count], [*permuted_strides[:4], sw], first_w, self.f32)
             source = memref.SubViewOp(
                 source_type, permuted, [], [], [], [0, 0, 0, 0, first_w], [n, d, h, c, count], [1, 1, 1, 1, sw]
