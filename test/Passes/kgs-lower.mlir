@@ -8,8 +8,8 @@
 // CHECK:       func.func @conv
 // LLVM-NOT:    func.func
 // LLVM-NOT:    vector.
-// LLVM:        llvm.func @conv
-// LLVM:        llvm.intr.fmuladd
+// LLVM-DAG:    llvm.func @conv
+// LLVM-DAG:    llvm.intr.fmuladd
 func.func @conv(%in: tensor<1x4x3x5x20xf32>, %init: tensor<1x8x3x5x20xf32>) -> tensor<1x8x3x5x20xf32> {
   %zero = arith.constant 0.0 : f32
   %padded = tensor.pad %in low[0, 0, 1, 1, 1] high[0, 0, 1, 1, 1] {
