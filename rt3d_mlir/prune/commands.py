@@ -185,6 +185,7 @@ def _finish(trainer: Trainer, completed: bool) -> bool:
     """Leaves the process group; True when this process should write the results."""
     if not completed and trainer.distributed.is_main:
         print(f"stopped after step {trainer.state.global_step}; continue with the same command and --resume")
+    trainer.release_distributed()
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

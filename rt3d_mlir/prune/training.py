@@ -13,6 +13,7 @@ is that of one process with the whole batch.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from dataclasses import dataclass, field
@@ -333,6 +334,16 @@ class Trainer:
         if self.distributed.world_size > 1:
             dist.all_reduce(counts)
         return float(counts[0] / counts[1])
+
+    def release_distributed(self) -> None:
+        """Frees the DistributedDataParallel wrapper; call it before destroying the process group.
+
+        A DDP wrapper (its gradient reducer) that outlives the process group can hang
+        the process when it is finally freed, after all the work is done.
+        """
+        if self.forward_model is not self.model:
+            self.forward_model = self.model
+            gc.collect()  # also if reference cycles hold it: free it now, not at exit
 
     def final_accuracy(self) -> float:
         """Test accuracy after the last epoch (evaluated now when no epoch ran); every process must call it."""
