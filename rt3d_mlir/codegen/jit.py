@@ -56,6 +56,9 @@ class JitModule:
             if func.operation.name == "func.func" and is_public:
                 func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
         lower_to_llvm(module, openmp=openmp)
+        # Idle OpenMP workers sleep at once instead of spinning for 200 ms: spinning threads
+        # steal the cores from whatever runs next (torch's own thread pool, another model).
+        os.environ.setdefault("KMP_BLOCKTIME", "0")
         shared_libs = [self._openmp_path] if self._openmp_path else []
         self._engine = execution_engine.ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libs)
         self._openmp = ctypes.CDLL(self._openmp_path) if self._openmp_path else None
