@@ -122,19 +122,6 @@ func.func @peak(%iterations: index, %scale: f32, %out: {buffer_type}) {{
         self.jit.invoke("peak", *self.arguments)
 
 
-def time_interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Seconds per call of each runner, one call of each per round (so drifts hit all alike)."""
-    for run in runs.values():
-        run()  # warm-up: page faults, caches, lazy initialisation
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated subset of " + ",".join(LAYERS))

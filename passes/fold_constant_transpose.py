@@ -20,6 +20,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
 
 _resource_ids = itertools.count()
@@ -31,15 +32,7 @@ class FoldConstantTranspose(ModulePass):
     summary = "Replace linalg.transpose of a constant by the transposed constant"
 
     def apply(self, module: ir.Operation) -> None:
-        transposes: list[ir.Operation] = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "linalg.transpose" and op.results:
-                transposes.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
-        for transpose in transposes:
+        for transpose in ops_named(module, "linalg.transpose"):
             source = transpose.operands[0]
             array = constant_array(source)
             if array is None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg
 
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
 
 PLAIN_MATMUL_MAPS = (
@@ -32,18 +33,11 @@ class MatmulKOuter(ModulePass):
     summary = "Rewrite linalg.matmul as a generic over (i, k, j) so the inner loop is a vectorizable axpy"
 
     def apply(self, module: ir.Operation) -> None:
-        matmuls: list[ir.Operation] = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            # Only the plain form: a matmul with other indexing maps (transposed operands) is left alone.
-            maps = str(op.attributes["indexing_maps"]) if "indexing_maps" in op.attributes else PLAIN_MATMUL_MAPS
-            if op.name == "linalg.matmul" and op.results and maps == PLAIN_MATMUL_MAPS:
-                matmuls.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
-        for matmul in matmuls:
-            self._rewrite(matmul)
+        for matmul in ops_named(module, "linalg.matmul"):
+            # Only the plain form on tensors: a matmul with other indexing maps (transposed operands) is left alone.
+            maps = str(matmul.attributes["indexing_maps"]) if "indexing_maps" in matmul.attributes else PLAIN_MATMUL_MAPS
+            if matmul.results and maps == PLAIN_MATMUL_MAPS:
+                self._rewrite(matmul)
 
     @staticmethod
     def _rewrite(matmul: ir.Operation) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg
 
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
 
 
@@ -27,15 +28,7 @@ class MemrefCopyToLinalg(ModulePass):
     summary = "Rewrite memref.copy as linalg.copy (the JIT runtime lacks memrefCopy)"
 
     def apply(self, module: ir.Operation) -> None:
-        copies: list[ir.Operation] = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "memref.copy":
-                copies.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
-        for copy in copies:
+        for copy in ops_named(module, "memref.copy"):
             with ir.InsertionPoint(copy), copy.location:
                 linalg.copy(copy.operands[0], outs=[copy.operands[1]])
             copy.erase()

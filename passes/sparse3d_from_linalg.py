@@ -34,6 +34,7 @@ from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass, option
 
 CONV_OP = "linalg.conv_3d_ncdhw_fcdhw"
@@ -93,15 +94,7 @@ class Sparse3DFromLinalg(ModulePass):
         return choices
 
     def apply(self, module: ir.Operation) -> None:
-        convs: list[ir.Operation] = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == CONV_OP:
-                convs.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
-        for conv in convs:
+        for conv in ops_named(module, CONV_OP):
             self._rewrite(conv)
 
     def _rewrite(self, conv: ir.Operation) -> None:

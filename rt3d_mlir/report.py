@@ -10,6 +10,7 @@ from torch_mlir import ir
 from rt3d_mlir.constants import constant_array
 from rt3d_mlir.dialect import KgsConv3dOp, array_attribute
 from rt3d_mlir.groups import GroupShape
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.kgs import CompactKGS
 
 
@@ -29,15 +30,7 @@ class ConvReport:
 
 def conv_reports(module: ir.Module) -> list[ConvReport]:
     """One report per kgs_conv3d, in program order."""
-    reports: list[ConvReport] = []
-
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == KgsConv3dOp.OPERATION_NAME:
-            reports.append(_report(op.opview))
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    return reports
+    return [_report(op.opview) for op in ops_named(module.operation, KgsConv3dOp.OPERATION_NAME)]
 
 
 def _report(op: KgsConv3dOp) -> ConvReport:
@@ -84,17 +77,12 @@ def format_table(names: list[str], reports: list[ConvReport]) -> str:
 def compact_weights(module: ir.Module) -> list[CompactKGS]:
     """The compact weight of every kgs_conv3d whose tables are constants, in program order."""
     weights: list[CompactKGS] = []
-
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == KgsConv3dOp.OPERATION_NAME:
-            conv = op.opview
-            report = _report(conv)
-            tables = [constant_array(v) for v in (conv.group_offsets, conv.positions, conv.values)]
-            if all(table is not None for table in tables):
-                offsets, positions, values = tables
-                group_shape = GroupShape(*array_attribute(conv, "group_shape"))
-                weights.append(CompactKGS(group_shape, report.weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values))
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
+    for op in ops_named(module.operation, KgsConv3dOp.OPERATION_NAME):
+        conv = op.opview
+        tables = [constant_array(v) for v in (conv.group_offsets, conv.positions, conv.values)]
+        if all(table is not None for table in tables):
+            offsets, positions, values = tables
+            group_shape = GroupShape(*array_attribute(conv, "group_shape"))
+            weight_shape = _report(conv).weight_shape
+            weights.append(CompactKGS(group_shape, weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values))
     return weights

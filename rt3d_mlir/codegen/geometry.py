@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.kgs import GroupShape
 
 OP_NAME = "sparse3d.kgs_conv3d"
@@ -91,12 +92,4 @@ class ConvGeometry:
 
 def find_kgs_convs(root: ir.Operation) -> list[ir.Operation]:
     """Every sparse3d.kgs_conv3d nested in ``root``, in walk order."""
-    found: list[ir.Operation] = []
-
-    def visit(operation: ir.Operation) -> ir.WalkResult:
-        if operation.name == OP_NAME:
-            found.append(operation)
-        return ir.WalkResult.ADVANCE
-
-    root.walk(visit)
-    return found
+    return ops_named(root, OP_NAME)
