@@ -23,7 +23,7 @@ from rt3d_mlir.prune.flops import LayerCost, kept_macs, measure_layers
 from rt3d_mlir.prune.masks import Masks, apply_masks, check_rate_reachable, masks_by_threshold, masks_for_rate
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty
 from rt3d_mlir.prune.schemes import SCHEMES, PrunableLayer, Scheme, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, initialize_for_training
+from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, distillation_loss, initialize_for_training
 
 __all__ = [
     "ALGORITHMS",
@@ -41,6 +41,7 @@ __all__ = [
     "apply_masks",
     "build_profile",
     "check_rate_reachable",
+    "distillation_loss",
     "format_profile",
     "get_scheme",
     "initialize_for_training",
