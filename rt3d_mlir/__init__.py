@@ -15,6 +15,7 @@ _LAZY = {
     "run_pipeline": "rt3d_mlir.pipeline",
     "make_context": "rt3d_mlir.dialect",
     "compile": "rt3d_mlir.compiler",
+    "load_pruned_model": "rt3d_mlir.prune",
 }
 
 

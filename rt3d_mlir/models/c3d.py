@@ -63,8 +63,8 @@ class C3D(nn.Module):
             with torch.no_grad():
                 flat = self.features(torch.zeros(1, 3, *input_size)).numel()
         except RuntimeError:
-            # five poolings: time is halved four times, height and width five times
-            raise UserError(f"a {'x'.join(map(str, input_size))} clip is too small for C3D: it needs at least 16 frames and 32x32 pixels") from None
+            # five poolings: time and space are halved four times before pool5
+            raise UserError(f"a {'x'.join(map(str, input_size))} clip is too small for C3D: it needs at least 16 frames and 16x16 pixels") from None
         fc = max(1, int(round(fc_features * width)))
         self.classifier = nn.Sequential(
             nn.Linear(flat, fc),
