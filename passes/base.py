@@ -65,7 +65,11 @@ class ModulePass(ABC):
         hints = get_type_hints(cls)
         fields = {f.name.replace("_", "-"): f for f in cls.options()}
         values: dict[str, Any] = {}
-        for pair in shlex.split(text):
+        try:
+            pairs = shlex.split(text)
+        except ValueError as error:
+            raise UserError(f"pass '{cls.name}': cannot parse options '{text}': {error}") from None
+        for pair in pairs:
             key, _, value = pair.partition("=")
             if key not in fields:
                 known = ", ".join(fields) or "none"
@@ -76,7 +80,7 @@ class ModulePass(ABC):
     def pipeline_text(self) -> str:
         """The pass as a pipeline element, with every non-default option: ``name{key=value}``."""
         pairs = [
-            f"{f.name.replace('_', '-')}={getattr(self, f.name)}"
+            f"{f.name.replace('_', '-')}={shlex.quote(str(getattr(self, f.name)))}"
             for f in self.options()
             if getattr(self, f.name) != f.default
         ]

@@ -34,9 +34,12 @@ class MatmulKOuter(ModulePass):
 
     def apply(self, module: ir.Operation) -> None:
         for matmul in ops_named(module, "linalg.matmul"):
-            # Only the plain form on tensors: a matmul with other indexing maps (transposed operands) is left alone.
+            # Only the plain form on tensors of one float type: transposed operands (other indexing maps),
+            # integer or mixed-precision matmuls are left alone.
             maps = str(matmul.attributes["indexing_maps"]) if "indexing_maps" in matmul.attributes else PLAIN_MATMUL_MAPS
-            if matmul.results and maps == PLAIN_MATMUL_MAPS:
+            element_types = {str(ir.ShapedType(v.type).element_type) for v in matmul.operands}
+            is_float = isinstance(ir.ShapedType(matmul.operands[0].type).element_type, ir.FloatType)
+            if matmul.results and maps == PLAIN_MATMUL_MAPS and len(element_types) == 1 and is_float:
                 self._rewrite(matmul)
 
     @staticmethod

@@ -29,6 +29,8 @@ class MemrefCopyToLinalg(ModulePass):
 
     def apply(self, module: ir.Operation) -> None:
         for copy in ops_named(module, "memref.copy"):
+            if not all(isinstance(operand.type, ir.MemRefType) for operand in copy.operands):
+                continue  # unranked copies have no linalg.copy form
             with ir.InsertionPoint(copy), copy.location:
                 linalg.copy(copy.operands[0], outs=[copy.operands[1]])
             copy.erase()

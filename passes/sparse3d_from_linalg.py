@@ -70,6 +70,17 @@ def _zero_padding(value: ir.Value) -> tuple[ir.Value, list[int]] | None:
     return pad.operands[0], low[2:] + high[2:]
 
 
+def _unsupported(conv: ir.Operation) -> str | None:
+    """Why ``sparse3d.kgs_conv3d`` cannot represent this conv, or None."""
+    types = [ir.RankedTensorType(value.type) for value in conv.operands[:3]]
+    if not all(isinstance(t, ir.RankedTensorType) and t.has_static_shape for t in types):
+        return "it has dynamic shapes"
+    element_types = {str(t.element_type) for t in types}
+    if len(element_types) != 1 or not isinstance(types[0].element_type, ir.FloatType):
+        return f"input, filter and init must share one float type, got {', '.join(sorted(element_types))}"
+    return None
+
+
 @dataclass(frozen=True)
 class Sparse3DFromLinalg(ModulePass):
     name = "sparse3d-from-linalg"
@@ -90,7 +101,7 @@ class Sparse3DFromLinalg(ModulePass):
             return [kgs.GroupShape.parse(self.group_shape)]
         choices = [kgs.GroupShape.parse(text) for text in self.candidates.split(",") if text.strip()]
         if not choices:
-            raise UserError(f"pass '{self.name}': option 'candidates' lists no group shape")
+            raise UserError("option 'candidates' lists no group shape")
         return choices
 
     def apply(self, module: ir.Operation) -> None:
@@ -100,11 +111,17 @@ class Sparse3DFromLinalg(ModulePass):
     def _rewrite(self, conv: ir.Operation) -> None:
         conv_data, filter_value, init = conv.operands[0], conv.operands[1], conv.operands[2]
         data = conv_data
+        problem = _unsupported(conv)
+        if problem is not None:
+            remark(conv.location, f"not converted to sparse3d.kgs_conv3d: {problem}")
+            return
         weight = constant_array(filter_value)
         if weight is None:
             owner = defining_op(filter_value)
-            source = owner.name if owner is not None else "a block argument"
-            remark(conv.location, f"not converted to sparse3d.kgs_conv3d: the filter is not a constant (it comes from {source})")
+            source = f"a constant numpy cannot read" if owner is not None and owner.name == "arith.constant" else (
+                f"not a constant (it comes from {owner.name if owner is not None else 'a block argument'})"
+            )
+            remark(conv.location, f"not converted to sparse3d.kgs_conv3d: the filter is {source}")
             return
         padding = [0] * 6
         folded = _zero_padding(data)

@@ -7,7 +7,9 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
 from rt3d_mlir.models import MODELS
@@ -19,6 +21,16 @@ def clip_size(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(f"expected FRAMESxHEIGHTxWIDTH such as 16x112x112, got '{text}'")
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    return value
 
 
 def group_shape(text: str) -> GroupShape:
@@ -105,16 +117,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # every error exits 1, like rt3d-opt (the subcommand parsers inherit this class)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch", type=positive_int, default=1)
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")
-    parser.add_argument("--num-classes", type=int, default=101, help="classes (zoo models)")
+    parser.add_argument("--num-classes", type=positive_int, default=101, help="classes (zoo models)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rt3d", description="rt3d-mlir: prune, import and compile sparse 3D CNNs.")
+    parser = _ArgumentParser(prog="rt3d", description="rt3d-mlir: prune, import and compile sparse 3D CNNs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     importer = commands.add_parser("import", help="write a model as linalg-on-tensors MLIR")
@@ -125,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     compiler = commands.add_parser("compile", help="compile a model for the host, check it against torch, time it")
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
-    compiler.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
-    compiler.add_argument("--repeat", type=int, default=0, help="time this many runs of ours and of torch eager")
+    compiler.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
+    compiler.add_argument("--repeat", type=positive_int, default=None, help="time this many runs of ours and of torch eager")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here")
     compiler.set_defaults(handler=cmd_compile)
 
@@ -134,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")
     demo.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
-    demo.add_argument("--repeat", type=int, default=3, help="timed runs of each variant (median reported)")
-    demo.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
+    demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
+    demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
     demo.set_defaults(handler=cmd_demo)
 
     try:
@@ -151,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except UserError as error:
-        print(f"rt3d: error: {error}", file=sys.stderr)
+    except (UserError, PassError) as error:
+        location = f" (at {error.location})" if isinstance(error, PassError) and error.location.file else ""
+        print(f"rt3d: error: {error}{location}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

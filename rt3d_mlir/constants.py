@@ -12,14 +12,12 @@ _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16"
                  "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
 
 
-def _numpy_dtype(element_type: ir.Type) -> np.dtype:
+def _numpy_dtype(element_type: ir.Type) -> np.dtype | None:
     dtype = _NUMPY_DTYPES.get(str(element_type))
-    if dtype is None:
-        raise ValueError(f"no numpy equivalent of element type {element_type}")
-    return np.dtype(dtype)
+    return None if dtype is None else np.dtype(dtype)
 
 
-def _resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray:
+def _resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray | None:
     # The Python API has no accessor for resource blobs, but printing a module that
     # holds only this constant prints just its blob (4 alignment bytes, then data).
     with constant_op.context, ir.Location.unknown():
@@ -28,10 +26,10 @@ def _resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType)
             constant_op.clone()
         text = holder.operation.get_asm(assume_verified=True)
     match = _RESOURCE_BLOB.search(text.rsplit("dialect_resources", 1)[-1])
-    if match is None:
-        raise ValueError(f"resource blob of {constant_op.result} is not available (elided?)")
-    data = bytes.fromhex(match[1])[4:]
     dtype = _numpy_dtype(tensor_type.element_type)
+    if match is None or dtype is None:  # an elided blob, or an element type numpy lacks (bf16)
+        return None
+    data = bytes.fromhex(match[1])[4:]
     return np.frombuffer(data, dtype=dtype).reshape(tensor_type.shape).copy()
 
 
@@ -51,7 +49,7 @@ def defining_op(value: ir.Value) -> ir.Operation | None:
 
 
 def constant_array(value: ir.Value) -> np.ndarray | None:
-    """The contents of ``value`` if an ``arith.constant`` defines it, else None."""
+    """The contents of ``value`` if an ``arith.constant`` defines it and numpy can hold them, else None."""
     owner = defining_op(value)
     if owner is None or owner.name != "arith.constant":
         return None
@@ -62,6 +60,8 @@ def constant_array(value: ir.Value) -> np.ndarray | None:
     if isinstance(attribute, ir.DenseElementsAttr):
         dense = ir.DenseElementsAttr(attribute)
         dtype = _numpy_dtype(tensor_type.element_type)
+        if dtype is None:
+            return None
         if dense.is_splat:
             return np.full(tensor_type.shape, np.array(dense.get_splat_value().value, dtype=dtype), dtype=dtype)
         return np.array(dense, dtype=dtype).reshape(tensor_type.shape)

@@ -67,10 +67,6 @@ def remark(location: ir.Location, message: str) -> None:
     emit("remark", location, message)
 
 
-def warning(location: ir.Location, message: str) -> None:
-    emit("warning", location, message)
-
-
 @contextlib.contextmanager
 def collecting(sink: Sink) -> Iterator[None]:
     """Routes the diagnostics that passes emit inside the block to ``sink``."""

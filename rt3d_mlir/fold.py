@@ -33,6 +33,10 @@ def fold_batch_norms(model: nn.Module) -> tuple[nn.Module, int]:
     except Exception:
         return copy.deepcopy(model).eval(), 0
     modules = dict(graph_module.named_modules())
+    calls: dict[str, int] = {}
+    for node in graph_module.graph.nodes:
+        if node.op == "call_module":
+            calls[node.target] = calls.get(node.target, 0) + 1
     folded = 0
     for node in list(graph_module.graph.nodes):
         if node.op != "call_module" or not isinstance(modules.get(node.target), nn.BatchNorm3d):
@@ -42,6 +46,8 @@ def fold_batch_norms(model: nn.Module) -> tuple[nn.Module, int]:
             continue
         conv, norm = modules[source.target], modules[node.target]
         if not isinstance(conv, nn.Conv3d) or norm.running_var is None or not norm.affine:
+            continue
+        if calls[source.target] > 1:  # a conv module called twice: folding would change its other calls
             continue
         parent_name, _, child_name = source.target.rpartition(".")
         setattr(graph_module.get_submodule(parent_name), child_name, _fold_into(conv, norm))

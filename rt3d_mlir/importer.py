@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from pathlib import Path
 
@@ -83,10 +81,7 @@ def import_model(
             raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
         finally:
             logging.disable(logging.NOTSET)
-    # torch-mlir prints its lowering diagnostics; keep them for the error message instead.
-    captured = io.StringIO()
     try:
-        with contextlib.redirect_stdout(captured):
-            return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
+        return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
     except Exception as error:
         raise UserError(f"torch-mlir cannot lower the model to linalg: {_first_line(error)}") from None

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from torch_mlir import ir
 
@@ -28,7 +29,7 @@ from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
-SPLIT_MARKER = re.compile(r"^// -----\s*$", re.MULTILINE)
+SPLIT_MARKER = re.compile(r"^// -----[ \t]*$", re.MULTILINE)
 _EXPECTATION = re.compile(r"expected-(error|warning|remark|note)\s*(?:@(above|below|[+-]\d+))?\s*\{\{(.*?)\}\}")
 _SEVERITY = {
     ir.DiagnosticSeverity.ERROR: "error",
@@ -56,13 +57,11 @@ class Chunk:
 def split_chunks(text: str, split: bool) -> list[Chunk]:
     if not split:
         return [Chunk(text, 1)]
-    chunks, line, start = [], 1, 0
+    chunks, start = [], 0
     for marker in SPLIT_MARKER.finditer(text):
-        piece = text[start : marker.start()]
-        chunks.append(Chunk(piece, line))
-        line += piece.count("\n") + 1
-        start = marker.end() + 1
-    chunks.append(Chunk(text[start:], line))
+        chunks.append(Chunk(text[start : marker.start()], text.count("\n", 0, start) + 1))
+        start = marker.end()
+    chunks.append(Chunk(text[start:], text.count("\n", 0, start) + 1))
     return chunks
 
 
@@ -71,6 +70,10 @@ def _tool_options(parser: argparse.ArgumentParser) -> set[str]:
 
 
 class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # mlir-opt's convention: every error exits 1
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
     def format_help(self) -> str:
         # Listing the passes imports them all: only --help pays for that.
         return f"{super().format_help()}\n{passes_help()}\n"
@@ -248,18 +251,33 @@ def write_reproducer(chunk: Chunk, steps: list[Step]) -> str:
 
 
 def write_output(path: str, text: str) -> None:
-    """Writes all of ``text`` or nothing: a temporary file renamed into place."""
+    """Writes all of ``text`` or nothing: a regular file is replaced by renaming a finished temporary file.
+
+    Anything else (``/dev/null``, a pipe, a link to one) is written directly.
+    """
     if path == "-":
         sys.stdout.write(text)
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".rt3d-opt-", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as output:
+        if os.path.exists(path) and not os.path.isfile(os.path.realpath(path)):
+            with open(path, "w", encoding="utf-8") as output:
+                output.write(text)
+            return
+        target = os.path.realpath(path)
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".rt3d-opt-", suffix=".tmp")
+    except OSError as error:
+        raise UserError(f"cannot write '{path}': {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as output:
             output.write(text)
-        os.replace(temporary, path)
-    except BaseException:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException as error:
         os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise UserError(f"cannot write '{path}': {error.strerror}") from None
         raise
 
 
@@ -281,6 +299,8 @@ def run(argv: list[str]) -> int:
                 text = source.read()
         except OSError as error:
             raise UserError(f"cannot read '{args.input}': {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise UserError(f"'{args.input}' is not UTF-8 text (byte {error.start}): is it MLIR bytecode or a binary?") from None
         file_name = args.input
     context.allow_unregistered_dialects = args.allow_unregistered_dialect
     context.emit_error_diagnostics = False

@@ -78,7 +78,7 @@ def random_kgs_weight(
 def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 64, zero_init: bool = False) -> ir.Module:
     """The module above, in the current Context (which must have sparse3d loaded).
 
-    ``index_bits`` is the integer width of the index tables (sparse3d-compact narrows them).
+    ``index_bits`` is the integer width of the index tables (the kernels accept i8 to i64).
     """
     f32 = ir.F32Type.get()
     index_type = ir.IntegerType.get_signless(index_bits)

@@ -15,3 +15,12 @@ func.func @linear(%x: tensor<1x8xf32>, %w: tensor<8x4xf32>, %acc: tensor<1x4xf32
   %y = linalg.matmul ins(%x, %w : tensor<1x8xf32>, tensor<8x4xf32>) outs(%acc : tensor<1x4xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// Integer and mixed-precision products are left alone (the body would need other arithmetic).
+// CHECK-LABEL: func.func @integer_and_mixed_stay
+// CHECK-COUNT-2: linalg.matmul
+func.func @integer_and_mixed_stay(%a: tensor<1x8xi32>, %b: tensor<8x4xi32>, %c: tensor<1x4xi32>, %x: tensor<1x8xf16>, %w: tensor<8x4xf16>, %acc: tensor<1x4xf32>) -> (tensor<1x4xi32>, tensor<1x4xf32>) {
+  %i = linalg.matmul ins(%a, %b : tensor<1x8xi32>, tensor<8x4xi32>) outs(%c : tensor<1x4xi32>) -> tensor<1x4xi32>
+  %f = linalg.matmul ins(%x, %w : tensor<1x8xf16>, tensor<8x4xf16>) outs(%acc : tensor<1x4xf32>) -> tensor<1x4xf32>
+  return %i, %f : tensor<1x4xi32>, tensor<1x4xf32>
+}

@@ -1,5 +1,12 @@
 // RUN: rt3d-opt %s --memref-copy-to-linalg | filecheck %s
 
+// CHECK-LABEL: func.func @unranked_stays
+// CHECK:       memref.copy
+func.func @unranked_stays(%a: memref<*xf32>, %b: memref<*xf32>) {
+  memref.copy %a, %b : memref<*xf32> to memref<*xf32>
+  return
+}
+
 // CHECK-LABEL: func.func @strided_copy
 // CHECK-NOT:   memref.copy
 // CHECK:       %[[VIEW:.*]] = memref.subview

@@ -72,6 +72,34 @@ func.func @nonzero_pad_stays(%in: tensor<1x1x2x2x2xf32>, %init: tensor<1x1x2x2x2
 
 // -----
 
+// Shapes or types the op cannot hold: left alone, with a remark.
+// CHECK-LABEL: func.func @dynamic_batch
+// CHECK:       linalg.conv_3d_ncdhw_fcdhw
+func.func @dynamic_batch(%in: tensor<?x1x2x2x2xf32>, %init: tensor<?x1x2x2x2xf32>) -> tensor<?x1x2x2x2xf32> {
+  %filter = arith.constant dense<1.0> : tensor<1x1x1x1x1xf32>
+  // expected-remark @+1 {{not converted to sparse3d.kgs_conv3d: it has dynamic shapes}}
+  %0 = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>} ins(%in, %filter : tensor<?x1x2x2x2xf32>, tensor<1x1x1x1x1xf32>) outs(%init : tensor<?x1x2x2x2xf32>) -> tensor<?x1x2x2x2xf32>
+  return %0 : tensor<?x1x2x2x2xf32>
+}
+// CHECK-LABEL: func.func @mixed_precision
+// CHECK:       linalg.conv_3d_ncdhw_fcdhw
+func.func @mixed_precision(%in: tensor<1x1x2x2x2xf16>, %init: tensor<1x1x2x2x2xf32>) -> tensor<1x1x2x2x2xf32> {
+  %filter = arith.constant dense<1.0> : tensor<1x1x1x1x1xf16>
+  // expected-remark @+1 {{not converted to sparse3d.kgs_conv3d: input, filter and init must share one float type, got f16, f32}}
+  %0 = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>} ins(%in, %filter : tensor<1x1x2x2x2xf16>, tensor<1x1x1x1x1xf16>) outs(%init : tensor<1x1x2x2x2xf32>) -> tensor<1x1x2x2x2xf32>
+  return %0 : tensor<1x1x2x2x2xf32>
+}
+// CHECK-LABEL: func.func @bf16_filter
+// CHECK:       linalg.conv_3d_ncdhw_fcdhw
+func.func @bf16_filter(%in: tensor<1x1x2x2x2xbf16>, %init: tensor<1x1x2x2x2xbf16>) -> tensor<1x1x2x2x2xbf16> {
+  %filter = arith.constant dense<1.0> : tensor<1x1x1x1x1xbf16>
+  // expected-remark @+1 {{not converted to sparse3d.kgs_conv3d: the filter is a constant numpy cannot read}}
+  %0 = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>} ins(%in, %filter : tensor<1x1x2x2x2xbf16>, tensor<1x1x1x1x1xbf16>) outs(%init : tensor<1x1x2x2x2xbf16>) -> tensor<1x1x2x2x2xbf16>
+  return %0 : tensor<1x1x2x2x2xbf16>
+}
+
+// -----
+
 // A filter that is not a constant cannot be compacted: the conv is left alone, with a remark.
 // CHECK-LABEL: func.func @runtime_filter
 // CHECK:       linalg.conv_3d_ncdhw_fcdhw

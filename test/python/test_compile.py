@@ -113,3 +113,23 @@ def test_bad_inputs_and_targets_are_user_errors():
         compiled(example, example)
     with pytest.raises(UserError, match="at least 1"):
         compiled.set_threads(0)
+
+
+class SharedConv(nn.Module):
+    """One conv module called twice, once feeding a batch norm: folding must leave it alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(4, 4, 1)
+        self.norm = nn.BatchNorm3d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x)) + self.conv(x)
+
+
+def test_a_conv_called_twice_is_not_folded():
+    model = randomize_norms(SharedConv())
+    folded, count = fold_batch_norms(model)
+    assert count == 0
+    x = torch.randn(1, 4, 2, 3, 3)
+    torch.testing.assert_close(folded(x), model(x))

@@ -58,3 +58,29 @@ def test_bad_pass_options_are_one_line_errors(args, message, capsys):
     assert rt3d_opt.main([str(CONV), *args]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_to_a_device_is_written_in_place(capsys):
+    assert rt3d_opt.main([str(CONV), "--split-input-file", "-o", "/dev/null"]) == 0
+    assert Path("/dev/null").is_char_device()
+
+
+def test_new_output_files_follow_the_umask(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        output = tmp_path / "out.mlir"
+        assert rt3d_opt.main([str(CONV), "--split-input-file", "-o", str(output)]) == 0
+    finally:
+        os.umask(previous)
+    assert output.stat().st_mode & 0o777 == 0o644
+
+
+def test_unwritable_output_and_binary_input_are_user_errors(tmp_path, capsys):
+    assert rt3d_opt.main([str(CONV), "-o", str(tmp_path / "missing-dir" / "out.mlir")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    binary = tmp_path / "model.mlirbc"
+    binary.write_bytes(b"ML\xefR\xff\x00")
+    assert rt3d_opt.main([str(binary)]) == 1
+    assert "is not UTF-8 text" in capsys.readouterr().err
