@@ -109,7 +109,8 @@ def passes_help() -> str:
         pass_type = passes.pass_class(name)
         lines.append(f"  --{name:<28} {pass_type.summary}")
         for option in pass_type.options():
-            lines.append(f"      {option.name.replace('_', '-')}={option.default!s:<18} {option.metadata.get('help', '')}")
+            setting = f"{option.name.replace('_', '-')}={option.default}"
+            lines.append(f"      {setting:<26} {option.metadata.get('help', '')}")
     lines.append("rt3d-mlir pipelines:")
     for name, (summary, elements) in passes.PIPELINES.items():
         lines.append(f"  --{name:<28} {summary}")
