@@ -41,16 +41,6 @@ GROUP = kgs.GroupShape(8, 4)
 R2PLUS1D_PAPER_PRUNING = {"layer1": 0.9, "layer2": 0.8}
 
 
-def prune_r2plus1d(model: torch.nn.Module) -> None:
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, module in model.named_modules():
-            stage = name.split(".", 1)[0]
-            if isinstance(module, torch.nn.Conv3d) and stage in R2PLUS1D_PAPER_PRUNING:
-                kept = kgs.random_kept_positions(module.weight.shape, GROUP, 1 - R2PLUS1D_PAPER_PRUNING[stage], generator)
-                module.weight.copy_(kgs.apply_kept_positions(module.weight, GROUP, kept))
-
-
 def model_macs(model: torch.nn.Module, clip_size: tuple[int, int, int]) -> tuple[int, int]:
     """(dense, kept) multiply-accumulates of the conv and linear layers, costed as the compiler does."""
     costs = measure_layers(model, clip_size)
@@ -62,8 +52,8 @@ def bench_model(name: str, clip_size: tuple[int, int, int], thread_counts: list[
     sparse_model = copy.deepcopy(dense_model)
     if name == "c3d":
         prune_randomly(sparse_model, C3D_PAPER_PRUNING, GROUP)
-    else:
-        prune_r2plus1d(sparse_model)
+    else:  # R(2+1)D's profile names whole stages: layer1.0.conv1.0.0 belongs to layer1
+        prune_randomly(sparse_model, R2PLUS1D_PAPER_PRUNING, GROUP, layer_key=lambda path: path.split(".", 1)[0])
     clip = example_input(name, input_size=clip_size)
     dense_macs, kept = model_macs(sparse_model, clip_size)
     print(f"{name}: compiling (KGS, dense{', inductor' if inductor else ''}) ...", file=sys.stderr, flush=True)

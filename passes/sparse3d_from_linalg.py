@@ -118,7 +118,7 @@ class Sparse3DFromLinalg(ModulePass):
         weight = constant_array(filter_value)
         if weight is None:
             owner = defining_op(filter_value)
-            source = f"a constant numpy cannot read" if owner is not None and owner.name == "arith.constant" else (
+            source = "a constant numpy cannot read" if owner is not None and owner.name == "arith.constant" else (
                 f"not a constant (it comes from {owner.name if owner is not None else 'a block argument'})"
             )
             remark(conv.location, f"not converted to sparse3d.kgs_conv3d: the filter is {source}")

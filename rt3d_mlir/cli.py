@@ -81,6 +81,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_compile(args: argparse.Namespace) -> int:
     import torch
 
+    from rt3d_mlir.compiler import check_against_eager
     from rt3d_mlir.compiler import compile as compile_model
     from rt3d_mlir.report import format_table
     from rt3d_mlir.timing import median_time
@@ -93,14 +94,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
     if args.output:
         write_text(args.output, compiled.kernel_ir)
-    with torch.no_grad():
-        expected = model.eval()(example)
-    got = compiled(example)
-    error = float((got - expected).abs().max())
-    scale = float(expected.abs().max())
+    error, scale = check_against_eager(compiled, model, example)
     print(f"max |compiled - torch eager| = {error:.3g} (outputs up to {scale:.3g})")
-    if error > 1e-3 * max(scale, 1.0):
-        raise UserError(f"compiled output differs from torch eager by {error:.3g}: please report this bug")
     if args.repeat:
         with torch.no_grad():
             ours = median_time(lambda: compiled(example), args.repeat)

@@ -21,9 +21,10 @@ from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
+from rt3d_mlir.targets import PRESETS
 
 ENTRY_POINT = "main"
-HOST_TARGETS = ("host", "host-avx512", "host-avx2")
+HOST_TARGETS = ("host", *(name for name in PRESETS if name.startswith("host-")))
 
 
 @dataclass
@@ -57,6 +58,17 @@ class CompiledModel:
                 )
         output = self.jit.call(ENTRY_POINT, *inputs, result_rank=len(self.output_shape))
         return torch.from_numpy(output)
+
+
+def check_against_eager(compiled: CompiledModel, model: torch.nn.Module, example: torch.Tensor) -> tuple[float, float]:
+    """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error."""
+    with torch.no_grad():
+        expected = model.eval()(example)
+    scale = float(expected.abs().max())
+    error = float((compiled(example) - expected).abs().max())
+    if error > 1e-3 * max(scale, 1.0):
+        raise UserError(f"the compiled model differs from torch eager by {error:.3g}: please report this bug")
+    return error, scale
 
 
 def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
 
 import torch
 
 from rt3d_mlir import kgs
+from rt3d_mlir.compiler import check_against_eager
 from rt3d_mlir.compiler import compile as compile_model
-from rt3d_mlir.errors import UserError
 from rt3d_mlir.models import build_model, example_input
 from rt3d_mlir.report import format_table
 from rt3d_mlir.timing import median_time
@@ -25,20 +25,32 @@ from rt3d_mlir.timing import median_time
 C3D_PAPER_PRUNING = {"conv2a": 0.85, "conv3a": 0.80, "conv3b": 0.85, "conv4b": 0.80}
 
 
+def last_name(module_path: str) -> str:
+    """``features.conv2a`` -> ``conv2a``: C3D's layers are named by their last component."""
+    return module_path.rsplit(".", 1)[-1]
+
+
 def prune_randomly(
-    model: torch.nn.Module, pruning: dict[str, float], group_shape: kgs.GroupShape, seed: int = 0
+    model: torch.nn.Module,
+    pruning: dict[str, float],
+    group_shape: kgs.GroupShape,
+    seed: int = 0,
+    layer_key: Callable[[str], str] = last_name,
 ) -> list[str]:
-    """Zeroes random KGS patterns into the named convs; returns every Conv3d's name in definition order."""
+    """Zeroes random KGS patterns into the convs whose ``layer_key(module path)`` ``pruning`` names.
+
+    Returns every Conv3d's key in definition order.
+    """
     generator = torch.Generator().manual_seed(seed)
     names = []
     with torch.no_grad():
         for name, module in model.named_modules():
             if not isinstance(module, torch.nn.Conv3d):
                 continue
-            short = name.rsplit(".", 1)[-1]
-            names.append(short)
-            if short in pruning:
-                kept = kgs.random_kept_positions(module.weight.shape, group_shape, 1.0 - pruning[short], generator)
+            key = layer_key(name)
+            names.append(key)
+            if key in pruning:
+                kept = kgs.random_kept_positions(module.weight.shape, group_shape, 1.0 - pruning[key], generator)
                 module.weight.copy_(kgs.apply_kept_positions(module.weight, group_shape, kept))
     return names
 
@@ -69,13 +81,10 @@ def run_demo(
     print(table, file=out)
     compiled_dense = compile_model(dense, clip, threads=threads, group_shape=str(group_shape))
     step(f"[3/4] compiled the same model unpruned in {compiled_dense.compile_seconds:.1f} s")
+    for label, model, compiled in (("KGS", sparse, compiled_sparse), ("dense", dense, compiled_dense)):
+        error, scale = check_against_eager(compiled, model, clip)
+        step(f"      {label}: max |compiled - torch eager| = {error:.2g} (outputs up to {scale:.2g})")
     with torch.no_grad():
-        for label, model, compiled in (("KGS", sparse, compiled_sparse), ("dense", dense, compiled_dense)):
-            expected = model(clip)
-            error = float((compiled(clip) - expected).abs().max())
-            step(f"      {label}: max |compiled - torch eager| = {error:.2g} (outputs up to {float(expected.abs().max()):.2g})")
-            if error > 1e-3 * max(1.0, float(expected.abs().max())):
-                raise UserError(f"the compiled {label} model differs from torch eager by {error:.3g}: please report this bug")
         times = {
             "ours, KGS": median_time(lambda: compiled_sparse(clip), repeat),
             "ours, dense": median_time(lambda: compiled_dense(clip), repeat),
