@@ -8,8 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
-# Debian packages the tests need; each later back end adds its own here.
-APT_PACKAGES=(libomp5-19)  # LLVM OpenMP runtime: the JIT-compiled code runs scf.parallel on it
+# Debian packages the tests need, by what needs them.
+APT_PACKAGES=(
+    libomp5-19                                      # host: the JIT-compiled code runs scf.parallel on LLVM's OpenMP runtime
+    gcc-aarch64-linux-gnu qemu-user llvm-19         # aarch64: link a C harness, run it under qemu, llvm-mca-19 estimates
+    spirv-tools mesa-vulkan-drivers libvulkan1      # vulkan: spirv-val, lavapipe (a Vulkan device on the CPU), the loader
+)
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
@@ -45,7 +49,7 @@ ensure_venv() {
     [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # torch is pinned (2.13.0, CPU build): an unpinned torch would pull a multi-GB CUDA build.
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,bench]"
     echo "$want" >"$stamp"
 }
 
