@@ -38,6 +38,10 @@ class Sparse3D(Dialect, name="sparse3d"):
 OPERAND_NAMES = ("input", "values", "group_offsets", "positions", "init")
 # Attribute name -> number of entries the verifier requires.
 ARRAY_ATTRIBUTE_SIZES = {"group_shape": 2, "kernel_size": 3, "strides": 3, "padding": 6, "dilations": 3}
+# Optional attributes; absent means the identity (IR without them keeps its meaning).
+FILTER_PERMUTATION = "filter_permutation"  # array<i64>: compact filter i is output channel perm[i]
+ACTIVATION = "activation"  # "relu": out = max(init + conv, 0)
+ACTIVATIONS = ("relu",)
 
 
 class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):
@@ -71,6 +75,20 @@ class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):
 def array_attribute(op: ir.OpView, name: str) -> list[int]:
     """The integers of one of the op's dense-array attributes."""
     return list(ir.DenseI64ArrayAttr(op.attributes[name]))
+
+
+def filter_permutation(op: ir.OpView | ir.Operation) -> list[int] | None:
+    """The op's ``filter_permutation`` (compact filter i writes output channel perm[i]), or None for the identity."""
+    if FILTER_PERMUTATION not in op.attributes:
+        return None
+    return list(ir.DenseI64ArrayAttr(op.attributes[FILTER_PERMUTATION]))
+
+
+def activation(op: ir.OpView | ir.Operation) -> str | None:
+    """The op's fused ``activation`` ("relu"), or None."""
+    if ACTIVATION not in op.attributes:
+        return None
+    return ir.StringAttr(op.attributes[ACTIVATION]).value
 
 
 def output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -135,6 +153,10 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
         ).is_signless:
             return f"'{name}' must hold signless integers, got {tables[name]}"
 
+    problem = _optional_attribute_problem(op, filters)
+    if problem is not None:
+        return problem
+
     group_shape = GroupShape(*attrs["group_shape"])
     grid_m, grid_n = group_shape.grid(filters, channels)
     num_groups = grid_m * grid_n
@@ -144,6 +166,21 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
             f"in {group_shape} groups, got {tables['group_offsets'].shape[0]}"
         )
     return _table_problem(op, group_shape, filters, channels, attrs["kernel_size"], tables)
+
+
+def _optional_attribute_problem(op: KgsConv3dOp, filters: int) -> str | None:
+    if FILTER_PERMUTATION in op.attributes:
+        if not isinstance(op.attributes[FILTER_PERMUTATION], ir.DenseI64ArrayAttr):
+            return f"attribute '{FILTER_PERMUTATION}' must be array<i64: ...>, got {op.attributes[FILTER_PERMUTATION]}"
+        permutation = array_attribute(op, FILTER_PERMUTATION)
+        if sorted(permutation) != list(range(filters)):
+            shown = permutation if len(permutation) <= 16 else [*permutation[:16], "..."]
+            return f"attribute '{FILTER_PERMUTATION}' must be a permutation of 0..{filters - 1} (the filters), got {shown}"
+    if ACTIVATION in op.attributes:
+        attribute = op.attributes[ACTIVATION]
+        if not isinstance(attribute, ir.StringAttr) or ir.StringAttr(attribute).value not in ACTIVATIONS:
+            return f"attribute '{ACTIVATION}' must be one of {', '.join(repr(a) for a in ACTIVATIONS)}, got {attribute}"
+    return None
 
 
 def _table_problem(

@@ -98,7 +98,9 @@ def compile(
     module = import_model(model, example_input)
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
-    run_pipeline(module, f"sparse3d-tile{{target={target}}}, sparse3d-vectorize, canonicalize, cse")
+    run_pipeline(
+        module, f"sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile{{target={target}}}, sparse3d-vectorize, canonicalize, cse"
+    )
     inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     with module.context:

@@ -32,14 +32,17 @@ Given a :class:`~rt3d_mlir.targets.strategy.Schedule`, the op becomes:
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
+import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, linalg, memref, scf, vector
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.sparse3d import activation, filter_permutation
 from rt3d_mlir.targets.strategy import Schedule
 
 # Large enough for the widest vector (AVX-512: 64 bytes) so vector rows start aligned when W is.
@@ -180,10 +183,11 @@ def _loop_nest(bounds: Sequence[int], body: Callable[..., None], ix: _IndexMath,
 
 
 class _KernelEmitter:
-    def __init__(self, geometry: ConvGeometry, schedule: Schedule, element_type: ir.Type) -> None:
+    def __init__(self, geometry: ConvGeometry, schedule: Schedule, element_type: ir.Type, activation: str | None) -> None:
         self.g = geometry
         self.s = schedule
         self.f32 = element_type
+        self.activation = activation
         self.ix = _IndexMath()
         self.layout = _PaddedLayout.of(geometry, schedule.vector_lanes)
 
@@ -307,11 +311,9 @@ class _KernelEmitter:
 
     # ---- step 3: the register-blocked kernel -----------------------------------------------
 
-    def convolve(self, buffers: Sequence[ir.Value], kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
+    def convolve(self, buffers: "_Buffers", kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
         """Emits the loops over (batch, output depth, row block); each iteration calls ``kernel_name``.
 
-        ``buffers``: padded input, values, offsets, input-row table, weight table, init (a buffer
-        or a fill scalar), out.
         The per-iteration body is outlined into a private function (inserted at ``kernel_at``):
         the OpenMP lowering wraps a parallel body in a single-block ``memref.alloca_scope``,
         which the body's own loops would otherwise break into several blocks.
@@ -321,10 +323,10 @@ class _KernelEmitter:
         row_blocks = math.ceil(out_h / s.rows)
         tail_rows = out_h - (row_blocks - 1) * s.rows
         with kernel_at:
-            kernel = func.FuncOp(kernel_name, ([b.type for b in buffers] + [ix.type] * 3, []), visibility="private")
+            kernel = func.FuncOp(kernel_name, ([b.type for b in buffers.flat()] + [ix.type] * 3, []), visibility="private")
         with ir.InsertionPoint(kernel.add_entry_block()):
             *operands, batch, depth, row_block = kernel.arguments
-            buffers_here = _Buffers(*operands)
+            buffers_here = buffers.like(operands)
             first_row = ix.mul(row_block, s.rows)
             if tail_rows == s.rows:
                 self._row_block(buffers_here, _Rows(batch, depth, first_row, s.rows))
@@ -340,7 +342,7 @@ class _KernelEmitter:
             func.ReturnOp([])
 
         def call(batch: ir.Value, depth: ir.Value, row_block: ir.Value) -> None:
-            func.CallOp(kernel, [*buffers, batch, depth, row_block])
+            func.CallOp(kernel, [*buffers.flat(), batch, depth, row_block])
 
         bounds = [g.batch, g.out_size[0], row_blocks]
         if s.threads > 1:
@@ -367,18 +369,18 @@ class _KernelEmitter:
         chunks = math.ceil(grid_n / s.channel_groups)
         last_groups = grid_n - (chunks - 1) * s.channel_groups
 
-        def chunk(first_group: Index, groups: int, source: ir.Value, is_last: bool) -> None:
+        def chunk(first_group: Index, groups: int, is_first: bool, is_last: bool) -> None:
             tail = is_last and has_tail_group
-            self._chunk(buffers, rows, _Chunk(first_group, groups - tail, tail, source))
+            self._chunk(buffers, rows, _Chunk(first_group, groups - tail, tail, is_first, is_last))
 
-        chunk(0, s.channel_groups if chunks > 1 else last_groups, buffers.init, chunks == 1)
+        chunk(0, s.channel_groups if chunks > 1 else last_groups, True, chunks == 1)
         if chunks > 2:
             _for(
                 s.channel_groups, (chunks - 1) * s.channel_groups, s.channel_groups, [],
-                lambda first, _: chunk(first, s.channel_groups, buffers.out, False) or [], ix,
+                lambda first, _: chunk(first, s.channel_groups, False, False) or [], ix,
             )
         if chunks > 1:
-            chunk((chunks - 1) * s.channel_groups, last_groups, buffers.out, True)
+            chunk((chunks - 1) * s.channel_groups, last_groups, False, True)
 
     def _chunk(self, buffers: "_Buffers", rows: "_Rows", chunk: "_Chunk") -> None:
         """Every filter block x filter sub-block x W tile of one channel chunk."""
@@ -430,9 +432,17 @@ class _KernelEmitter:
             mask = vector.constant_mask(ir.VectorType.get([widths[-1]], ir.IntegerType.get_signless(1)), [columns.last_lanes])
         zero = arith.constant(last_type, ir.DenseElementsAttr.get_splat(last_type, ir.FloatAttr.get(self.f32, 0.0)))
 
+        def output_filter(f: int) -> Index:
+            """The output channel that compact filter ``f`` of the block writes (through the permutation)."""
+            compact_filter = ix.add(ix.mul(filters.block, g.group_shape.filters), filters.first + f)
+            if buffers.permutation is None:
+                return compact_filter
+            return arith.index_cast(ix.type, memref.load(buffers.permutation, [ix.value(compact_filter)]))
+
+        out_filters = [output_filter(f) for f in range(filters.count)]
+
         def out_offset(f: int, r: int, v: int) -> Index:
-            filter_index = ix.add(ix.mul(filters.block, g.group_shape.filters), filters.first + f)
-            plane = ix.add(ix.mul(ix.add(ix.mul(rows.batch, g.out_channels), filter_index), out_d), rows.depth)
+            plane = ix.add(ix.mul(ix.add(ix.mul(rows.batch, g.out_channels), out_filters[f]), out_d), rows.depth)
             return ix.add(
                 ix.mul(plane, out_h * out_w), ix.mul(ix.add(rows.first, r), out_w), columns.first, v * lanes
             )
@@ -443,15 +453,25 @@ class _KernelEmitter:
         def is_masked(v: int) -> bool:
             return mask is not None and v == columns.vectors - 1
 
-        if isinstance(chunk.source.type, ir.MemRefType):
-            accumulators = [
-                vector.maskedload(last_type, chunk.source, [out_offsets[slot]], mask, zero)
-                if is_masked(slot[2])
-                else vector.load(vector_types[slot[2]], chunk.source, [out_offsets[slot]])
-                for slot in slots
-            ]
-        else:  # the scalar init of a linalg.fill
-            accumulators = [vector.broadcast(vector_types[slot[2]], chunk.source) for slot in slots]
+        def load(source: ir.Value, slot: tuple[int, int, int]) -> ir.Value:
+            if is_masked(slot[2]):
+                return vector.maskedload(last_type, source, [out_offsets[slot]], mask, zero)
+            return vector.load(vector_types[slot[2]], source, [out_offsets[slot]])
+
+        init = buffers.init
+        if not chunk.is_first:  # the partial sums of the earlier chunks
+            accumulators = [load(buffers.out, slot) for slot in slots]
+        elif init.kind == InitKind.SCALAR:
+            accumulators = [vector.broadcast(vector_types[slot[2]], init.scalar) for slot in slots]
+        else:
+            accumulators = [load(init.tensor, slot) if init.tensor is not None else None for slot in slots]
+            if init.bias is not None:
+                biases = [memref.load(init.bias, [ix.value(out_filter)]) for out_filter in out_filters]
+                accumulators = [
+                    vector.broadcast(vector_types[slot[2]], biases[slot[0]]) if acc is None
+                    else arith.addf(acc, vector.broadcast(vector_types[slot[2]], biases[slot[0]]))
+                    for slot, acc in zip(slots, accumulators)
+                ]
 
         # Input offset of (batch, output depth, first row, first column) at kernel position 0, channel 0.
         tile_base = ix.add(
@@ -498,11 +518,43 @@ class _KernelEmitter:
             last_group = ix.add(group_row, grid_n - 1)
             accumulators = accumulate_entries(last_group, ix.add(last_group, 1), tail_n, accumulators)
 
+        if chunk.is_last and self.activation == "relu":
+            zeros = {t: arith.constant(t, ir.DenseElementsAttr.get_splat(t, ir.FloatAttr.get(self.f32, 0.0))) for t in set(vector_types)}
+            accumulators = [arith.maximumf(acc, zeros[vector_types[slot[2]]]) for slot, acc in zip(slots, accumulators)]
         for slot, acc in zip(slots, accumulators):
             if is_masked(slot[2]):
                 vector.maskedstore(buffers.out, [out_offsets[slot]], mask, acc)
             else:
                 vector.store(acc, buffers.out, [out_offsets[slot]])
+
+
+class InitKind(enum.Enum):
+    """What the accumulators start from (``init`` as the conv's producer built it)."""
+
+    TENSOR = "tensor"  # any init tensor: read in full
+    SCALAR = "scalar"  # a linalg.fill: its scalar, broadcast
+    BIAS = "bias"  # a per-filter bias broadcast over (N, D, H, W): the 1-D bias, broadcast per filter
+    TENSOR_PLUS_BIAS = "tensor+bias"  # a tensor (a fused residual) plus a bias broadcast: both read, added
+
+
+@dataclass(frozen=True)
+class _Init:
+    """The kernel's view of ``init``: its kind and the values (buffers or a scalar) it reads."""
+
+    kind: InitKind
+    scalar: ir.Value | None = None
+    tensor: ir.Value | None = None  # 1-D view of a full-size buffer
+    bias: ir.Value | None = None  # (M,) buffer, indexed by output channel
+
+    @property
+    def values(self) -> list[ir.Value]:
+        return [v for v in (self.scalar, self.tensor, self.bias) if v is not None]
+
+    def with_values(self, values: Sequence[ir.Value]) -> "_Init":
+        """The same kind of init over other values (a function's arguments), in ``values`` order."""
+        remaining = list(values)
+        taken = {name: remaining.pop(0) if getattr(self, name) is not None else None for name in ("scalar", "tensor", "bias")}
+        return _Init(self.kind, **taken)
 
 
 @dataclass(frozen=True)
@@ -514,8 +566,21 @@ class _Buffers:
     offsets: ir.Value
     in_table: ir.Value
     weight_table: ir.Value
-    init: ir.Value  # a buffer, or the scalar of a linalg.fill
+    init: _Init
     out: ir.Value
+    permutation: ir.Value | None  # (M,) output channel of each compact filter; None: the identity
+
+    def flat(self) -> list[ir.Value]:
+        permutation = [self.permutation] if self.permutation is not None else []
+        return [self.padded, self.values, self.offsets, self.in_table, self.weight_table, *self.init.values, self.out, *permutation]
+
+    def like(self, values: Sequence[ir.Value]) -> "_Buffers":
+        """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
+        values = list(values)
+        init_count = len(self.init.values)
+        init = self.init.with_values(values[5 : 5 + init_count])
+        rest = values[5 + init_count :]
+        return _Buffers(*values[:5], init, rest[0], rest[1] if self.permutation is not None else None)
 
 
 @dataclass(frozen=True)
@@ -535,7 +600,8 @@ class _Chunk:
     first_group: Index
     full_groups: int
     tail_group: bool
-    source: ir.Value  # the partial sums so far: init (a buffer or a fill scalar) for the first chunk, out after
+    is_first: bool  # starts from init; later chunks start from the partial sums in out
+    is_last: bool  # writes the final sums: the activation applies here
 
 
 @dataclass(frozen=True)
@@ -573,23 +639,72 @@ def _unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
     return next(f"{stem}_{k}" for k in range(len(taken) + 1) if f"{stem}_{k}" not in taken)
 
 
-def _fill_value(tensor: ir.Value) -> ir.Value | None:
-    """The scalar of a ``linalg.fill`` that produced ``tensor`` (torch-mlir's bias-free conv init), or None."""
-    owner = tensor.owner
-    if not isinstance(owner, (ir.Operation, ir.OpView)) or owner.operation.name != "linalg.fill":
+def _producer(value: ir.Value, name: str) -> ir.Operation | None:
+    owner = value.owner
+    if not isinstance(owner, (ir.Operation, ir.OpView)) or owner.operation.name != name:
         return None
-    return owner.operation.operands[0]
+    return owner.operation
+
+
+def _bias_of(tensor: ir.Value) -> ir.Value | None:
+    """The 1-D bias of a ``linalg.broadcast`` along (N, D, H, W) that produced ``tensor`` (a conv-bias init), or None."""
+    broadcast = _producer(tensor, "linalg.broadcast")
+    if broadcast is None or list(ir.DenseI64ArrayAttr(broadcast.attributes["dimensions"])) != [0, 2, 3, 4]:
+        return None
+    return broadcast.operands[0]
+
+
+def _added_operands(tensor: ir.Value) -> tuple[ir.Value, ir.Value] | None:
+    """(a, b) if ``tensor`` is an elementwise ``linalg.generic`` computing a + b with identity maps, else None."""
+    generic = _producer(tensor, "linalg.generic")
+    if generic is None or len(generic.operands) != 3:
+        return None
+    maps = [ir.AffineMapAttr(m).value for m in ir.ArrayAttr(generic.attributes["indexing_maps"])]
+    if any(not m.is_permutation or m != ir.AffineMap.get_identity(5) for m in maps):
+        return None
+    body = generic.regions[0].blocks[0]
+    operations = list(body.operations)
+    if len(operations) != 2 or operations[0].operation.name != "arith.addf":
+        return None
+    add, terminator = operations[0].operation, operations[1].operation
+    if {a for a in add.operands} != {body.arguments[0], body.arguments[1]} or terminator.operands[0] != add.results[0]:
+        return None
+    return generic.operands[0], generic.operands[1]
+
+
+def _init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
+    """How the kernel can start its accumulators from ``init`` without reading a full-size init tensor.
+
+    torch-mlir imports a conv without bias with a ``linalg.fill`` init and one with a bias with a
+    ``linalg.broadcast`` of it; ``sparse3d-fuse-epilogue`` makes a fused residual ``residual + bias``.
+    The kernel reads the fill's scalar, the bias, or the residual and the bias instead.
+    """
+    fill = _producer(init, "linalg.fill")
+    if fill is not None:
+        return InitKind.SCALAR, [fill.operands[0]]
+    bias = _bias_of(init)
+    if bias is not None:
+        return InitKind.BIAS, [bias]
+    added = _added_operands(init)
+    if added is not None:
+        for tensor, maybe_bias in (added, added[::-1]):
+            bias = _bias_of(maybe_bias)
+            if bias is not None:
+                return InitKind.TENSOR_PLUS_BIAS, [tensor, bias]
+    return InitKind.TENSOR, [init]
 
 
 def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Value:
     """Replaces ``op`` (a sparse3d.kgs_conv3d) by a call of upstream code following ``schedule``.
 
     The code is a private function ``@kgs_conv3d_N`` of tensors (input, values, offsets,
-    positions, and init or, when init is a ``linalg.fill``, its scalar) inserted before the
+    positions, and what the accumulators start from: init, or the scalar of a ``linalg.fill``
+    init, or the bias of a bias-broadcast init, see :func:`_init_source`) inserted before the
     op's function. Taking tensors at a call keeps one-shot bufferization exact about what the
     code reads: inside, it reads its arguments through ``bufferization.to_buffer``, which the
     analysis cannot see through, but a call it can, and CSE cannot merge across functions.
-    Returns the call's result.
+    The op's optional ``filter_permutation`` and ``activation`` are applied where the kernel
+    writes its results. Returns the call's result.
     """
     operation = op.operation
     geometry = ConvGeometry.of(operation)
@@ -597,20 +712,21 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Valu
     result_type = ir.RankedTensorType(operation.results[0].type)
     f32 = result_type.element_type
     output_size = math.prod(result_type.shape)
-    fill = _fill_value(init_tensor)
-    arguments = [input_tensor, values_tensor, offsets_tensor, positions_tensor, fill if fill is not None else init_tensor]
+    init_kind, init_values = _init_source(init_tensor)
+    permutation = filter_permutation(operation)
+    arguments = [input_tensor, values_tensor, offsets_tensor, positions_tensor, *init_values]
     enclosing_function = operation.parent
     while enclosing_function.name != "func.func":
         enclosing_function = enclosing_function.parent
     module_op = enclosing_function.parent
     with operation.context, operation.location:
-        emitter = _KernelEmitter(geometry, schedule, f32)
+        emitter = _KernelEmitter(geometry, schedule, f32, activation(operation))
         with ir.InsertionPoint(enclosing_function):
             conv = func.FuncOp(
                 _unused_symbol(module_op, "kgs_conv3d"), ([a.type for a in arguments], [result_type]), visibility="private"
             )
         with ir.InsertionPoint(conv.add_entry_block()):
-            input_arg, values_arg, offsets_arg, positions_arg, init_arg = conv.arguments
+            input_arg, values_arg, offsets_arg, positions_arg, *init_args = conv.arguments
 
             def buffer(tensor: ir.Value) -> ir.Value:
                 tensor_type = ir.RankedTensorType(tensor.type)
@@ -619,12 +735,26 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Valu
                 )
 
             offsets = buffer(offsets_arg)
-            init = init_arg if fill is not None else _flat(buffer(init_arg), output_size)
+            if init_kind == InitKind.SCALAR:
+                init = _Init(init_kind, scalar=init_args[0])
+            elif init_kind == InitKind.BIAS:
+                init = _Init(init_kind, bias=buffer(init_args[0]))
+            else:
+                bias = buffer(init_args[1]) if init_kind == InitKind.TENSOR_PLUS_BIAS else None
+                init = _Init(init_kind, tensor=_flat(buffer(init_args[0]), output_size), bias=bias)
             padded = emitter.pad_input(buffer(input_arg))
             tables = emitter.entry_tables(offsets, buffer(positions_arg), ir.RankedTensorType(positions_tensor.type).shape[0])
             out = memref.alloc(_identity_memref(result_type.shape, f32), [], [], alignment=_BUFFER_ALIGNMENT)
+            permutation_buffer = None
+            if permutation is not None:
+                table_type = ir.RankedTensorType.get([len(permutation)], ir.IntegerType.get_signless(32))
+                table = arith.constant(table_type, ir.DenseElementsAttr.get(np.array(permutation, np.int32), type=table_type))
+                permutation_buffer = buffer(table)
             emitter.convolve(
-                [_flat(padded, emitter.layout.size), buffer(values_arg), offsets, *tables, init, _flat(out, output_size)],
+                _Buffers(
+                    _flat(padded, emitter.layout.size), buffer(values_arg), offsets, *tables, init,
+                    _flat(out, output_size), permutation_buffer,
+                ),
                 _unused_symbol(module_op, "kgs_conv3d_block"),
                 ir.InsertionPoint(conv),
             )

@@ -31,6 +31,7 @@ from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import CompactKGS, GroupShape
+from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.targets import Target, host_target
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, Schedule, choose_schedule
 
@@ -143,14 +144,19 @@ class CompiledConv:
         openmp: bool = True,
         index_bits: int = 64,
         zero_init: bool = False,
+        passes: str = "",
     ) -> None:
+        """``passes``: pipeline text run on the module before the conv is scheduled (e.g. ``sparse3d-compact``)."""
         self.spec = spec
         self.zero_init = zero_init
         self.output_shape = spec.output_shape(kgs.weight_shape)
         self.context = make_context()
         with self.context, ir.Location.unknown():
             module = build_kgs_conv3d_module(kgs, spec, index_bits, zero_init)
+            if passes:
+                run_pipeline(module, passes)
             (op,) = find_kgs_convs(module.operation)
+            self.op_text = str(op)  # the conv as scheduled, attributes included
             self.geometry = ConvGeometry.of(op)
             self.schedule = schedule or choose_schedule(target or host_target(), self.geometry)
             op.attributes[SCHEDULE_ATTR] = self.schedule.to_attr()

@@ -1,0 +1,125 @@
+"""``sparse3d-compact``: regroup the filters of each KGS conv and shrink its index tables.
+
+Input (after ``sparse3d-from-linalg``; constant tables)::
+
+  %values = arith.constant dense_resource<kgs_values_0> : tensor<3456xf32>
+  %offsets = arith.constant dense<[0, 27, 27, 54, ...]> : tensor<33xi64>
+  %positions = arith.constant dense<[0, 1, 2, ...]> : tensor<1728xi64>
+  %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, ...}
+
+Output: the same conv with
+
+- its filters regrouped when that computes fewer MACs (``reorder=auto``):
+  filters with similar kept patterns share a filter block, so groups shrink
+  and all-zero filters land in empty groups; new ``values``/tables and a
+  ``filter_permutation = array<i64: ...>`` saying which output channel each
+  compact filter writes (composed with one already there). See
+  :mod:`rt3d_mlir.codegen.filter_order` for the choice;
+- ``group_offsets`` and ``positions``, each in the narrowest signed integer
+  type that holds its values (i8, i16, i32 or i64)::
+
+    %offsets = arith.constant dense<[0, 27, 27, 54, ...]> : tensor<33xi16>
+    %positions = arith.constant dense<[0, 1, 2, ...]> : tensor<1728xi8>
+
+Empty groups need no rewriting: a group without kept positions adds no table
+entries, and the kernels walk a channel chunk's entries in one flat loop, so
+it costs nothing there. Convs whose tables are not constants are left alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith
+
+from rt3d_mlir import kgs
+from rt3d_mlir.codegen.filter_order import MODES, choose_filter_order
+from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.passes.base import ModulePass, option
+
+_resource_ids = itertools.count()
+_SIGNED_WIDTHS = (8, 16, 32, 64)
+
+
+def narrowest_width(largest: int) -> int:
+    """Bits of the narrowest signed integer type that holds 0..largest (the verifier reads tables as signed)."""
+    return next(bits for bits in _SIGNED_WIDTHS if largest < 2 ** (bits - 1))
+
+
+def _constant(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint, resource: bool) -> ir.Value:
+    tensor_type = ir.RankedTensorType.get([array.size], element_type)
+    if resource:  # weights: a blob, like sparse3d-from-linalg writes them
+        attribute = ir.DenseResourceElementsAttr.get_from_buffer(
+            np.ascontiguousarray(array), f"kgs_compact_values_{next(_resource_ids)}", tensor_type
+        )
+    else:
+        attribute = ir.DenseElementsAttr.get(np.ascontiguousarray(array), type=tensor_type)
+    return arith.ConstantOp(tensor_type, attribute, ip=insertion).result
+
+
+@dataclass(frozen=True)
+class Sparse3DCompact(ModulePass):
+    name = "sparse3d-compact"
+    summary = "Regroup the filters of each sparse3d.kgs_conv3d where that saves MACs and narrow its index tables"
+
+    reorder: str = option("auto", "regroup filters: auto (when it computes fewer MACs), always, never")
+    narrow: bool = option(True, "store group_offsets and positions in the narrowest integer type that holds them")
+
+    def __post_init__(self) -> None:
+        if self.reorder not in MODES:
+            raise UserError(f"pass '{self.name}': option 'reorder' must be one of {', '.join(MODES)}, got '{self.reorder}'")
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in find_kgs_convs(module):
+            self._compact(op)
+
+    def _compact(self, op: ir.Operation) -> None:
+        values, offsets, positions = (constant_array(op.operands[i]) for i in (1, 2, 3))
+        if values is None or offsets is None or positions is None:
+            return
+        group_shape = kgs.GroupShape(*ir.DenseI64ArrayAttr(op.attributes["group_shape"]))
+        input_type = ir.RankedTensorType(op.operands[0].type)
+        out_channels = ir.RankedTensorType(op.operands[4].type).shape[1]
+        kernel = tuple(ir.DenseI64ArrayAttr(op.attributes["kernel_size"]))
+        current = kgs.CompactKGS(
+            group_shape, (out_channels, input_type.shape[1], *kernel),
+            offsets.astype(np.int64), positions.astype(np.int64), values,
+        )
+        order = None
+        if self.reorder != "never":
+            weight = kgs.expand(current)
+            order = choose_filter_order(weight, group_shape, self.reorder)
+        compacted = kgs.compact(weight[order], group_shape) if order is not None else current
+        widths = [64, 64]
+        if self.narrow:
+            widths = [narrowest_width(int(compacted.group_offsets[-1])), narrowest_width(int(compacted.positions.max(initial=0)))]
+        current_widths = [ir.IntegerType(ir.RankedTensorType(op.operands[i].type).element_type).width for i in (2, 3)]
+        if order is None and current_widths == widths:
+            return
+        self._rewrite(op, compacted, order, widths)
+
+    @staticmethod
+    def _rewrite(op: ir.Operation, compacted: kgs.CompactKGS, order: np.ndarray | None, widths: list[int]) -> None:
+        old = [op.operands[i] for i in (1, 2, 3)]
+        with op.context, op.location:
+            insertion = ir.InsertionPoint(op)
+            element_type = ir.RankedTensorType(old[0].type).element_type
+            if order is not None:
+                op.operands[1] = _constant(compacted.values, element_type, insertion, resource=True)
+                previous = filter_permutation(op)
+                permutation = [previous[i] for i in order] if previous is not None else [int(i) for i in order]
+                op.attributes[FILTER_PERMUTATION] = ir.DenseI64ArrayAttr.get(permutation)
+            for index, table, bits in ((2, compacted.group_offsets, widths[0]), (3, compacted.positions, widths[1])):
+                op.operands[index] = _constant(
+                    table.astype(f"int{bits}"), ir.IntegerType.get_signless(bits), insertion, resource=False
+                )
+        for value in old:
+            owner = defining_op(value)
+            if owner is not None and not list(owner.results[0].uses):
+                owner.erase()

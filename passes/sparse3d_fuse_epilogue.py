@@ -1,0 +1,172 @@
+"""``sparse3d-fuse-epilogue``: fold a residual add and a ReLU after a KGS conv into the conv.
+
+Input (torch-mlir's import of ``relu(conv(x) + bias + residual)``, after
+``sparse3d-from-linalg``)::
+
+  %bias = linalg.broadcast ins(%b : tensor<64xf32>) outs(%e : tensor<1x64x8x16x16xf32>) dimensions = [0, 2, 3, 4]
+  %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %bias) {...}
+  %sum = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", ...]}
+           ins(%y, %residual : ...) outs(%e : ...) { ^bb0(%a: f32, %r: f32, %o: f32):
+             %s = arith.addf %a, %r : f32
+             linalg.yield %s : f32 }
+  %out = linalg.generic {indexing_maps = [#id, #id], ...} ins(%sum : ...) outs(%e : ...) {
+           ^bb0(%in: f32, %o: f32):
+             %c = arith.cmpf ugt, %in, %zero : f32
+             %r = arith.select %c, %in, %zero : f32
+             linalg.yield %r : f32 }
+
+Output: the residual joins the init (``init' = bias + residual``, an elementwise
+``linalg.generic`` the CPU kernel reads as its two operands, never materialised)
+and the ReLU becomes the op's ``activation = "relu"``; both generics are gone::
+
+  %init = linalg.generic {...} ins(%bias, %residual : ...) outs(%e : ...) { addf }
+  %out = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {..., activation = "relu"}
+
+A residual is fused only when the conv result has no other use and the residual
+is computed before the conv (so the init can read it); a ReLU only when it is
+the conv result's sole use. Everything else is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, linalg, tensor
+
+from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.constants import defining_op
+from rt3d_mlir.dialect.sparse3d import ACTIVATION
+from rt3d_mlir.passes.base import ModulePass
+
+
+def _elementwise_body(op: ir.Operation, inputs: int) -> list[ir.Operation] | None:
+    """The body ops of an all-parallel, identity-map ``linalg.generic`` with ``inputs`` inputs and one init, or None."""
+    if op.name != "linalg.generic" or len(op.operands) != inputs + 1 or len(op.results) != 1:
+        return None
+    rank = ir.RankedTensorType(op.results[0].type).rank
+    maps = [ir.AffineMapAttr(m).value for m in ir.ArrayAttr(op.attributes["indexing_maps"])]
+    if any(m != ir.AffineMap.get_identity(rank) for m in maps):
+        return None
+    return [o.operation for o in op.regions[0].blocks[0].operations]
+
+
+def _is_zero(value: ir.Value) -> bool:
+    owner = defining_op(value)
+    if owner is None or owner.name != "arith.constant":
+        return False
+    attribute = owner.attributes["value"]
+    return isinstance(attribute, ir.FloatAttr) and attribute.value == 0.0
+
+
+def _is_relu(op: ir.Operation) -> bool:
+    """max(x, 0) as torch-mlir writes it (``select(cmpf ugt x 0, x, 0)``) or as ``arith.maximumf(x, 0)``."""
+    body = _elementwise_body(op, 1)
+    if body is None:
+        return False
+    x = op.regions[0].blocks[0].arguments[0]
+    *computation, terminator = body
+    result = terminator.operands[0]
+    if len(computation) == 1 and computation[0].name == "arith.maximumf":
+        operands = list(computation[0].operands)
+        return result == computation[0].results[0] and x in operands and any(_is_zero(v) for v in operands)
+    if len(computation) != 2 or [o.name for o in computation] != ["arith.cmpf", "arith.select"]:
+        return False
+    compare, select = computation
+    # ugt: a NaN input is returned as it is, like torch.relu; arith.maximumf does the same.
+    predicate = ir.IntegerAttr(compare.attributes["predicate"]).value
+    return (
+        predicate == 9  # arith.cmpf ugt
+        and compare.operands[0] == x and _is_zero(compare.operands[1])
+        and select.operands[0] == compare.results[0] and select.operands[1] == x and _is_zero(select.operands[2])
+        and result == select.results[0]
+    )
+
+
+def _added_other(op: ir.Operation, value: ir.Value) -> ir.Value | None:
+    """If ``op`` computes ``value + other`` elementwise, ``other``; else None."""
+    body = _elementwise_body(op, 2)
+    if body is None or len(body) != 2 or body[0].name != "arith.addf":
+        return None
+    arguments = list(op.regions[0].blocks[0].arguments)
+    if set(body[0].operands) != {arguments[0], arguments[1]} or body[1].operands[0] != body[0].results[0]:
+        return None
+    first, second = op.operands[0], op.operands[1]
+    if first == value and second != value:
+        return second
+    if second == value and first != value:
+        return first
+    return None
+
+
+def _sole_user(value: ir.Value) -> ir.Operation | None:
+    uses = list(value.uses)
+    return uses[0].owner.operation if len(uses) == 1 else None
+
+
+def _computed_before(value: ir.Value, op: ir.Operation) -> bool:
+    """Whether ``value`` is available at ``op``: an argument of its block or a result of an earlier op in it."""
+    owner = value.owner
+    if isinstance(owner, ir.Block):
+        return owner == op.block
+    if owner.operation.block != op.block:
+        return False
+    for other in op.block.operations:
+        if other.operation == owner.operation:
+            return True
+        if other.operation == op:
+            return False
+    return False
+
+
+def _fuse_residual(conv: ir.Operation) -> bool:
+    add = _sole_user(conv.results[0])
+    if add is None:
+        return False
+    residual = _added_other(add, conv.results[0])
+    if residual is None or not _computed_before(residual, conv):
+        return False
+    init = conv.operands[4]
+    init_type = ir.RankedTensorType(init.type)
+    with conv.context, conv.location:
+        insertion = ir.InsertionPoint(conv)
+        empty = tensor.EmptyOp(init_type.shape, init_type.element_type, ip=insertion).result
+        identity = ir.AffineMap.get_identity(init_type.rank)
+        new_init = linalg.GenericOp(
+            [init_type], [init, residual], [empty],
+            ir.ArrayAttr.get([ir.AffineMapAttr.get(identity)] * 3),
+            ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * init_type.rank),
+            ip=insertion,
+        )
+        element = init_type.element_type
+        body = new_init.regions[0].blocks.append(element, element, element)
+        with ir.InsertionPoint(body):
+            linalg.YieldOp([arith.addf(body.arguments[0], body.arguments[1])])
+    conv.operands[4] = new_init.result
+    add.results[0].replace_all_uses_with(conv.results[0])
+    add.erase()
+    return True
+
+
+def _fuse_relu(conv: ir.Operation) -> bool:
+    relu = _sole_user(conv.results[0])
+    if relu is None or not _is_relu(relu):
+        return False
+    with conv.context:
+        conv.attributes[ACTIVATION] = ir.StringAttr.get("relu")
+    relu.results[0].replace_all_uses_with(conv.results[0])
+    relu.erase()
+    return True
+
+
+@dataclass(frozen=True)
+class Sparse3DFuseEpilogue(ModulePass):
+    name = "sparse3d-fuse-epilogue"
+    summary = "Fold a following residual add into a sparse3d.kgs_conv3d's init and a following ReLU into its activation"
+
+    def apply(self, module: ir.Operation) -> None:
+        for conv in find_kgs_convs(module):
+            if ACTIVATION in conv.attributes:
+                continue  # an add after an activation does not commute with it
+            _fuse_residual(conv)
+            _fuse_relu(conv)
