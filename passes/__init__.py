@@ -21,14 +21,19 @@ _PASSES: dict[str, str] = {
     "fold-constant-transpose": "fold_constant_transpose:FoldConstantTranspose",
     "gpu-spirv-abi": "gpu_spirv_abi:GpuSpirvAbi",
     "gpu-spirv-embed": "gpu_spirv_embed:GpuSpirvEmbed",
+    "gpu-spirv-abi": "gpu_spirv_abi:GpuSpirvAbi",
+    "gpu-spirv-embed": "gpu_spirv_embed:GpuSpirvEmbed",
     "matmul-k-outer": "matmul_k_outer:MatmulKOuter",
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
+    "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
     "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
     "sparse3d-compact": "sparse3d_compact:Sparse3DCompact",
     "sparse3d-from-linalg": "sparse3d_from_linalg:Sparse3DFromLinalg",
     "sparse3d-gpu-tile": "sparse3d_gpu_tile:Sparse3DGpuTile",
+    "sparse3d-gpu-tile": "sparse3d_gpu_tile:Sparse3DGpuTile",
     "sparse3d-fuse-epilogue": "sparse3d_fuse_epilogue:Sparse3DFuseEpilogue",
     "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
+    "sparse3d-to-gpu": "sparse3d_to_gpu:Sparse3DToGpu",
     "sparse3d-to-gpu": "sparse3d_to_gpu:Sparse3DToGpu",
     "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
 }
@@ -70,6 +75,16 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
         "--kgs-lower, then bufferization and lowering to the LLVM dialect (scf.parallel as OpenMP)",
         ("kgs-lower", *BUFFERIZE, "convert-scf-to-openmp", *TO_LLVM),
     ),
+    "kgs-to-spirv": (
+        "KGS convs as GPU kernels over compact buffers, the rest as GPU loops, all outlined and serialised to SPIR-V",
+        (
+            "sparse3d-from-linalg", "sparse3d-gpu-tile{default-target=desktop}", "sparse3d-to-gpu",
+            "fold-constant-transpose", BUFFERIZE[2], "canonicalize", "cse", "memref-copy-to-linalg", "inline", "symbol-dce",
+            "convert-linalg-to-parallel-loops", "canonicalize", "parallel-loops-to-gpu-grid", "convert-parallel-loops-to-gpu", "canonicalize",
+            "gpu-launch-sink-index-computations", "gpu-kernel-outlining", "lower-affine", "canonicalize", "cse",
+            "gpu-spirv-abi", "convert-gpu-to-spirv", "gpu-spirv-embed",
+            "gpu.module(spirv.module(spirv-lower-abi-attrs, spirv-update-vce))", "gpu-module-to-binary",
+        ),
     "kgs-to-spirv": (
         "KGS convs as GPU kernels over compact buffers, the rest as GPU loops, all outlined and serialised to SPIR-V",
         (

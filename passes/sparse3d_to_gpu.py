@@ -1,0 +1,93 @@
+"""``sparse3d-to-gpu``: replace each GPU-scheduled KGS conv by a ``gpu.launch`` reading compact weights from buffers.
+
+Input (after ``sparse3d-gpu-tile``; the index tables must be constants)::
+
+  %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>,
+         kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>,
+         padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>,
+         sparse3d.gpu_schedule = {outputs_per_thread = 2 : i64, workgroup_size = 64 : i64}}
+       : (tensor<1x64x16x56x56xf32>, tensor<Vxf32>, tensor<513xi64>, tensor<Pxi64>,
+          tensor<1x128x16x56x56xf32>) -> tensor<1x128x16x56x56xf32>
+
+Output: ``func.call @kgs_conv3d_gpu_N(%x, %values, %offsets32, %positions32, %bases, %init)``, the
+tables as i32 constants plus ``%bases`` (where each group's weights start), and the private
+function holding the ``gpu.launch`` (:mod:`rt3d_mlir.backends.vulkan.kgs_kernel`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func
+
+from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
+from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.constants import constant_array
+from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.passes.base import ModulePass
+from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule
+
+# Attributes other passes may add that this lowering does not apply yet.
+_UNSUPPORTED_ATTRIBUTES = ("filter_permutation", "activation")
+
+
+@dataclass(frozen=True)
+class Sparse3DToGpu(ModulePass):
+    name = "sparse3d-to-gpu"
+    summary = "Emit each GPU-scheduled sparse3d.kgs_conv3d as a gpu.launch over compact weight and index buffers"
+
+    def apply(self, module: ir.Operation) -> None:
+        names = (f"kgs_conv3d_gpu_{i}" for i in itertools.count())
+        taken = {ir.StringAttr(op.attributes["sym_name"]).value for op in module.regions[0].blocks[0].operations
+                 if "sym_name" in op.attributes}
+        for op in find_kgs_convs(module):
+            name = next(n for n in names if n not in taken)
+            self._rewrite(op, name)
+
+    def _rewrite(self, op: ir.Operation, name: str) -> None:
+        if GPU_SCHEDULE_ATTR not in op.attributes:
+            raise PassError(f"sparse3d.kgs_conv3d has no {GPU_SCHEDULE_ATTR}: run sparse3d-gpu-tile first", op.location)
+        for attribute in _UNSUPPORTED_ATTRIBUTES:
+            if attribute in op.attributes:
+                raise PassError(f"the GPU lowering does not handle sparse3d.kgs_conv3d's '{attribute}' yet", op.location)
+        geometry = ConvGeometry.of(op)
+        schedule = GpuSchedule.from_attr(op.attributes[GPU_SCHEDULE_ATTR])
+        input_value, values, offsets_value, positions_value, init = op.operands
+        offsets, positions = constant_array(offsets_value), constant_array(positions_value)
+        if offsets is None or positions is None:
+            raise PassError("the GPU lowering needs constant group_offsets and positions (it derives the weight bases from them)", op.location)
+        if not isinstance(ir.RankedTensorType(values.type).element_type, ir.F32Type):
+            raise PassError(f"the GPU lowering handles f32 weights only, got {ir.RankedTensorType(values.type).element_type}", op.location)
+        function = op.parent
+        while function.name != "func.func":
+            function = function.parent
+        with op.context, op.location:
+            before = ir.InsertionPoint(op)
+            tables = {
+                "offsets": _i32_constant(offsets, before),
+                # A buffer needs at least one element: a conv with no kept position gets a dummy entry.
+                "positions": _i32_constant(positions if positions.size else np.zeros(1), before),
+                "bases": _i32_constant(value_bases(geometry, offsets), before),
+            }
+            if ir.RankedTensorType(values.type).shape[0] == 0:
+                values = arith.ConstantOp(ir.RankedTensorType.get([1], ir.F32Type.get()),
+                                          ir.DenseElementsAttr.get(np.zeros(1, np.float32)), ip=before).result
+            types = {"input": str(input_value.type), "values": str(values.type),
+                     **{key: str(value.type) for key, value in tables.items()}}
+            text = kernel_function(name, geometry, schedule, types, str(init.type))
+            parsed = ir.Module.parse(text)
+            kernel = parsed.body.operations[0].operation
+            ir.InsertionPoint(function).insert(kernel.detach_from_parent())
+            call = func.CallOp([init.type], ir.FlatSymbolRefAttr.get(name),
+                               [input_value, values, tables["offsets"], tables["positions"], tables["bases"], init], ip=before)
+        op.results[0].replace_all_uses_with(call.results[0])
+        op.erase()
+
+
+def _i32_constant(array: np.ndarray, insertion: ir.InsertionPoint) -> ir.Value:
+    data = np.ascontiguousarray(array, dtype=np.int32)
+    tensor_type = ir.RankedTensorType.get([data.size], ir.IntegerType.get_signless(32))
+    return arith.ConstantOp(tensor_type, ir.DenseElementsAttr.get(data, type=tensor_type), ip=insertion).result

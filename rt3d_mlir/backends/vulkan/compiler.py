@@ -1,0 +1,202 @@
+"""Whole models to Vulkan: ``--kgs-to-spirv``, then the host function read into a :class:`VulkanProgram`.
+
+After the pipeline the host function ``@main`` holds only buffer bookkeeping and
+``gpu.launch_func`` ops; this module interprets it statically: function arguments are
+input buffers, ``memref.alloc`` scratch buffers, ``memref.get_global`` constant buffers
+(their data goes to ``constants.bin``), views (``collapse_shape``, ``expand_shape``,
+``subview``, ``cast``) alias their source buffer (the kernel's memref type carries the
+view's offset and strides, so a binding always covers the whole buffer), and each
+launch becomes a dispatch. Anything else left on the host is an error that names it.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_mlir import ir
+from torch_mlir.dialects import gpu
+
+from rt3d_mlir import passes
+from rt3d_mlir.backends.vulkan.program import Buffer, ConstantPool, Dispatch, TensorSlot, VulkanProgram
+from rt3d_mlir.constants import _resource_array, defining_op
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.fold import fold_batch_norms
+from rt3d_mlir.importer import import_model
+from rt3d_mlir.pipeline import run_pipeline
+from rt3d_mlir.report import ConvReport, conv_reports
+from rt3d_mlir.targets.gpu import DEFAULT_GPU, GpuTarget, resolve_gpu, set_module_gpu_target
+
+ENTRY_POINT = "main"
+_VIEW_OPS = ("memref.collapse_shape", "memref.expand_shape", "memref.subview", "memref.cast", "memref.reinterpret_cast")
+_HOST_NO_OPS = ("arith.constant", "memref.dealloc")
+_ELEMENT_BYTES = {"f32": 4, "i32": 4, "f16": 2}
+
+
+def _element_bytes(memref: ir.MemRefType) -> int:
+    name = str(memref.element_type)
+    if name not in _ELEMENT_BYTES:
+        raise UserError(f"the GPU path handles f32/i32/f16 buffers only, the model needs a {memref}")
+    return _ELEMENT_BYTES[name]
+
+
+def _static_int(value: ir.Value) -> int:
+    owner = defining_op(value)
+    if owner is None or owner.name != "arith.constant":
+        raise UserError("a GPU launch size is not a compile-time constant")
+    return ir.IntegerAttr(owner.attributes["value"]).value
+
+
+def _global_array(global_op: ir.Operation) -> np.ndarray:
+    memref = ir.MemRefType(ir.TypeAttr(global_op.attributes["type"]).value)
+    value = global_op.attributes["initial_value"]
+    tensor_type = ir.RankedTensorType.get(memref.shape, memref.element_type)
+    if isinstance(value, ir.DenseElementsAttr):
+        dense = ir.DenseElementsAttr(value)
+        if dense.is_splat:
+            scalar = dense.get_splat_value()
+            scalar = scalar.value if hasattr(scalar, "value") else scalar
+            return np.full(memref.shape, scalar, dtype=np.float32 if str(memref.element_type) == "f32" else np.int32)
+        return np.array(dense).reshape(memref.shape)
+    array = _resource_array(global_op, tensor_type)
+    if array is None:
+        raise UserError(f"cannot read the data of constant @{ir.StringAttr(global_op.attributes['sym_name']).value}")
+    return array
+
+
+def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
+    """Reads the host function and the gpu.binary ops of a module after ``--kgs-to-spirv``."""
+    top = list(module.body.operations)
+    globals_by_name = {ir.StringAttr(op.attributes["sym_name"]).value: op.operation for op in top if op.operation.name == "memref.global"}
+    spirv: dict[str, bytes] = {}
+    for op in top:
+        if op.operation.name == "gpu.binary":
+            name = ir.StringAttr(op.attributes["sym_name"]).value
+            spirv[name] = gpu.ObjectAttr(ir.ArrayAttr(op.attributes["objects"])[0]).object
+    main = next((op for op in top if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == ENTRY_POINT), None)
+    if main is None:
+        raise UserError(f"the compiled module has no @{ENTRY_POINT} function")
+    buffers: list[Buffer] = []
+    roots: dict[ir.Value, int] = {}  # memref value -> buffer id
+    pool = ConstantPool()
+    global_buffers: dict[str, int] = {}
+
+    def new_buffer(value: ir.Value, **kind: object) -> int:
+        memref = ir.MemRefType(value.type)
+        size = math.prod(memref.shape) * _element_bytes(memref)
+        if size > target.max_storage_buffer_bytes:
+            raise UserError(f"a {memref} buffer ({size} bytes) exceeds {target.name}'s max_storage_buffer_bytes {target.max_storage_buffer_bytes}")
+        buffers.append(Buffer(id=len(buffers), bytes=max(size, 4), **kind))  # type: ignore[arg-type]
+        return buffers[-1].id
+
+    block = main.regions[0].blocks[0]
+    inputs = []
+    for index, argument in enumerate(block.arguments):
+        roots[argument] = new_buffer(argument, kind="input", input_index=index)
+        inputs.append(TensorSlot(roots[argument], list(ir.MemRefType(argument.type).shape)))
+    dispatches: list[Dispatch] = []
+    output = None
+    for op in block.operations:
+        name = op.operation.name
+        if name == "memref.alloc":
+            roots[op.result] = new_buffer(op.result, kind="scratch")
+        elif name == "memref.get_global":
+            symbol = ir.FlatSymbolRefAttr(op.attributes["name"]).value
+            if symbol not in global_buffers:
+                offset = pool.add(symbol, _global_array(globals_by_name[symbol]))
+                global_buffers[symbol] = new_buffer(op.result, kind="constant", data_offset=offset)
+            roots[op.result] = global_buffers[symbol]
+        elif name in _VIEW_OPS:
+            roots[op.results[0]] = roots[op.operands[0]]
+        elif name == "gpu.launch_func":
+            launch = op.opview
+            kernel = ir.SymbolRefAttr(launch.attributes["kernel"])
+            dispatches.append(Dispatch(
+                module=kernel.value[0] if hasattr(kernel, "value") else str(kernel).split("::")[0].lstrip("@"),
+                entry_point=str(kernel).split("::@")[-1],
+                bindings=[roots[v] for v in launch.kernelOperands],
+                workgroups=[_static_int(v) for v in (launch.gridSizeX, launch.gridSizeY, launch.gridSizeZ)],
+                workgroup_size=[_static_int(v) for v in (launch.blockSizeX, launch.blockSizeY, launch.blockSizeZ)],
+            ))
+        elif name == "func.return":
+            if len(op.operands) != 1:
+                raise UserError(f"only models with one output tensor compile for Vulkan, this one has {len(op.operands)}")
+            result = ir.MemRefType(op.operands[0].type)
+            strides, offset = result.get_strides_and_offset()
+            shape = list(result.shape)
+            contiguous = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+            if any(s != c for s, c, n in zip(strides, contiguous, shape) if n > 1):
+                raise UserError(f"the model's output is a strided view ({result}); the GPU path needs a contiguous one")
+            output = TensorSlot(roots[op.operands[0]], shape, offset_elements=offset)
+        elif name not in _HOST_NO_OPS:
+            raise UserError(f"the GPU path cannot run '{name}' on the host between dispatches (an op it does not map to the GPU)")
+    if output is None:
+        raise UserError(f"@{ENTRY_POINT} returns nothing")
+    return VulkanProgram(target.name, buffers, inputs, output, dispatches, spirv, pool.blob())
+
+
+def validate_spirv(blob: bytes, name: str = "module") -> None:
+    """Runs ``spirv-val --target-env vulkan1.1`` on ``blob``; raises UserError with its message on failure."""
+    tool = shutil.which("spirv-val")
+    if tool is None:
+        raise UserError("spirv-val is not installed (Debian package spirv-tools)")
+    with tempfile.NamedTemporaryFile(suffix=".spv") as file:
+        file.write(blob)
+        file.flush()
+        done = subprocess.run([tool, "--target-env", "vulkan1.1", file.name], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(f"SPIR-V module {name} is invalid: {(done.stderr or done.stdout).strip()}")
+
+
+@dataclass
+class VulkanCompiledModel:
+    """A model compiled for Vulkan: ``save`` the program for an app, or call it to run on a local device."""
+
+    program: VulkanProgram
+    convs: list[ConvReport]
+    compile_seconds: float = 0.0
+    device: str | None = None  # substring of the device name to run on (None: the first GPU, else any)
+    _runner: object = field(default=None, repr=False)
+
+    def save(self, folder: str | Path) -> Path:
+        return self.program.save(folder)
+
+    def runner(self):  # type: ignore[no-untyped-def]
+        """The :class:`~rt3d_mlir.backends.vulkan.runner.VulkanRunner`, created (device, uploads) on first use."""
+        if self._runner is None:
+            from rt3d_mlir.backends.vulkan.runner import VulkanRunner
+
+            self._runner = VulkanRunner(self.program, device=self.device)
+        return self._runner
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.runner().run(*inputs)
+
+
+def compile_vulkan(
+    model: torch.nn.Module | torch.export.ExportedProgram,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    target: str = DEFAULT_GPU,
+    group_shape: str = "auto",
+) -> VulkanCompiledModel:
+    """Compiles ``model`` for a GPU target preset (``desktop``, ``mali-valhall``, ``adreno-6xx``)."""
+    gpu_target = resolve_gpu(target)
+    start = time.perf_counter()
+    if isinstance(model, torch.nn.Module):
+        model, _ = fold_batch_norms(model)
+    module = import_model(model, example_input)
+    set_module_gpu_target(module, gpu_target)
+    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
+    convs = conv_reports(module)
+    # The rest of --kgs-to-spirv (its first element, sparse3d-from-linalg, has run).
+    run_pipeline(module, ", ".join(passes.PIPELINES["kgs-to-spirv"][1][1:]))
+    with module.context, ir.Location.unknown():
+        program = program_from_module(module, gpu_target)
+    return VulkanCompiledModel(program, convs, time.perf_counter() - start)

@@ -1,0 +1,128 @@
+"""GPU targets (Vulkan compute): the limits the schedule must respect, and how they are spelled in IR.
+
+A :class:`GpuTarget` travels in the IR as the module attribute ``sparse3d.gpu_target``,
+like the CPU's ``sparse3d.target``, so every pass after import reads the same facts::
+
+    module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64,
+        max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>,
+        max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64,
+        subgroup_size = 16 : i64}} {...}
+
+MLIR does not check SPIR-V resource limits, so the strategy
+(:mod:`rt3d_mlir.targets.gpu_strategy`) checks every schedule against these and the
+Vulkan runner checks the manifest against the real device before dispatching.
+:meth:`GpuTarget.spirv_target_env` gives the ``#spirv.target_env`` the SPIR-V
+conversion needs (SPIR-V 1.3, Vulkan 1.1 environment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from torch_mlir import ir
+
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.targets import _dict_fields
+
+GPU_TARGET_ATTR = "sparse3d.gpu_target"
+
+_TRIPLES = ("max_workgroup_size", "max_workgroup_count")
+
+
+@dataclass(frozen=True)
+class GpuTarget:
+    """A Vulkan GPU as the code generator sees it."""
+
+    name: str
+    subgroup_size: int  # threads that execute in lock step (warp / wave / Mali quad-warp)
+    max_invocations: int  # maxComputeWorkGroupInvocations
+    max_workgroup_size: tuple[int, int, int]  # maxComputeWorkGroupSize
+    max_workgroup_count: tuple[int, int, int]  # maxComputeWorkGroupCount
+    shared_memory_bytes: int  # maxComputeSharedMemorySize
+    max_storage_buffer_bytes: int  # maxStorageBufferRange
+    compute_units: int  # shader cores / SMs: the strategy wants a few workgroups per unit
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name != "name" and min(value if isinstance(value, tuple) else (value,)) < 1:
+                raise UserError(f"GPU target '{self.name}': {field.name} must be >= 1, got {value}")
+        if self.subgroup_size > self.max_invocations:
+            raise UserError(f"GPU target '{self.name}': subgroup_size {self.subgroup_size} exceeds max_invocations {self.max_invocations}")
+
+    def to_attr(self) -> ir.DictAttr:
+        """The ``sparse3d.gpu_target`` attribute (needs an active Context)."""
+        i64 = ir.IntegerType.get_signless(64)
+        entries: dict[str, ir.Attribute] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "name":
+                entries[field.name] = ir.StringAttr.get(value)
+            elif field.name in _TRIPLES:
+                entries[field.name] = ir.DenseI64ArrayAttr.get(list(value))
+            else:
+                entries[field.name] = ir.IntegerAttr.get(i64, value)
+        return ir.DictAttr.get(entries)
+
+    @classmethod
+    def from_attr(cls, attr: ir.Attribute) -> "GpuTarget":
+        names = tuple(field.name for field in fields(cls))
+        values = _dict_fields(attr, GPU_TARGET_ATTR, names)
+        kwargs: dict[str, object] = {}
+        for name in names:
+            if name == "name":
+                kwargs[name] = ir.StringAttr(values[name]).value
+            elif name in _TRIPLES:
+                kwargs[name] = tuple(ir.DenseI64ArrayAttr(values[name]))
+            else:
+                kwargs[name] = ir.IntegerAttr(values[name]).value
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def spirv_target_env(self) -> str:
+        """``#spirv.target_env`` text: SPIR-V 1.3 (Vulkan 1.1) with this target's workgroup limits."""
+        x, y, z = self.max_workgroup_size
+        return (
+            "#spirv.target_env<#spirv.vce<v1.3, [Shader], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, "
+            f"#spirv.resource_limits<max_compute_shared_memory_size = {self.shared_memory_bytes}, "
+            f"max_compute_workgroup_invocations = {self.max_invocations}, max_compute_workgroup_size = [{x}, {y}, {z}], "
+            f"subgroup_size = {self.subgroup_size}>>"
+        )
+
+
+# Limits as the vendors' Vulkan drivers report them (vulkan.gpuinfo.org); compute units are
+# typical mid/high-end parts: Mali-G78 MP14-MP24, Adreno 650 (2 SPs x 4 clusters), a desktop GPU's SMs/CUs.
+_COUNT = (65535, 65535, 65535)
+GPU_PRESETS: dict[str, GpuTarget] = {
+    "mali-valhall": GpuTarget("mali-valhall", subgroup_size=16, max_invocations=512, max_workgroup_size=(512, 512, 512),
+                              max_workgroup_count=_COUNT, shared_memory_bytes=32 << 10, max_storage_buffer_bytes=1 << 27,
+                              compute_units=16),
+    "adreno-6xx": GpuTarget("adreno-6xx", subgroup_size=64, max_invocations=1024, max_workgroup_size=(1024, 1024, 64),
+                            max_workgroup_count=_COUNT, shared_memory_bytes=32 << 10, max_storage_buffer_bytes=1 << 27,
+                            compute_units=8),
+    "desktop": GpuTarget("desktop", subgroup_size=32, max_invocations=1024, max_workgroup_size=(1024, 1024, 64),
+                         max_workgroup_count=_COUNT, shared_memory_bytes=48 << 10, max_storage_buffer_bytes=(1 << 32) - 1,
+                         compute_units=40),
+}
+DEFAULT_GPU = "desktop"
+
+
+def resolve_gpu(name: str) -> GpuTarget:
+    """A preset by name (``mali-valhall``, ``adreno-6xx``, ``desktop``)."""
+    if name not in GPU_PRESETS:
+        raise UserError(f"unknown GPU target '{name}'; known: {', '.join(GPU_PRESETS)}")
+    return GPU_PRESETS[name]
+
+
+def set_module_gpu_target(module: ir.Module | ir.Operation, target: GpuTarget) -> None:
+    """Records ``target`` as the module's ``sparse3d.gpu_target`` attribute."""
+    operation = module.operation if isinstance(module, ir.Module) else module
+    with operation.context:
+        operation.attributes[GPU_TARGET_ATTR] = target.to_attr()
+
+
+def module_gpu_target(module: ir.Module | ir.Operation) -> GpuTarget:
+    """The module's ``sparse3d.gpu_target``; a missing one is an error."""
+    operation = module.operation if isinstance(module, ir.Module) else module
+    if GPU_TARGET_ATTR not in operation.attributes:
+        raise UserError(f"the module has no {GPU_TARGET_ATTR} attribute: set a GPU target ({', '.join(GPU_PRESETS)})")
+    return GpuTarget.from_attr(operation.attributes[GPU_TARGET_ATTR])
