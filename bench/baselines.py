@@ -1,0 +1,205 @@
+"""ONNX Runtime and MNN as dense peers in the benchmarks, and the report both benchmarks print.
+
+A torch module is exported once to ONNX with torch's TorchScript-based exporter
+(``dynamo=False``: the torch.export-based one needs ``onnxscript``, which the
+``bench`` extra does not install) and converted to MNN by the converter that the
+``mnn`` wheel ships, in a temporary folder. The converter is called through its
+extension module ``_tools``, not the ``mnnconvert`` script: that wrapper sends a
+usage log to a remote server and, when its logging SDK is missing, runs
+``pip install`` itself, which downgrades protobuf below what onnx needs.
+
+For each thread count, :meth:`DensePeers.runners` opens an ONNX Runtime session
+(intra-op threads N, inter-op 1, sequential execution, no spinning) and an MNN
+module (CPU runtime with N threads, fp32 "high" precision), checks each one's
+output against torch eager's, and returns one-inference callables for
+``rt3d_mlir.timing.time_interleaved``. A peer that fails to import, export,
+convert, open or match is listed in ``skipped`` with the reason and printed,
+never dropped silently.
+
+:func:`summarize` turns one round-robin measurement into rows and ratios;
+FLOP = 2 x MAC throughout, and each variant's GFLOP/s counts the MACs it
+computes (kept MACs for our KGS code, direct-convolution MACs for every dense
+variant, even where a peer does fewer, e.g. MNN's Winograd convolutions).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+import torch
+
+OURS_KGS = "ours KGS"
+OURS_DENSE = "ours dense"
+FMA_PEAK = "FMA peak"
+ONNX_RUNTIME = "onnxruntime"
+MNN = "MNN"
+# Foreign runtimes reorder sums and MNN uses Winograd for 3x3 convs: a wrong result is off by O(1), these by ~1e-3.
+RELATIVE_TOLERANCE = 1e-2
+
+T = TypeVar("T")
+
+
+def export_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        torch.onnx.export(module, (example,), str(path), dynamo=False, input_names=["clip"])
+    return path
+
+
+def convert_to_mnn(onnx_path: Path, mnn_path: Path) -> Path:
+    command = [sys.executable, "-c", "import sys, _tools; _tools.mnnconvert(sys.argv)",
+               "-f", "ONNX", "--modelFile", str(onnx_path), "--MNNModel", str(mnn_path), "--bizCode", "rt3d"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not mnn_path.exists():
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise RuntimeError(f"converter exited {result.returncode}: {output[-1] if output else 'no output'}")
+    return mnn_path
+
+
+def open_onnx_runtime(path: Path, example: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    # Idle workers must sleep, not spin, or they take the core from the next variant of the round.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feeds = {session.get_inputs()[0].name: example}
+    return lambda: session.run(None, feeds)[0]
+
+
+def open_mnn(path: Path, example: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
+    import MNN as mnn
+
+    runtime = mnn.nn.create_runtime_manager(({"backend": "CPU", "numThread": threads, "precision": "high"},))
+    module = mnn.nn.load_module_from_file(str(path), [], [], runtime_manager=runtime)
+    clip = mnn.expr.const(example, list(example.shape), mnn.expr.NCHW)
+    # The output may be in MNN's blocked layout: convert it, as every other variant returns NCDHW;
+    # read() also forces the lazy graph to run.
+    return lambda: mnn.expr.convert(module.forward(clip), mnn.expr.NCHW).read()
+
+
+OPENERS: dict[str, Callable[[Path, np.ndarray, int], Callable[[], np.ndarray]]] = {
+    ONNX_RUNTIME: open_onnx_runtime,
+    MNN: open_mnn,
+}
+
+
+class DensePeers:
+    """ONNX Runtime and MNN running one dense torch module on one input."""
+
+    def __init__(self, module: torch.nn.Module, example: torch.Tensor) -> None:
+        self.skipped: dict[str, str] = {}
+        self.errors: dict[str, float] = {}  # max |peer - eager| / max |eager| of the last check
+        self.example = example.contiguous().numpy()
+        with torch.no_grad():
+            self.reference = module(example).numpy()
+        self._folder = tempfile.TemporaryDirectory(prefix="rt3d-bench-")
+        folder = Path(self._folder.name)
+        onnx_path = self._attempt((ONNX_RUNTIME, MNN), "ONNX export", lambda: export_onnx(module, example, folder / "model.onnx"))
+        mnn_path = onnx_path and self._attempt((MNN,), "MNN conversion", lambda: convert_to_mnn(onnx_path, folder / "model.mnn"))
+        self._models = {ONNX_RUNTIME: onnx_path, MNN: mnn_path}
+
+    def runners(self, threads: int) -> dict[str, Callable[[], np.ndarray]]:
+        """One-inference callables on ``threads`` threads for each peer that opens and matches torch eager."""
+        runs = {}
+        for peer, open_peer in OPENERS.items():
+            if peer not in self.skipped:
+                run = self._attempt((peer,), f"{threads}-thread run", lambda: self._checked(peer, open_peer(self._models[peer], self.example, threads)))
+                if run is not None:
+                    runs[peer] = run
+        return runs
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+    def _checked(self, peer: str, run: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+        scale = float(np.abs(self.reference).max()) or 1.0
+        error = float(np.abs(np.asarray(run()) - self.reference).max()) / scale
+        self.errors[peer] = error
+        if not error <= RELATIVE_TOLERANCE:
+            raise ValueError(f"output differs from torch eager by {error:.2g} of its largest value")
+        return run
+
+    def _attempt(self, peers: tuple[str, ...], step: str, action: Callable[[], T]) -> T | None:
+        try:
+            return action()
+        except Exception as error:  # a foreign runtime's failure, of any kind, skips that peer with the reason
+            reason = f"{step} failed: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            for peer in peers:
+                self.skipped[peer] = reason
+                print(f"{peer} skipped: {reason}", file=sys.stderr, flush=True)
+            return None
+
+
+def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], peak_flops: int) -> tuple[list[dict], dict]:
+    """Rows per variant and the summary of one measurement of ``case`` (e.g. model and threads).
+
+    ``times`` holds our KGS and dense code, the dense peers and the FMA peak microkernel;
+    ``macs`` the MACs each variant computes.
+    """
+    medians = {variant: statistics.median(samples) for variant, samples in times.items()}
+    peak_gflops = peak_flops / medians[FMA_PEAK] / 1e9
+    rows = []
+    for variant, samples in times.items():
+        if variant == FMA_PEAK:
+            continue
+        gflops = 2 * macs[variant] / medians[variant] / 1e9
+        rows.append({
+            **case, "variant": variant, "median_ms": medians[variant] * 1e3,
+            "min_ms": min(samples) * 1e3, "max_ms": max(samples) * 1e3,
+            "kgs_faster": medians[variant] / medians[OURS_KGS], "vs_ours_dense": medians[variant] / medians[OURS_DENSE],
+            "gflops": gflops, "percent_of_fma_peak": 100 * gflops / peak_gflops,
+        })
+    peers = {variant: medians[variant] for variant in medians if variant not in (OURS_KGS, OURS_DENSE, FMA_PEAK)}
+    fastest = min(peers, key=peers.__getitem__)
+    summary = {
+        **case, "fma_peak_gflops": peak_gflops,
+        "flops_pruning_rate": macs[OURS_DENSE] / macs[OURS_KGS],
+        "kgs_over_ours_dense": medians[OURS_DENSE] / medians[OURS_KGS],
+        "kgs_over": {peer: median / medians[OURS_KGS] for peer, median in peers.items()},
+        "fastest_dense_peer": fastest,
+        "kgs_over_fastest_peer": peers[fastest] / medians[OURS_KGS],
+        "ours_dense_over_fastest_peer": medians[OURS_DENSE] / peers[fastest],
+        "kgs_percent_of_fma_peak": 2 * macs[OURS_KGS] / medians[OURS_KGS] / 1e9 / peak_gflops * 100,
+        "targets": [],
+    }
+    return rows, summary
+
+
+def check_target(summary: dict, text: str, value: float, bound: float, at_least: bool = True) -> None:
+    """Records a target line, e.g. ``KGS over the fastest dense peer >= 2.5x``, met or missed."""
+    met = value >= bound if at_least else value <= bound
+    summary["targets"].append({"target": text, "value": value, "bound": bound, "met": met})
+
+
+def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries: list[dict]) -> None:
+    """The table: a block of variant rows per case, then its ratios and target checks."""
+    header = (f"{'case':<18} {'variant':<14} {'median ms':>10} {'min-max ms':>17} {'KGS faster':>10} "
+              f"{'/ours dense':>11} {'GFLOP/s':>8} {'% peak':>6}")
+    print(header)
+    print("-" * len(header))
+    for summary in summaries:
+        label = case_label(summary)
+        for row in rows:
+            if case_label(row) == label:
+                print(f"{label:<18} {row['variant']:<14} {row['median_ms']:>10.1f} "
+                      f"{row['min_ms']:>8.1f}-{row['max_ms']:<8.1f} {row['kgs_faster']:>9.2f}x "
+                      f"{row['vs_ours_dense']:>10.2f}x {row['gflops']:>8.1f} {row['percent_of_fma_peak']:>5.0f}%")
+        peers = ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in summary["kgs_over"].items())
+        print(f"{label:<18} FMA peak {summary['fma_peak_gflops']:.1f} GFLOP/s; FLOPs pruning rate "
+              f"{summary['flops_pruning_rate']:.2f}x, KGS over ours dense {summary['kgs_over_ours_dense']:.2f}x; "
+              f"KGS over {peers}; fastest dense peer {summary['fastest_dense_peer']}")
+        for target in summary["targets"]:
+            print(f"{label:<18} target {target['target']}: {target['value']:.2f} -> "
+                  f"{'met' if target['met'] else 'MISSED'}")
+        print()
