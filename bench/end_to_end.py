@@ -10,7 +10,8 @@ dense). The variants run interleaved, round by round, in this one process, on
 the same thread count: our compiled KGS model, our compiled dense model (same
 weights before pruning), and the dense peers: torch eager (oneDNN),
 torch.compile (inductor), ONNX Runtime and MNN (bench/baselines.py), plus the
-FMA peak microkernel of bench/conv_layers.py. It prints medians with min-max,
+FMA peak microkernel of bench/conv_layers.py. Our outputs and the ONNX
+Runtime and MNN ones are checked against torch eager first. It prints medians with min-max,
 the ratio of every variant to our KGS and our dense code, effective GFLOP/s
 (FLOP = 2 x MAC, on the MACs each variant computes), the FLOPs pruning rate
 next to our sparse-over-dense speedup, and the target checks: our KGS model at
@@ -49,7 +50,7 @@ from typing import Callable
 import torch
 
 from rt3d_mlir import kgs
-from rt3d_mlir.compiler import compile as compile_model
+from rt3d_mlir.compiler import check_against_eager, compile as compile_model
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, last_name
 from rt3d_mlir.models import build_model, example_input
 from rt3d_mlir.prune.flops import kept_macs, measure_layers
@@ -111,6 +112,8 @@ def bench_model(
           file=sys.stderr, flush=True)
     ours_sparse = compile_model(sparse_model, clip)
     ours_dense = compile_model(dense_model, clip)
+    for compiled, model in ((ours_sparse, sparse_model), (ours_dense, dense_model)):
+        check_against_eager(compiled, model, clip)
     inductor_model = torch.compile(dense_model) if inductor else None
     peers = DensePeers(dense_model, clip)
     macs = {OURS_KGS: kept}
