@@ -92,15 +92,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
     compiled = compile_model(model, example, target=args.target, threads=args.threads)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
+    vulkan = not hasattr(compiled, "kernel_ir")
     if args.output:
-        write_text(args.output, compiled.kernel_ir)
+        if vulkan:
+            print(f"wrote the SPIR-V modules and manifest to {compiled.save(args.output)}", file=sys.stderr)
+        else:
+            write_text(args.output, compiled.kernel_ir)
+    if vulkan and args.no_run:
+        return 0
     error, scale = check_against_eager(compiled, model, example)
     print(f"max |compiled - torch eager| = {error:.3g} (outputs up to {scale:.3g})")
     if args.repeat:
         with torch.no_grad():
             ours = median_time(lambda: compiled(example), args.repeat)
             eager = median_time(lambda: model(example), args.repeat)
-        print(f"median of {args.repeat} runs, {compiled.threads} thread(s): compiled {ours * 1e3:.1f} ms, "
+        where = f"on {compiled.runner().info.name}" if vulkan else f"{compiled.threads} thread(s)"
+        print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
               f"torch eager {eager * 1e3:.1f} ms (ratio {eager / ours:.2f}x)")
     return 0
 
@@ -137,10 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     compiler = commands.add_parser("compile", help="compile a model for the host, check it against torch, time it")
     add_model_arguments(compiler)
-    compiler.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
+    compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
+                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (default: host)")
     compiler.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
     compiler.add_argument("--repeat", type=positive_int, default=None, help="time this many runs of ours and of torch eager")
-    compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here")
+    compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
+                          "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin)")
+    compiler.add_argument("--no-run", action="store_true", help="vulkan: only compile, do not run on a local Vulkan device")
     compiler.set_defaults(handler=cmd_compile)
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")

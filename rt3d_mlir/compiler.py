@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch_mlir import ir
@@ -22,6 +23,9 @@ from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import PRESETS
+
+if TYPE_CHECKING:
+    from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
 
 ENTRY_POINT = "main"
 HOST_TARGETS = ("host", *(name for name in PRESETS if name.startswith("host-")))
@@ -88,10 +92,20 @@ def compile(
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
-) -> CompiledModel:
-    """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors."""
+) -> "CompiledModel | VulkanCompiledModel":
+    """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors.
+
+    ``target="vulkan"`` or ``"vulkan-<gpu preset>"`` compiles to SPIR-V plus a manifest instead
+    (a :class:`~rt3d_mlir.backends.vulkan.compiler.VulkanCompiledModel`; docs/vulkan.md).
+    """
+    if target == "vulkan" or target.startswith("vulkan-"):
+        from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
+
+        if threads is not None:
+            raise UserError("threads apply to host targets only, not to Vulkan")
+        return compile_vulkan(model, example_input, target=target.partition("-")[2] or "desktop", group_shape=group_shape)
     if target not in HOST_TARGETS:
-        raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}")
+        raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}, vulkan")
     start = time.perf_counter()
     if isinstance(model, torch.nn.Module):
         model, _ = fold_batch_norms(model)
