@@ -1,0 +1,151 @@
+"""The Vulkan back end on lavapipe (a software Vulkan device): numerics against torch, SPIR-V validity, manifests, errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from rt3d_mlir import kgs
+from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel, compile_vulkan, validate_spirv
+from rt3d_mlir.backends.vulkan.program import VulkanProgram
+from rt3d_mlir.backends.vulkan.runner import VulkanRunner
+from rt3d_mlir.cli import main
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.groups import GroupShape
+
+
+def _vulkan_device() -> bool:
+    try:
+        import vulkan as vk
+
+        instance = vk.vkCreateInstance(vk.VkInstanceCreateInfo(), None)
+        found = bool(vk.vkEnumeratePhysicalDevices(instance))
+        vk.vkDestroyInstance(instance, None)
+        return found
+    except Exception:  # noqa: BLE001 - no loader, no driver: the run tests skip
+        return False
+
+
+needs_device = pytest.mark.skipif(not _vulkan_device(), reason="no Vulkan device (install mesa-vulkan-drivers for lavapipe)")
+needs_spirv_val = pytest.mark.skipif(shutil.which("spirv-val") is None, reason="spirv-val (spirv-tools) is not installed")
+
+
+class OneConv(torch.nn.Module):
+    def __init__(self, conv: torch.nn.Conv3d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Tiny(torch.nn.Module):
+    """conv + bn + relu, a padded max pool, a residual add, an average pool and a linear layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv3d(3, 8, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm3d(8)
+        self.conv2 = torch.nn.Conv3d(8, 8, 3, padding=1)
+        self.pool = torch.nn.MaxPool3d((1, 2, 2), (1, 2, 2), padding=(0, 1, 1))
+        self.fc = torch.nn.Linear(8 * 2 * 3 * 3, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(self.conv1(x)))
+        y = y + torch.relu(self.conv2(y))
+        y = self.pool(y)
+        y = torch.nn.functional.avg_pool3d(y, (2, 1, 1))
+        return self.fc(y.flatten(1))
+
+
+def _check(compiled: VulkanCompiledModel, model: torch.nn.Module, x: torch.Tensor) -> None:
+    for name, blob in compiled.program.spirv.items():
+        validate_spirv(blob, name)
+    with torch.no_grad():
+        expected = model.eval()(x)
+    got = compiled(x)
+    assert got.shape == expected.shape
+    scale = float(expected.abs().max())
+    assert float((got - expected).abs().max()) <= 1e-4 * max(scale, 1.0)
+
+
+# (in channels, out channels, kernel, stride, padding, dilation, input DHW, group shape, pruned fraction)
+CONVS = [
+    pytest.param(6, 10, 3, (1, 2, 1), 1, 1, (3, 7, 9), "8x4", 0.5, id="odd-shape-stride-tails"),
+    pytest.param(5, 12, (1, 3, 3), 1, (0, 1, 1), 1, (2, 5, 11), "4x4", 0.0, id="dense-spatial-channel-tail"),
+    pytest.param(8, 16, 3, 2, 1, 1, (4, 9, 9), "8x4", 0.85, id="stride2-85pct"),
+    pytest.param(4, 9, (3, 1, 1), 1, (1, 0, 0), (2, 1, 1), (5, 3, 6), "8x4", 0.5, id="temporal-dilated-filter-tail"),
+    pytest.param(4, 8, 3, 1, 1, 1, (2, 3, 4), "8x4", 1.0, id="all-pruned"),
+]
+
+
+@needs_device
+@needs_spirv_val
+@pytest.mark.parametrize("cin, cout, kernel, stride, padding, dilation, size, group, pruned", CONVS)
+def test_single_conv_matches_torch(cin, cout, kernel, stride, padding, dilation, size, group, pruned) -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, dilation=dilation)
+    shape = GroupShape.parse(group)
+    with torch.no_grad():
+        if pruned == 1.0:  # every group empty: only the bias is left
+            conv.weight.zero_()
+        else:
+            kept = kgs.random_kept_positions(conv.weight.shape, shape, 1.0 - pruned, torch.Generator().manual_seed(1))
+            conv.weight.copy_(kgs.apply_kept_positions(conv.weight, shape, kept))
+    model = OneConv(conv).eval()
+    x = torch.randn(2 if pruned == 0.5 else 1, cin, *size)
+    compiled = compile_vulkan(model, x, group_shape=group)
+    assert compiled.convs[0].group_shape == group
+    _check(compiled, model, x)
+
+
+@needs_device
+@needs_spirv_val
+def test_small_model_saved_program_runs_and_times(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    with torch.no_grad():
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(1, 3, 4, 4, 4)
+    compiled = compile_vulkan(model, x, target="mali-valhall")
+    _check(compiled, model, x)
+    # The saved manifest is self-contained: a fresh runner on the loaded program gives the same result.
+    program = VulkanProgram.load(compiled.save(tmp_path / "tiny"))
+    assert {d.module for d in program.dispatches} == set(program.spirv)
+    runner = VulkanRunner(program)
+    assert torch.equal(runner.run(x), compiled(x))
+    assert len(runner.last_dispatch_ms) == len(program.dispatches)
+    runner.close()
+
+
+@needs_device
+def test_device_limits_are_checked_before_dispatch() -> None:
+    model = OneConv(torch.nn.Conv3d(2, 4, 1)).eval()
+    x = torch.randn(1, 2, 1, 2, 2)
+    compiled = compile_vulkan(model, x)
+    huge = compiled.program.buffers[0]
+    compiled.program.buffers[0] = type(huge)(**{**huge.__dict__, "bytes": 1 << 40})
+    with pytest.raises(UserError, match="allows storage buffers of .* the program needs 1099511627776"):
+        VulkanRunner(compiled.program)
+    with pytest.raises(UserError, match="no Vulkan device matching 'no-such-gpu'"):
+        VulkanRunner(compiled.program, device="no-such-gpu")
+
+
+def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:
+    x = torch.randn(1, 4, 16, 128, 128)
+    # The 1x144x16x128x128 output is 144 MiB, past Mali's 128 MiB storage buffer range (the desktop preset takes it).
+    with pytest.raises(UserError, match="exceeds mali-valhall's max_storage_buffer_bytes 134217728"):
+        compile_vulkan(OneConv(torch.nn.Conv3d(4, 144, 1)).eval(), x, target="mali-valhall")
+
+
+def test_cli_compiles_to_a_folder_and_rejects_bad_targets(tmp_path, capsys) -> None:
+    out = tmp_path / "c3d"
+    assert main(["compile", "c3d", "--width", "0.0625", "--input-size", "16x16x16", "--target", "vulkan-adreno-6xx",
+                 "-o", str(out), "--no-run"]) == 0
+    program = VulkanProgram.load(out)
+    assert program.target == "adreno-6xx" and len(program.dispatches) > 10
+    assert main(["compile", "c3d", "--target", "vulkan-geforce"]) == 1
+    assert "error: unknown GPU target 'geforce'; known: mali-valhall, adreno-6xx, desktop" in capsys.readouterr().err
