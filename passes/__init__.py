@@ -23,6 +23,7 @@ _PASSES: dict[str, str] = {
     "gpu-spirv-embed": "gpu_spirv_embed:GpuSpirvEmbed",
     "matmul-k-outer": "matmul_k_outer:MatmulKOuter",
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
+    "pooling-to-vector": "pooling_to_vector:PoolingToVector",
     "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
     "sparse3d-compact": "sparse3d_compact:Sparse3DCompact",
     "sparse3d-from-linalg": "sparse3d_from_linalg:Sparse3DFromLinalg",
@@ -38,6 +39,7 @@ _PASSES: dict[str, str] = {
 BUFFERIZE = (
     "fold-constant-transpose",
     "matmul-k-outer",
+    "pooling-to-vector",
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
     "canonicalize",
     "cse",

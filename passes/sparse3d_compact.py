@@ -80,42 +80,41 @@ class Sparse3DCompact(ModulePass):
             self._compact(op)
 
     def _compact(self, op: ir.Operation) -> None:
-        values, offsets, positions = (constant_array(op.operands[i]) for i in (1, 2, 3))
-        if values is None or offsets is None or positions is None:
+        offsets, positions = constant_array(op.operands[2]), constant_array(op.operands[3])
+        if offsets is None or positions is None:
             return
-        group_shape = kgs.GroupShape(*ir.DenseI64ArrayAttr(op.attributes["group_shape"]))
-        input_type = ir.RankedTensorType(op.operands[0].type)
-        out_channels = ir.RankedTensorType(op.operands[4].type).shape[1]
-        kernel = tuple(ir.DenseI64ArrayAttr(op.attributes["kernel_size"]))
-        current = kgs.CompactKGS(
-            group_shape, (out_channels, input_type.shape[1], *kernel),
-            offsets.astype(np.int64), positions.astype(np.int64), values,
-        )
-        order = None
+        regrouped, order = None, None
         if self.reorder != "never":
+            # Reading the weights back is most of this pass's time: only when it may regroup.
+            values = constant_array(op.operands[1])
+            if values is None:
+                return
+            group_shape = kgs.GroupShape(*ir.DenseI64ArrayAttr(op.attributes["group_shape"]))
+            out_channels = ir.RankedTensorType(op.operands[4].type).shape[1]
+            kernel = tuple(ir.DenseI64ArrayAttr(op.attributes["kernel_size"]))
+            weight_shape = (out_channels, ir.RankedTensorType(op.operands[0].type).shape[1], *kernel)
+            current = kgs.CompactKGS(group_shape, weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values)
             weight = kgs.expand(current)
             order = choose_filter_order(weight, group_shape, self.reorder)
-        compacted = kgs.compact(weight[order], group_shape) if order is not None else current
+            if order is not None:
+                regrouped = kgs.compact(weight[order], group_shape)
+                offsets, positions = regrouped.group_offsets, regrouped.positions
         widths = [64, 64]
         if self.narrow:
-            widths = [narrowest_width(int(compacted.group_offsets[-1])), narrowest_width(int(compacted.positions.max(initial=0)))]
+            widths = [narrowest_width(int(offsets[-1])), narrowest_width(int(positions.max(initial=0)))]
         current_widths = [ir.IntegerType(ir.RankedTensorType(op.operands[i].type).element_type).width for i in (2, 3)]
-        if order is None and current_widths == widths:
+        if regrouped is None and current_widths == widths:
             return
-        self._rewrite(op, compacted, order, widths)
-
-    @staticmethod
-    def _rewrite(op: ir.Operation, compacted: kgs.CompactKGS, order: np.ndarray | None, widths: list[int]) -> None:
-        old = [op.operands[i] for i in (1, 2, 3)]
         with op.context, op.location:
+            old = [op.operands[i] for i in (1, 2, 3)]
             insertion = ir.InsertionPoint(op)
-            element_type = ir.RankedTensorType(old[0].type).element_type
-            if order is not None:
-                op.operands[1] = _constant(compacted.values, element_type, insertion, resource=True)
+            if regrouped is not None:
+                element_type = ir.RankedTensorType(old[0].type).element_type
+                op.operands[1] = _constant(regrouped.values, element_type, insertion, resource=True)
                 previous = filter_permutation(op)
                 permutation = [previous[i] for i in order] if previous is not None else [int(i) for i in order]
                 op.attributes[FILTER_PERMUTATION] = ir.DenseI64ArrayAttr.get(permutation)
-            for index, table, bits in ((2, compacted.group_offsets, widths[0]), (3, compacted.positions, widths[1])):
+            for index, table, bits in ((2, offsets, widths[0]), (3, positions, widths[1])):
                 op.operands[index] = _constant(
                     table.astype(f"int{bits}"), ir.IntegerType.get_signless(bits), insertion, resource=False
                 )

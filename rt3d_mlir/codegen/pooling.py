@@ -1,0 +1,140 @@
+"""Mechanism: a 3D max/sum pooling ``linalg.generic`` as vector code (``pooling-to-vector`` applies it).
+
+torch-mlir imports ``max_pool3d`` / ``avg_pool3d`` as a window reduction::
+
+  linalg.generic {indexing_maps = [(n, c, d, h, w, kd, kh, kw) -> (n, c, d*sd + kd*dd, h*sh + kh*dh, w*sw + kw*dw),
+                                   (...) -> (kd, kh, kw), (...) -> (n, c, d, h, w)], ...}
+      ins(%x, %window_shape) outs(%init) { arith.maximumf (or arith.addf) of %in and %out }
+
+The replacement is a call of a private function of tensors (like the KGS kernel,
+so one-shot bufferization sees what it reads) whose loops run over (n, c, d, h)
+and, along the output W, vectors of ``lanes`` outputs: for each window row
+(kd, kh) it loads the contiguous inputs the vector's outputs read (whole
+vectors: a stride-2 pool of 8 outputs loads 16 inputs) and, for each kw, picks
+lanes ``kw*dw + j*sw`` with a ``vector.shuffle`` and combines them into the
+accumulator. The W tail uses narrower power-of-two vectors, down to one lane,
+wherever a wide load would run past the input row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, bufferization, func, memref, scf, vector
+
+COMBINERS: dict[str, Callable[[ir.Value, ir.Value], ir.Value]] = {
+    "arith.maximumf": arith.maximumf,
+    "arith.addf": arith.addf,
+}
+
+
+@dataclass(frozen=True)
+class Pool3D:
+    """A window reduction over (D, H, W) of an (N, C, D, H, W) tensor."""
+
+    input_shape: tuple[int, int, int, int, int]
+    output_shape: tuple[int, int, int, int, int]
+    window: tuple[int, int, int]
+    strides: tuple[int, int, int]
+    dilations: tuple[int, int, int]
+    combiner: str  # a key of COMBINERS
+
+    def load_length(self, width: int) -> int:
+        """Inputs one tap row loads for ``width`` outputs: their span, rounded up to whole vectors of ``width``."""
+        sw, dw, kw = self.strides[2], self.dilations[2], self.window[2]
+        span = (width - 1) * sw + (kw - 1) * dw + 1
+        return math.ceil(span / width) * width
+
+    def vector_widths(self, lanes: int) -> list[tuple[int, int]]:
+        """(first output column, width) of the vectors that cover one output row, widest first.
+
+        A vector of ``width`` outputs from column ``w`` loads :meth:`load_length` inputs from
+        ``w * sw``; it is used only where that load stays inside the input row.
+        """
+        out_w, in_w, sw = self.output_shape[4], self.input_shape[4], self.strides[2]
+        pieces = []
+        column, width = 0, lanes
+        while column < out_w:
+            while width > 1 and (column + width > out_w or column * sw + self.load_length(width) > in_w):
+                width //= 2
+            pieces.append((column, width))
+            column += width
+        return pieces
+
+
+def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
+    strides = [1]
+    for size in reversed(shape[1:]):
+        strides.insert(0, strides[0] * size)
+    return strides
+
+
+def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_function_at: ir.InsertionPoint) -> ir.Value:
+    """Replaces ``op`` (the pooling generic) by a call of a new private function ``name``; returns the call's result."""
+    input_tensor, init_tensor = op.operands[0], op.operands[2]
+    result_type = ir.RankedTensorType(op.results[0].type)
+    f32 = result_type.element_type
+    index = ir.IndexType.get()
+    combine = COMBINERS[pool.combiner]
+    in_strides = _row_major_strides(pool.input_shape)
+    out_strides = _row_major_strides(pool.output_shape)
+    with insert_function_at:
+        function = func.FuncOp(name, ([input_tensor.type, init_tensor.type], [result_type]), visibility="private")
+    with ir.InsertionPoint(function.add_entry_block()):
+
+        def flat(tensor: ir.Value, shape: tuple[int, ...]) -> ir.Value:
+            buffer = bufferization.to_buffer(ir.MemRefType.get(list(shape), f32), tensor, read_only=True)
+            return memref.collapse_shape(ir.MemRefType.get([math.prod(shape)], f32), buffer, [list(range(len(shape)))])
+
+        source = flat(function.arguments[0], pool.input_shape)
+        init = flat(function.arguments[1], pool.output_shape)
+        out = memref.alloc(ir.MemRefType.get(list(pool.output_shape), f32), [], [], alignment=64)
+        out_flat = memref.collapse_shape(ir.MemRefType.get([math.prod(pool.output_shape)], f32), out, [[0, 1, 2, 3, 4]])
+
+        def constant(value: int) -> ir.Value:
+            return arith.constant(index, value)
+
+        def loop(upper: int, body: Callable[[ir.Value], None]) -> None:
+            for_op = scf.ForOp(constant(0), constant(upper), constant(1))
+            with ir.InsertionPoint(for_op.body):
+                body(for_op.induction_variable)
+                scf.YieldOp([])
+
+        def row(plane: ir.Value, depth: ir.Value, height: ir.Value) -> None:
+            # plane = n * C + c: N and C are adjacent and contiguous in both tensors.
+            sd, sh, sw = pool.strides
+            dd, dh, dw = pool.dilations
+            out_row = arith.addi(
+                arith.addi(arith.muli(plane, constant(out_strides[1])), arith.muli(depth, constant(out_strides[2]))),
+                arith.muli(height, constant(out_strides[3])),
+            )
+            in_row = arith.addi(
+                arith.addi(arith.muli(plane, constant(in_strides[1])), arith.muli(depth, constant(sd * in_strides[2]))),
+                arith.muli(height, constant(sh * in_strides[3])),
+            )
+            for column, width in pool.vector_widths(lanes):
+                out_type = ir.VectorType.get([width], f32)
+                length = pool.load_length(width)
+                at = arith.addi(out_row, constant(column))
+                acc = vector.load(out_type, init, [at])
+                for kd in range(pool.window[0]):
+                    for kh in range(pool.window[1]):
+                        tap_row = kd * dd * in_strides[2] + kh * dh * in_strides[3] + column * sw
+                        loaded = vector.load(
+                            ir.VectorType.get([length], f32), source, [arith.addi(in_row, constant(tap_row))]
+                        )
+                        for kw in range(pool.window[2]):
+                            lanes_used = [kw * dw + j * sw for j in range(width)]
+                            taps = loaded if lanes_used == list(range(length)) else vector.shuffle(loaded, loaded, lanes_used)
+                            acc = combine(acc, taps)
+                vector.store(acc, out_flat, [at])
+
+        n, c, d, h, _ = pool.output_shape
+        loop(n * c, lambda plane: loop(d, lambda depth: loop(h, lambda height: row(plane, depth, height))))
+        func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True)])
+    with ir.InsertionPoint(op):
+        call = func.CallOp(function, [input_tensor, init_tensor])
+    return call.result
