@@ -92,9 +92,19 @@ class ParallelLoopsToGpuGrid(ModulePass):
             raise PassError(f"a loop of {total} iterations needs more than {max_groups}x{max_groups} workgroups", loop.location)
         index = ir.IndexType.get()
         with loop.location, ir.InsertionPoint(loop):
-            const = lambda v: arith.constant(index, v)  # noqa: E731
+            constants: dict[int, ir.Value] = {}
+            anchor = [loop]
+
+            def const(value: int) -> ir.Value:
+                # Created once, before the new loop nest, so every use inside it is dominated.
+                if value not in constants:
+                    with ir.InsertionPoint(anchor[0]):
+                        constants[value] = arith.constant(index, value)
+                return constants[value]
+
             zero, one = const(0), const(1)
             outer = scf.ParallelOp([], [zero, zero], [const(grid_y), const(grid_x)], [one, one], [])
+            anchor[0] = outer.operation
             outer_block = outer.region.blocks.append(index, index)
             with ir.InsertionPoint(outer_block):
                 inner = scf.ParallelOp([], [zero], [const(size)], [one], [])
