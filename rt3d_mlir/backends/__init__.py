@@ -1,0 +1,1 @@
+"""Back ends: compiled artifacts for machines other than the host (``aarch64``: objects, libraries, a C header)."""
