@@ -25,6 +25,7 @@ from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import PRESETS
 
 if TYPE_CHECKING:
+    from rt3d_mlir.backends.aarch64 import Aarch64Build
     from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
 
 ENTRY_POINT = "main"
@@ -92,11 +93,13 @@ def compile(
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
-) -> "CompiledModel | VulkanCompiledModel":
+) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors.
 
     ``target="vulkan"`` or ``"vulkan-<gpu preset>"`` compiles to SPIR-V plus a manifest instead
-    (a :class:`~rt3d_mlir.backends.vulkan.compiler.VulkanCompiledModel`; docs/vulkan.md).
+    (a :class:`~rt3d_mlir.backends.vulkan.compiler.VulkanCompiledModel`; docs/vulkan.md);
+    ``"aarch64"``, ``"aarch64-a55"`` compile to AArch64 objects and a C header
+    (a :class:`~rt3d_mlir.backends.aarch64.Aarch64Build`, ``.save(folder)``; docs/aarch64.md).
     """
     if target == "vulkan" or target.startswith("vulkan-"):
         from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
@@ -104,8 +107,14 @@ def compile(
         if threads is not None:
             raise UserError("threads apply to host targets only, not to Vulkan")
         return compile_vulkan(model, example_input, target=target.partition("-")[2] or "desktop", group_shape=group_shape)
+    if target == "aarch64" or target.startswith("aarch64-"):
+        from rt3d_mlir.backends.aarch64 import compile_model as compile_aarch64, cpu_from_target
+
+        if threads is not None:
+            raise UserError("on aarch64 the thread count is chosen at run time (PREFIX_set_threads, docs/aarch64.md)")
+        return compile_aarch64(model, example_input, cpu=cpu_from_target(target), group_shape=group_shape)
     if target not in HOST_TARGETS:
-        raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}, vulkan")
+        raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}, vulkan, aarch64")
     start = time.perf_counter()
     if isinstance(model, torch.nn.Module):
         model, _ = fold_batch_norms(model)
