@@ -222,3 +222,47 @@ func.func @missing_operand(%in: tensor<1x4x8x8x8xf32>, %v: tensor<432xf32>, %o: 
   %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
   return %0 : tensor<1x4x8x8x8xf32>
 }
+
+// -----
+
+func.func @permutation_repeats_a_filter(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'filter_permutation' must be a permutation of 0..3 (the filters), got [3, 1, 1, 0]}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, filter_permutation = array<i64: 3, 1, 1, 0>} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+
+// -----
+
+func.func @permutation_too_short(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'filter_permutation' must be a permutation of 0..3 (the filters), got [0, 1, 2]}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, filter_permutation = array<i64: 0, 1, 2>} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+
+// -----
+
+func.func @permutation_not_an_array(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'filter_permutation' must be array<i64: ...>, got [0, 1, 2, 3]}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, filter_permutation = [0, 1, 2, 3]} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+
+// -----
+
+func.func @unknown_activation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'activation' must be one of 'relu', got "gelu"}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, activation = "gelu"} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}

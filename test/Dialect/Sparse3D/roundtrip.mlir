@@ -41,3 +41,17 @@ func.func @tables_as_arguments(%in: tensor<1x8x4x4x4xf32>, %values: tensor<100xf
   %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 1, 1, 0, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x8x4x4x4xf32>, tensor<100xf32>, tensor<3xi32>, tensor<9xi32>, tensor<1x8x4x4x4xf32>) -> tensor<1x8x4x4x4xf32>
   return %0 : tensor<1x8x4x4x4xf32>
 }
+
+// The optional attributes: compact filter i writes output channel filter_permutation[i],
+// and the fused activation.
+// CHECK-LABEL: func.func @permuted_filters_and_relu
+// CHECK:       "sparse3d.kgs_conv3d"
+// CHECK-SAME:  activation = "relu"
+// CHECK-SAME:  filter_permutation = array<i64: 3, 1, 2, 0>
+func.func @permuted_filters_and_relu(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %values = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]> : tensor<8xf32>
+  %offsets = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %positions = arith.constant dense<[0]> : tensor<1xi8>
+  %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, filter_permutation = array<i64: 3, 1, 2, 0>, activation = "relu"} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}

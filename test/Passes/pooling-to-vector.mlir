@@ -1,0 +1,46 @@
+// RUN: rt3d-opt %s --split-input-file --pooling-to-vector | filecheck %s
+
+// MaxPool3d(kernel (1, 2, 2), stride (1, 2, 2)) on rows of 20: per window row one load of
+// 16 inputs gives 8 outputs' two taps (even and odd lanes); the tail of 2 outputs loads 4.
+// CHECK-LABEL: func.func private @pool3d_0
+// CHECK-SAME:  (%{{.*}}: tensor<1x3x2x4x20xf32>, %{{.*}}: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32>
+// CHECK:       scf.for
+// CHECK:       vector.load {{.*}} vector<16xf32>
+// CHECK:       vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
+// CHECK:       vector.shuffle {{.*}} [1, 3, 5, 7, 9, 11, 13, 15] : vector<16xf32>, vector<16xf32>
+// CHECK:       arith.maximumf {{.*}} : vector<8xf32>
+// CHECK:       vector.load {{.*}} vector<4xf32>
+// CHECK:       arith.maximumf {{.*}} : vector<2xf32>
+// CHECK-LABEL: func.func @max_pool
+// CHECK:       %[[Y:.*]] = call @pool3d_0(%arg0, %{{.*}})
+// CHECK-NEXT:  return %[[Y]]
+module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 32768 : i64, name = "host-avx2", vector_lanes = 8 : i64, vector_registers = 16 : i64}} {
+  func.func @max_pool(%x: tensor<1x3x2x4x20xf32>) -> tensor<1x3x2x2x10xf32> {
+    %neg_inf = arith.constant 0xFF800000 : f32
+    %empty = tensor.empty() : tensor<1x3x2x2x10xf32>
+    %init = linalg.fill ins(%neg_inf : f32) outs(%empty : tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32>
+    %window = tensor.empty() : tensor<1x2x2xf32>
+    %y = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2 + d5, d3 * 2 + d6, d4 * 2 + d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%x, %window : tensor<1x3x2x4x20xf32>, tensor<1x2x2xf32>) outs(%init : tensor<1x3x2x2x10xf32>) {
+    ^bb0(%in: f32, %w: f32, %out: f32):
+      %m = arith.maximumf %in, %out : f32
+      linalg.yield %m : f32
+    } -> tensor<1x3x2x2x10xf32>
+    return %y : tensor<1x3x2x2x10xf32>
+  }
+}
+
+// -----
+
+// Not a pooling: the body multiplies. Left alone.
+// CHECK-LABEL: func.func @not_a_pool
+// CHECK-NOT:   call
+// CHECK:       linalg.generic
+func.func @not_a_pool(%x: tensor<1x3x2x4x20xf32>, %init: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32> {
+  %window = tensor.empty() : tensor<1x2x2xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2 + d5, d3 * 2 + d6, d4 * 2 + d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%x, %window : tensor<1x3x2x4x20xf32>, tensor<1x2x2xf32>) outs(%init : tensor<1x3x2x2x10xf32>) {
+  ^bb0(%in: f32, %w: f32, %out: f32):
+    %m = arith.mulf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<1x3x2x2x10xf32>
+  return %y : tensor<1x3x2x2x10xf32>
+}
