@@ -1,6 +1,7 @@
 """``sparse3d-to-gpu``: replace each GPU-scheduled KGS conv by a ``gpu.launch`` reading compact weights from buffers.
 
-Input (after ``sparse3d-gpu-tile``; the index tables must be constants)::
+Input (after ``sparse3d-gpu-tile``; the index tables must be constants; a GPU target with
+``fp16 = true`` stores the weights as f16)::
 
   %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>,
          kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>,
@@ -27,7 +28,9 @@ from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.constants import constant_array
 from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
+from rt3d_mlir.targets.gpu import module_gpu_target
 from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule
 
 # Attributes other passes may add that this lowering does not apply yet.
@@ -40,14 +43,21 @@ class Sparse3DToGpu(ModulePass):
     summary = "Emit each GPU-scheduled sparse3d.kgs_conv3d as a gpu.launch over compact weight and index buffers"
 
     def apply(self, module: ir.Operation) -> None:
+        convs = find_kgs_convs(module)
+        if not convs:
+            return
+        try:
+            fp16 = module_gpu_target(module).fp16
+        except UserError as error:
+            raise PassError(str(error), module.location) from None
         names = (f"kgs_conv3d_gpu_{i}" for i in itertools.count())
         taken = {ir.StringAttr(op.attributes["sym_name"]).value for op in module.regions[0].blocks[0].operations
                  if "sym_name" in op.attributes}
-        for op in find_kgs_convs(module):
+        for op in convs:
             name = next(n for n in names if n not in taken)
-            self._rewrite(op, name)
+            self._rewrite(op, name, fp16)
 
-    def _rewrite(self, op: ir.Operation, name: str) -> None:
+    def _rewrite(self, op: ir.Operation, name: str, fp16: bool) -> None:
         if GPU_SCHEDULE_ATTR not in op.attributes:
             raise PassError(f"sparse3d.kgs_conv3d has no {GPU_SCHEDULE_ATTR}: run sparse3d-gpu-tile first", op.location)
         for attribute in _UNSUPPORTED_ATTRIBUTES:
@@ -72,9 +82,11 @@ class Sparse3DToGpu(ModulePass):
                 "positions": _i32_constant(positions if positions.size else np.zeros(1), before),
                 "bases": _i32_constant(value_bases(geometry, offsets), before),
             }
-            if ir.RankedTensorType(values.type).shape[0] == 0:
-                values = arith.ConstantOp(ir.RankedTensorType.get([1], ir.F32Type.get()),
-                                          ir.DenseElementsAttr.get(np.zeros(1, np.float32)), ip=before).result
+            if fp16 or ir.RankedTensorType(values.type).shape[0] == 0:
+                try:
+                    values = _values_constant(values, fp16, before)
+                except UserError as error:
+                    raise PassError(str(error), op.location) from None
             types = {"input": str(input_value.type), "values": str(values.type),
                      **{key: str(value.type) for key, value in tables.items()}}
             text = kernel_function(name, geometry, schedule, types, str(init.type))
@@ -85,6 +97,19 @@ class Sparse3DToGpu(ModulePass):
                                [input_value, values, tables["offsets"], tables["positions"], tables["bases"], init], ip=before)
         op.results[0].replace_all_uses_with(call.results[0])
         op.erase()
+
+
+def _values_constant(values: ir.Value, fp16: bool, insertion: ir.InsertionPoint) -> ir.Value:
+    """The weights as a constant the kernel can bind: f16 if asked, and at least one entry (a buffer cannot be empty)."""
+    array = constant_array(values)
+    if array is None:
+        raise UserError("the GPU lowering needs constant values to store them as f16 (or to pad an empty table)")
+    array = array.astype(np.float16 if fp16 else np.float32)
+    if array.size == 0:
+        array = np.zeros(1, array.dtype)
+    element = ir.F16Type.get() if fp16 else ir.F32Type.get()
+    tensor_type = ir.RankedTensorType.get([array.size], element)
+    return arith.ConstantOp(tensor_type, ir.DenseElementsAttr.get(array, type=tensor_type), ip=insertion).result
 
 
 def _i32_constant(array: np.ndarray, insertion: ir.InsertionPoint) -> ir.Value:

@@ -17,7 +17,7 @@ conversion needs (SPIR-V 1.3, Vulkan 1.1 environment).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from torch_mlir import ir
 
@@ -41,11 +41,12 @@ class GpuTarget:
     shared_memory_bytes: int  # maxComputeSharedMemorySize
     max_storage_buffer_bytes: int  # maxStorageBufferRange
     compute_units: int  # shader cores / SMs: the strategy wants a few workgroups per unit
+    fp16: bool = False  # store KGS weights as f16 (needs shaderFloat16 and storageBuffer16BitAccess)
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name != "name" and min(value if isinstance(value, tuple) else (value,)) < 1:
+            if field.name not in ("name", "fp16") and min(value if isinstance(value, tuple) else (value,)) < 1:
                 raise UserError(f"GPU target '{self.name}': {field.name} must be >= 1, got {value}")
         if self.subgroup_size > self.max_invocations:
             raise UserError(f"GPU target '{self.name}': subgroup_size {self.subgroup_size} exceeds max_invocations {self.max_invocations}")
@@ -58,6 +59,9 @@ class GpuTarget:
             value = getattr(self, field.name)
             if field.name == "name":
                 entries[field.name] = ir.StringAttr.get(value)
+            elif field.name == "fp16":
+                if value:  # absent means f32, so f32 targets print as before
+                    entries[field.name] = ir.BoolAttr.get(value)
             elif field.name in _TRIPLES:
                 entries[field.name] = ir.DenseI64ArrayAttr.get(list(value))
             else:
@@ -66,9 +70,10 @@ class GpuTarget:
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "GpuTarget":
-        names = tuple(field.name for field in fields(cls))
+        names = tuple(field.name for field in fields(cls) if field.name != "fp16")
         values = _dict_fields(attr, GPU_TARGET_ATTR, names)
-        kwargs: dict[str, object] = {}
+        dictionary = ir.DictAttr(attr)
+        kwargs: dict[str, object] = {"fp16": "fp16" in dictionary and ir.BoolAttr(dictionary["fp16"]).value}
         for name in names:
             if name == "name":
                 kwargs[name] = ir.StringAttr(values[name]).value
@@ -79,10 +84,14 @@ class GpuTarget:
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def spirv_target_env(self) -> str:
-        """``#spirv.target_env`` text: SPIR-V 1.3 (Vulkan 1.1) with this target's workgroup limits."""
+        """``#spirv.target_env`` text: SPIR-V 1.3 (Vulkan 1.1) with this target's workgroup limits (and f16 storage)."""
         x, y, z = self.max_workgroup_size
+        capabilities, extensions = ["Shader"], ["SPV_KHR_storage_buffer_storage_class"]
+        if self.fp16:
+            capabilities += ["Float16", "StorageBuffer16BitAccess"]
+            extensions += ["SPV_KHR_16bit_storage"]
         return (
-            "#spirv.target_env<#spirv.vce<v1.3, [Shader], [SPV_KHR_storage_buffer_storage_class]>, api=Vulkan, "
+            f"#spirv.target_env<#spirv.vce<v1.3, [{', '.join(capabilities)}], [{', '.join(extensions)}]>, api=Vulkan, "
             f"#spirv.resource_limits<max_compute_shared_memory_size = {self.shared_memory_bytes}, "
             f"max_compute_workgroup_invocations = {self.max_invocations}, max_compute_workgroup_size = [{x}, {y}, {z}], "
             f"subgroup_size = {self.subgroup_size}>>"
@@ -106,11 +115,15 @@ GPU_PRESETS: dict[str, GpuTarget] = {
 DEFAULT_GPU = "desktop"
 
 
+FP16_SUFFIX = "+fp16"
+
+
 def resolve_gpu(name: str) -> GpuTarget:
-    """A preset by name (``mali-valhall``, ``adreno-6xx``, ``desktop``)."""
-    if name not in GPU_PRESETS:
-        raise UserError(f"unknown GPU target '{name}'; known: {', '.join(GPU_PRESETS)}")
-    return GPU_PRESETS[name]
+    """A preset by name (``mali-valhall``, ``adreno-6xx``, ``desktop``); ``NAME+fp16`` stores KGS weights as f16."""
+    preset = name.removesuffix(FP16_SUFFIX)
+    if preset not in GPU_PRESETS:
+        raise UserError(f"unknown GPU target '{name}'; known: {', '.join(GPU_PRESETS)} (each also as NAME{FP16_SUFFIX})")
+    return replace(GPU_PRESETS[preset], name=name, fp16=True) if name.endswith(FP16_SUFFIX) else GPU_PRESETS[preset]
 
 
 def set_module_gpu_target(module: ir.Module | ir.Operation, target: GpuTarget) -> None:

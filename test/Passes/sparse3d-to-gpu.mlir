@@ -1,4 +1,4 @@
-// RUN: rt3d-opt %s --sparse3d-to-gpu | filecheck %s
+// RUN: rt3d-opt %s --split-input-file --sparse3d-to-gpu | filecheck %s
 
 // The conv becomes a call of a private function of tensors whose gpu.launch runs one workgroup per
 // (output tile, filter block, batch item): 672 outputs in 21 tiles of 32, 2 filter blocks. The tables
@@ -25,6 +25,25 @@
 // CHECK-NOT:   sparse3d.kgs_conv3d
 module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
   func.func @conv(%in: tensor<1x6x4x6x28xf32>, %init: tensor<1x10x4x6x28xf32>) -> tensor<1x10x4x6x28xf32> {
+    %values = arith.constant dense<1.0> : tensor<112xf32>
+    %offsets = arith.constant dense<[0, 2, 4, 5, 7]> : tensor<5xi64>
+    %positions = arith.constant dense<[0, 13, 1, 26, 4, 5, 6]> : tensor<7xi64>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, sparse3d.gpu_schedule = {outputs_per_thread = 1 : i64, workgroup_size = 32 : i64}} : (tensor<1x6x4x6x28xf32>, tensor<112xf32>, tensor<5xi64>, tensor<7xi64>, tensor<1x10x4x6x28xf32>) -> tensor<1x10x4x6x28xf32>
+    return %0 : tensor<1x10x4x6x28xf32>
+  }
+}
+
+// -----
+
+// A +fp16 target stores the weights as f16; the kernel widens each to f32 as it loads it.
+// CHECK-LABEL: func.func private @kgs_conv3d_gpu_0
+// CHECK-SAME:  tensor<112xf16>
+// CHECK:         memref.load {{.*}} : memref<112xf16>
+// CHECK-NEXT:    arith.extf {{.*}} : f16 to f32
+// CHECK-LABEL: func.func @conv_fp16
+// CHECK:       arith.constant dense<1.000000e+00> : tensor<112xf16>
+module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, fp16 = true, name = "mali-valhall+fp16", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  func.func @conv_fp16(%in: tensor<1x6x4x6x28xf32>, %init: tensor<1x10x4x6x28xf32>) -> tensor<1x10x4x6x28xf32> {
     %values = arith.constant dense<1.0> : tensor<112xf32>
     %offsets = arith.constant dense<[0, 2, 4, 5, 7]> : tensor<5xi64>
     %positions = arith.constant dense<[0, 13, 1, 26, 4, 5, 6]> : tensor<7xi64>

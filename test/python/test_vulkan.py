@@ -10,7 +10,7 @@ import torch
 from rt3d_mlir import kgs
 from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel, compile_vulkan, validate_spirv
 from rt3d_mlir.backends.vulkan.program import VulkanProgram
-from rt3d_mlir.backends.vulkan.runner import VulkanRunner
+from rt3d_mlir.backends.vulkan.runner import VulkanRunner, check_device
 from rt3d_mlir.cli import main
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
@@ -132,6 +132,27 @@ def test_device_limits_are_checked_before_dispatch() -> None:
         VulkanRunner(compiled.program)
     with pytest.raises(UserError, match="no Vulkan device matching 'no-such-gpu'"):
         VulkanRunner(compiled.program, device="no-such-gpu")
+
+
+@needs_device
+@needs_spirv_val
+def test_fp16_weights_match_torch_and_need_the_device_feature() -> None:
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    x = torch.randn(1, 3, 4, 4, 4)
+    compiled = compile_vulkan(model, x, target="adreno-6xx+fp16")
+    assert compiled.program.requirements["float16"]
+    for name, blob in compiled.program.spirv.items():
+        validate_spirv(blob, name)
+    with torch.no_grad():
+        expected = model(x)
+    error = float((compiled(x) - expected).abs().max())
+    # f16 weights: about 3 significant digits; f32 arithmetic
+    assert 0 < error <= 1e-2 * float(expected.abs().max())
+    info = compiled.runner().info
+    without = type(info)(**{**info.__dict__, "float16": False})
+    with pytest.raises(UserError, match="lacks shaderFloat16 or storageBuffer16BitAccess, which the \\+fp16 target's kernels need"):
+        check_device(without, compiled.program)
 
 
 def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:

@@ -37,12 +37,13 @@ from rt3d_mlir.targets.gpu import DEFAULT_GPU, GpuTarget, resolve_gpu, set_modul
 ENTRY_POINT = "main"
 _VIEW_OPS = ("memref.collapse_shape", "memref.expand_shape", "memref.subview", "memref.cast", "memref.reinterpret_cast")
 _HOST_NO_OPS = ("arith.constant", "memref.dealloc")
-_ELEMENT_BYTES = {"f32": 4, "i32": 4, "f16": 2}
+_NUMPY_TYPES = {"f32": np.float32, "i32": np.int32, "f16": np.float16}
+_ELEMENT_BYTES = {name: np.dtype(dtype).itemsize for name, dtype in _NUMPY_TYPES.items()}
 
 
 def _element_bytes(memref: ir.MemRefType) -> int:
     name = str(memref.element_type)
-    if name not in _ELEMENT_BYTES:
+    if name not in _NUMPY_TYPES:
         raise UserError(f"the GPU path handles f32/i32/f16 buffers only, the model needs a {memref}")
     return _ELEMENT_BYTES[name]
 
@@ -63,7 +64,7 @@ def _global_array(global_op: ir.Operation) -> np.ndarray:
         if dense.is_splat:
             scalar = dense.get_splat_value()
             scalar = scalar.value if hasattr(scalar, "value") else scalar
-            return np.full(memref.shape, scalar, dtype=np.float32 if str(memref.element_type) == "f32" else np.int32)
+            return np.full(memref.shape, scalar, dtype=_NUMPY_TYPES[str(memref.element_type)])
         return np.array(dense).reshape(memref.shape)
     array = _resource_array(global_op, tensor_type)
     if array is None:
@@ -90,7 +91,7 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
 
     def new_buffer(value: ir.Value, **kind: object) -> int:
         memref = ir.MemRefType(value.type)
-        size = math.prod(memref.shape) * _element_bytes(memref)
+        size = -(-math.prod(memref.shape) * _element_bytes(memref) // 4) * 4  # whole words: f16 tables may be odd
         if size > target.max_storage_buffer_bytes:
             raise UserError(f"a {memref} buffer ({size} bytes) exceeds {target.name}'s max_storage_buffer_bytes {target.max_storage_buffer_bytes}")
         buffers.append(Buffer(id=len(buffers), bytes=max(size, 4), **kind))  # type: ignore[arg-type]
@@ -139,7 +140,7 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
             raise UserError(f"the GPU path cannot run '{name}' on the host between dispatches (an op it does not map to the GPU)")
     if output is None:
         raise UserError(f"@{ENTRY_POINT} returns nothing")
-    return VulkanProgram(target.name, buffers, inputs, output, dispatches, spirv, pool.blob())
+    return VulkanProgram(target.name, buffers, inputs, output, dispatches, spirv, pool.blob(), float16=target.fp16)
 
 
 def validate_spirv(blob: bytes, name: str = "module") -> None:
@@ -186,7 +187,7 @@ def compile_vulkan(
     target: str = DEFAULT_GPU,
     group_shape: str = "auto",
 ) -> VulkanCompiledModel:
-    """Compiles ``model`` for a GPU target preset (``desktop``, ``mali-valhall``, ``adreno-6xx``)."""
+    """Compiles ``model`` for a GPU target preset (``desktop``, ``mali-valhall``, ``adreno-6xx``; ``+fp16`` for f16 weights)."""
     gpu_target = resolve_gpu(target)
     start = time.perf_counter()
     if isinstance(model, torch.nn.Module):

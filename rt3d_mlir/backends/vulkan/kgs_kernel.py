@@ -87,6 +87,7 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     grid = workgroup_count(geometry, schedule)
     in_size, out_size = n * c * d * h * w, n * m * positions_out
     vec = f"vector<{VECTOR_WIDTH}xf32>"
+    weights_f16 = types["values"].endswith("xf16>")
 
     t = _Text()
     head = (
@@ -175,7 +176,10 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
         for lane in range(VECTOR_WIDTH):
             # Lanes past a tail block's last filter repeat it; their sums are never stored.
             index = t.binary("addi", weight_row, t.op("i", f"arith.minsi {t.index(v * VECTOR_WIDTH + lane)}, {last_filter} : index"))
-            lanes.append(t.op("w", f"memref.load {flat['values']}[{index}] : {memref_of['values']}"))
+            weight = t.op("w", f"memref.load {flat['values']}[{index}] : {memref_of['values']}")
+            if weights_f16:  # f16 storage halves the weight traffic; the arithmetic stays f32
+                weight = t.op("w", f"arith.extf {weight} : f16 to f32")
+            lanes.append(weight)
         weights.append(t.op("wv", f"vector.from_elements {', '.join(lanes)} : {vec}"))
     channel_offset = t.binary("muli", t.binary("addi", first_channel, "%ch"), d * h * w)
     updated = []

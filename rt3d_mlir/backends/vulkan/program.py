@@ -6,7 +6,8 @@
   constants the byte range in ``constants.bin``), ``inputs`` and ``output`` (buffer, shape, element
   type), ``dispatches`` in execution order (SPIR-V file, entry point, workgroup size, workgroup
   counts, and ``bindings``: the buffer of descriptor set 0 binding i, in the kernel's argument
-  order), and ``requirements`` (the largest workgroup and buffer, to check against the device).
+  order), and ``requirements`` (the largest workgroup and buffer, f16 storage: to check
+  against the device).
 - one ``<kernel>.spv`` per kernel module, and ``constants.bin`` (weights and index tables).
 
 Every dispatch reads what earlier ones wrote: a runner puts a compute-to-compute memory
@@ -67,6 +68,7 @@ class VulkanProgram:
     dispatches: list[Dispatch]
     spirv: dict[str, bytes] = field(repr=False)
     constants: bytes = field(repr=False)
+    float16: bool = False  # f16 storage buffers: the device needs shaderFloat16 and storageBuffer16BitAccess
 
     @property
     def requirements(self) -> dict[str, int]:
@@ -77,6 +79,7 @@ class VulkanProgram:
             "max_workgroup_size": [max(s[axis] for s in sizes) for axis in range(3)],
             "max_workgroup_count": [max(c[axis] for c in counts) for axis in range(3)],
             "max_storage_buffer_bytes": max(b.bytes for b in self.buffers),
+            "float16": self.float16,
         }
 
     def constant_data(self, buffer: Buffer) -> bytes:
@@ -128,6 +131,7 @@ class VulkanProgram:
             dispatches=dispatches,
             spirv=spirv,
             constants=constants,
+            float16=bool(manifest["requirements"].get("float16", False)),
         )
 
 

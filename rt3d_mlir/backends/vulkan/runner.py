@@ -39,6 +39,8 @@ class DeviceInfo:
     max_workgroup_count: tuple[int, int, int]
     max_storage_buffer_bytes: int
     timestamp_period_ns: float
+    api_version: tuple[int, int]
+    float16: bool  # shaderFloat16 and storageBuffer16BitAccess
 
 
 _KIND_PREFERENCE = ("discrete", "integrated", "virtual", "other", "cpu")
@@ -49,6 +51,13 @@ def _device_info(vk, physical) -> DeviceInfo:  # type: ignore[no-untyped-def]
     limits = properties.limits
     kinds = {vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: "discrete", vk.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: "integrated",
              vk.VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: "virtual", vk.VK_PHYSICAL_DEVICE_TYPE_CPU: "cpu"}
+    api_version = (properties.apiVersion >> 22, (properties.apiVersion >> 12) & 0x3FF)
+    float16 = False
+    if api_version >= (1, 1):
+        arithmetic = vk.VkPhysicalDeviceShaderFloat16Int8Features()
+        storage = vk.VkPhysicalDevice16BitStorageFeatures(pNext=arithmetic)
+        vk.vkGetPhysicalDeviceFeatures2(physical, vk.VkPhysicalDeviceFeatures2(pNext=storage))
+        float16 = bool(arithmetic.shaderFloat16 and storage.storageBuffer16BitAccess)
     return DeviceInfo(
         name=properties.deviceName,
         kind=kinds.get(properties.deviceType, "other"),
@@ -57,12 +66,16 @@ def _device_info(vk, physical) -> DeviceInfo:  # type: ignore[no-untyped-def]
         max_workgroup_count=tuple(limits.maxComputeWorkGroupCount),
         max_storage_buffer_bytes=limits.maxStorageBufferRange,
         timestamp_period_ns=limits.timestampPeriod,
+        api_version=api_version,
+        float16=float16,
     )
 
 
 def check_device(info: DeviceInfo, program: VulkanProgram) -> None:
     """Raises UserError naming the first requirement of ``program`` the device does not meet."""
     need = program.requirements
+    if program.float16 and not info.float16:
+        raise UserError(f"device '{info.name}' lacks shaderFloat16 or storageBuffer16BitAccess, which the +fp16 target's kernels need")
     if need["max_workgroup_invocations"] > info.max_invocations:
         raise UserError(f"device '{info.name}' allows {info.max_invocations} invocations per workgroup, the program needs {need['max_workgroup_invocations']}")
     for label, needed, limit in (("workgroup size", need["max_workgroup_size"], info.max_workgroup_size),
@@ -112,7 +125,16 @@ class VulkanRunner:
             raise UserError(f"device '{self.info.name}' has no compute queue")
         self.timestamps = families[family].timestampValidBits > 0
         queue_info = vk.VkDeviceQueueCreateInfo(queueFamilyIndex=family, queueCount=1, pQueuePriorities=[1.0])
-        self.device = vk.vkCreateDevice(physical, vk.VkDeviceCreateInfo(queueCreateInfoCount=1, pQueueCreateInfos=[queue_info]), None)
+        features, extensions = None, []
+        if self.program.float16:
+            arithmetic = vk.VkPhysicalDeviceShaderFloat16Int8Features(shaderFloat16=vk.VK_TRUE)
+            storage = vk.VkPhysicalDevice16BitStorageFeatures(pNext=arithmetic, storageBuffer16BitAccess=vk.VK_TRUE)
+            features = vk.VkPhysicalDeviceFeatures2(pNext=storage)
+            if self.info.api_version < (1, 2):  # shaderFloat16 became core in Vulkan 1.2
+                extensions = ["VK_KHR_shader_float16_int8"]
+        self.device = vk.vkCreateDevice(physical, vk.VkDeviceCreateInfo(
+            pNext=features, queueCreateInfoCount=1, pQueueCreateInfos=[queue_info],
+            enabledExtensionCount=len(extensions), ppEnabledExtensionNames=extensions), None)
         self._destroy.append(lambda: vk.vkDestroyDevice(self.device, None))
         self.queue = vk.vkGetDeviceQueue(self.device, family, 0)
         self._memory_type = self._host_visible_memory(physical)
@@ -250,6 +272,7 @@ class VulkanRunner:
             self.vk.vkDeviceWaitIdle(self.device)
         while self._destroy:
             self._destroy.pop()()
+        self.device = None  # a second close (or the collector's) must not touch the destroyed device
 
     def __del__(self) -> None:
         try:
