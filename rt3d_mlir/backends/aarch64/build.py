@@ -141,7 +141,8 @@ def compile_module(
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
     set_module_target(module, core.target(PARALLEL_THREADS))
-    run_pipeline(module, "sparse3d-tile, sparse3d-vectorize, canonicalize, cse")
+    # as for the host (rt3d_mlir.compiler): regroup, fuse bias/ReLU epilogues, then schedule for this core
+    run_pipeline(module, "sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile, sparse3d-vectorize, canonicalize, cse")
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
     objects, assembly = {}, ""
     for suffix, variant in lowered.items():
@@ -166,7 +167,7 @@ def compile_model(
 ) -> Aarch64Build:
     """Folds batch norms, imports ``model`` for the shapes of ``example_input`` and compiles it for AArch64."""
     check_prefix(prefix)
-    resolve_cpu(cpu, features)  # spelling errors before the slow import
+    check_cpu(resolve_cpu(cpu, features))  # before the slow import
     if isinstance(model, torch.nn.Module):
         model, _ = fold_batch_norms(model)
     module = import_model(model, example_input)

@@ -1,0 +1,31 @@
+"""One KGS conv compiled for AArch64: what the qemu tests and the llvm-mca estimate take.
+
+The module is :func:`rt3d_mlir.codegen.single_conv.build_kgs_conv3d_module`'s
+(``conv(input, init) -> init + conv3d(input, W)``) with the function renamed
+``@main``, so the artifacts and the header are those of a whole model with two inputs.
+"""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+
+from rt3d_mlir.backends.aarch64.build import Aarch64Build, compile_module
+from rt3d_mlir.codegen.single_conv import FUNCTION_NAME, ConvSpec, build_kgs_conv3d_module
+from rt3d_mlir.dialect import make_context
+from rt3d_mlir.kgs import CompactKGS
+
+
+def compile_conv(
+    kgs: CompactKGS,
+    spec: ConvSpec,
+    cpu: str | None = None,
+    prefix: str = "rt3d_conv",
+    platforms: tuple[str, ...] = ("linux-gnu",),
+) -> Aarch64Build:
+    """The artifacts of one conv; its header takes (input, init) and returns init + conv."""
+    with make_context(), ir.Location.unknown():
+        module = build_kgs_conv3d_module(kgs, spec)
+        for op in module.body.operations:
+            if op.operation.name == "func.func" and op.attributes["sym_name"].value == FUNCTION_NAME:
+                op.attributes["sym_name"] = ir.StringAttr.get("main")
+        return compile_module(module, prefix, cpu, description=f"one KGS conv {kgs.weight_shape}", platforms=platforms)
