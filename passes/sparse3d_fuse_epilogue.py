@@ -22,9 +22,10 @@ and the ReLU becomes the op's ``activation = "relu"``; both generics are gone::
   %init = linalg.generic {...} ins(%bias, %residual : ...) outs(%e : ...) { addf }
   %out = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {..., activation = "relu"}
 
-A residual is fused only when the conv result has no other use and the residual
-is computed before the conv (so the init can read it); a ReLU only when it is
-the conv result's sole use. Everything else is left as it is.
+A residual is fused only when the add is the conv result's sole use, in the
+conv's block (the conv moves down to the add, after the residual, which its init
+now reads); a ReLU only when it is the conv result's sole use. Everything else
+is left as it is.
 """
 
 from __future__ import annotations
@@ -104,28 +105,16 @@ def _sole_user(value: ir.Value) -> ir.Operation | None:
     return uses[0].owner.operation if len(uses) == 1 else None
 
 
-def _computed_before(value: ir.Value, op: ir.Operation) -> bool:
-    """Whether ``value`` is available at ``op``: an argument of its block or a result of an earlier op in it."""
-    owner = value.owner
-    if isinstance(owner, ir.Block):
-        return owner == op.block
-    if owner.operation.block != op.block:
-        return False
-    for other in op.block.operations:
-        if other.operation == owner.operation:
-            return True
-        if other.operation == op:
-            return False
-    return False
-
-
 def _fuse_residual(conv: ir.Operation) -> bool:
     add = _sole_user(conv.results[0])
     if add is None:
         return False
     residual = _added_other(add, conv.results[0])
-    if residual is None or not _computed_before(residual, conv):
+    if residual is None or add.block != conv.block:
         return False
+    # The conv's operands come before it and its one user is the add: moving it down to the add
+    # keeps every use dominated and puts it after the residual, which its init now reads.
+    conv.move_before(add)
     init = conv.operands[4]
     init_type = ir.RankedTensorType(init.type)
     with conv.context, conv.location:
