@@ -155,6 +155,16 @@ def test_fp16_weights_match_torch_and_need_the_device_feature() -> None:
         check_device(without, compiled.program)
 
 
+class ArgMax(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.argmax(1)
+
+
+def test_unsupported_model_is_a_one_line_error() -> None:
+    with pytest.raises(UserError, match="the Vulkan path cannot compile this model: 'gpu.func' has no SPIR-V lowering on i64 data"):
+        compile_vulkan(ArgMax(), torch.randn(1, 4, 2, 3, 3))
+
+
 def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:
     x = torch.randn(1, 4, 16, 128, 128)
     # The 1x144x16x128x128 output is 144 MiB, past Mali's 128 MiB storage buffer range (the desktop preset takes it).

@@ -12,6 +12,7 @@ launch becomes a dispatch. Anything else left on the host is an error that names
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -181,6 +182,38 @@ class VulkanCompiledModel:
         return self.runner().run(*inputs)
 
 
+_UNSUPPORTED_TYPE = re.compile(r"x(i64|f64|bf16|i8|i16)[,>]")
+
+
+def _explain(message: str) -> str:
+    """One line from a conversion failure: the op and, where that is the reason, the element type."""
+    failed = re.match(r"failed to legalize operation '([^']+)'", message)
+    if failed is None:
+        return message[:200]
+    element = _UNSUPPORTED_TYPE.search(message)
+    reason = f" on {element[1]} data (the GPU path handles f32, f16 and i32)" if element else ""
+    return f"'{failed[1]}' has no SPIR-V lowering{reason}"
+
+
+def _run_gpu_pipeline(module: ir.Module, pipeline: str) -> None:
+    """Runs ``pipeline``; an upstream conversion that fails (an op or type the GPU path cannot map) is a UserError."""
+    errors: list[str] = []
+
+    def record(diagnostic: ir.DiagnosticInfo) -> bool:
+        if diagnostic.severity == ir.DiagnosticSeverity.ERROR:
+            errors.append(diagnostic.message.splitlines()[0])
+        return True
+
+    registration = module.context.attach_diagnostic_handler(record)
+    try:
+        run_pipeline(module, pipeline)
+    except ir.MLIRError as error:
+        errors += [d.message.splitlines()[0] for d in error.error_diagnostics]
+        raise UserError(f"the Vulkan path cannot compile this model: {_explain(errors[0] if errors else 'an upstream pass failed')}") from None
+    finally:
+        registration.detach()
+
+
 def compile_vulkan(
     model: torch.nn.Module | torch.export.ExportedProgram,
     example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
@@ -197,7 +230,7 @@ def compile_vulkan(
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
     # The rest of --kgs-to-spirv (its first element, sparse3d-from-linalg, has run).
-    run_pipeline(module, ", ".join(passes.PIPELINES["kgs-to-spirv"][1][1:]))
+    _run_gpu_pipeline(module, ", ".join(passes.PIPELINES["kgs-to-spirv"][1][1:]))
     with module.context, ir.Location.unknown():
         program = program_from_module(module, gpu_target)
     return VulkanCompiledModel(program, convs, time.perf_counter() - start)
