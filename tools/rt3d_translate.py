@@ -1,0 +1,110 @@
+"""``rt3d-translate``: an MLIR file to AArch64 code, like mlir-translate after rt3d-opt.
+
+    rt3d-translate model.mlir --emit=artifacts -o out/     # what `rt3d compile --target aarch64` writes
+    rt3d-translate conv.mlir --emit=asm                     # assembly of the single-threaded variant, on stdout
+    rt3d-translate conv.mlir --emit=llvm-ir --openmp        # LLVM IR of the OpenMP variant
+    rt3d-translate conv.mlir --emit=obj --triple=android -o conv.o
+    rt3d-translate conv.mlir --emit=header --name=my_conv
+
+The input holds ``func.func @main`` on f32 tensors: linalg on tensors (``rt3d
+import``'s output), sparse3d ops, or IR after ``--kgs-lower``. Constant-filter
+3D convs become KGS kernels scheduled for the chosen core (``--cpu``). Every
+error is one line (``rt3d-translate: error: ...``) and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from torch_mlir import ir
+
+from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.dialect import make_context
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.tools.rt3d_opt import write_output
+
+EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="rt3d-translate", description="Translate an MLIR model (func @main) to AArch64 code.")
+    parser.add_argument("input", nargs="?", default="-", help="input .mlir file, '-' for stdin (default)")
+    parser.add_argument("-o", "--output", default="-", help="output file, or folder for --emit=artifacts (default: stdout)")
+    parser.add_argument("--emit", choices=EMITS, default="artifacts", help="what to write (default: artifacts)")
+    parser.add_argument("--cpu", default=None, help="a76 (default), a55, or an LLVM AArch64 cpu such as cortex-a78")
+    parser.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod")
+    parser.add_argument("--triple", choices=("linux-gnu", "android"), default="linux-gnu", help="for --emit=asm/obj")
+    parser.add_argument("--openmp", action="store_true", help="for --emit=llvm-ir/asm/obj: the OpenMP variant (default: single-threaded)")
+    parser.add_argument("--name", default="rt3d_model", help="C name prefix of the exported symbols (default: rt3d_model)")
+    parser.add_argument("--group-shape", default="auto", help="kernel group for sparse3d-from-linalg (default: auto)")
+    return parser
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read '{path}': {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"'{path}' is not UTF-8 MLIR text") from None
+
+
+def run(argv: list[str]) -> int:
+    from rt3d_mlir.backends.aarch64.build import compile_module
+    from rt3d_mlir.backends.aarch64.emit import llvm22_compatible
+
+    args = build_parser().parse_args(argv)
+    if args.emit in ("artifacts", "obj") and args.output == "-":
+        raise UserError(f"--emit={args.emit} writes {'a folder' if args.emit == 'artifacts' else 'a binary file'}: name it with -o")
+    text = _read(args.input)
+    if args.emit == "asm" and args.openmp:
+        raise UserError("--emit=asm writes the single-threaded variant (the kernels are the same): drop --openmp")
+    with make_context(), ir.Location.unknown():
+        try:
+            module = ir.Module.parse(text)
+        except ir.MLIRError as error:
+            first = str(error).strip().splitlines()
+            raise UserError(f"cannot parse {args.input}: {first[-1].strip() if first else error}") from None
+        platforms = ("linux-gnu", "android") if args.emit == "artifacts" else (args.triple,)
+        build = compile_module(module, args.name, args.cpu, args.features, args.group_shape,
+                               f"{args.name} translated from {Path(args.input).name} by rt3d-translate", platforms)
+    suffix = "" if args.openmp else "-st"
+    if args.emit == "artifacts":
+        for path in build.save(args.output):
+            print(f"wrote {path}", file=sys.stderr)
+    elif args.emit == "obj":
+        try:
+            Path(args.output).write_bytes(build.objects[f"{args.triple}{suffix}"])
+        except OSError as error:
+            raise UserError(f"cannot write '{args.output}': {error.strerror}") from None
+    elif args.emit == "llvm-ir":
+        write_output(args.output, llvm22_compatible(build.lowered[suffix].llvm_ir))
+    elif args.emit == "asm":
+        write_output(args.output, build.assembly)
+    else:
+        write_output(args.output, build.header)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except (UserError, PassError) as error:
+        print(f"rt3d-translate: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
