@@ -14,6 +14,7 @@ from rt3d_mlir.backends.vulkan.runner import VulkanRunner, check_device
 from rt3d_mlir.cli import main
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
+from rt3d_mlir.models import build_model
 
 
 def _vulkan_device() -> bool:
@@ -119,6 +120,17 @@ def test_small_model_saved_program_runs_and_times(tmp_path) -> None:
     assert torch.equal(runner.run(x), compiled(x))
     assert len(runner.last_dispatch_ms) == len(program.dispatches)
     runner.close()
+
+
+@pytest.mark.slow  # 15-25 s each on lavapipe; Tiny covers the same code paths
+@needs_device
+@needs_spirv_val
+@pytest.mark.parametrize("name, size", [("c3d", (16, 16, 16)), ("r2plus1d_18", (8, 32, 32)), ("s3d", (8, 32, 32))])
+def test_zoo_model_matches_torch(name: str, size: tuple[int, int, int]) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, width=0.125, num_classes=10, input_size=size)
+    x = torch.randn(1, 3, *size)
+    _check(compile_vulkan(model, x, target="mali-valhall"), model, x)
 
 
 @needs_device
