@@ -29,6 +29,24 @@ ensure_apt_packages() {
     fi
 }
 
+# The AArch64 back end's OpenMP objects run under qemu against LLVM's libomp for arm64. Debian's
+# libomp5-19:arm64 cannot be installed beside the amd64 one (both own /usr/lib/llvm-19/lib/libomp-19.so.5),
+# so its library is unpacked into the environment (rt3d_mlir/backends/aarch64/toolchain.py looks there).
+ensure_aarch64_openmp() {
+    local folder="$VENV/aarch64-libomp" scratch
+    [[ -f "$folder/libomp.so.5" ]] && return
+    log "unpacking libomp5-19:arm64 into $folder"
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        apt-get update -qq
+    fi
+    scratch=$(mktemp -d)
+    (cd "$scratch" && apt-get download -qq libomp5-19:arm64 2>/dev/null && dpkg-deb -x libomp5-19_*_arm64.deb root)
+    mkdir -p "$folder"
+    cp "$scratch/root/usr/lib/llvm-19/lib/libomp.so.5" "$folder/"
+    rm -rf "$scratch"
+}
+
 python_ok() { "$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 
 ensure_python() {
@@ -40,6 +58,7 @@ ensure_python() {
 ensure_venv() {
     ensure_python
     ((${#APT_PACKAGES[@]})) && ensure_apt_packages "${APT_PACKAGES[@]}"
+    ensure_aarch64_openmp
     local stamp="$VENV/.rt3d-installed" want
     want=$(cat pyproject.toml dev.sh | sha256sum | cut -d' ' -f1)
     if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
