@@ -35,69 +35,10 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
+from rt3d_mlir.codegen.elementwise import added_operand, is_relu
 from rt3d_mlir.codegen.geometry import find_kgs_convs
-from rt3d_mlir.constants import defining_op
 from rt3d_mlir.dialect.sparse3d import ACTIVATION
 from rt3d_mlir.passes.base import ModulePass
-
-
-def _elementwise_body(op: ir.Operation, inputs: int) -> list[ir.Operation] | None:
-    """The body ops of an all-parallel, identity-map ``linalg.generic`` with ``inputs`` inputs and one init, or None."""
-    if op.name != "linalg.generic" or len(op.operands) != inputs + 1 or len(op.results) != 1:
-        return None
-    rank = ir.RankedTensorType(op.results[0].type).rank
-    maps = [ir.AffineMapAttr(m).value for m in ir.ArrayAttr(op.attributes["indexing_maps"])]
-    if any(m != ir.AffineMap.get_identity(rank) for m in maps):
-        return None
-    return [o.operation for o in op.regions[0].blocks[0].operations]
-
-
-def _is_zero(value: ir.Value) -> bool:
-    owner = defining_op(value)
-    if owner is None or owner.name != "arith.constant":
-        return False
-    attribute = owner.attributes["value"]
-    return isinstance(attribute, ir.FloatAttr) and attribute.value == 0.0
-
-
-def _is_relu(op: ir.Operation) -> bool:
-    """max(x, 0) as torch-mlir writes it (``select(cmpf ugt x 0, x, 0)``) or as ``arith.maximumf(x, 0)``."""
-    body = _elementwise_body(op, 1)
-    if body is None:
-        return False
-    x = op.regions[0].blocks[0].arguments[0]
-    *computation, terminator = body
-    result = terminator.operands[0]
-    if len(computation) == 1 and computation[0].name == "arith.maximumf":
-        operands = list(computation[0].operands)
-        return result == computation[0].results[0] and x in operands and any(_is_zero(v) for v in operands)
-    if len(computation) != 2 or [o.name for o in computation] != ["arith.cmpf", "arith.select"]:
-        return False
-    compare, select = computation
-    # ugt: a NaN input is returned as it is, like torch.relu; arith.maximumf does the same.
-    predicate = ir.IntegerAttr(compare.attributes["predicate"]).value
-    return (
-        predicate == 9  # arith.cmpf ugt
-        and compare.operands[0] == x and _is_zero(compare.operands[1])
-        and select.operands[0] == compare.results[0] and select.operands[1] == x and _is_zero(select.operands[2])
-        and result == select.results[0]
-    )
-
-
-def _added_other(op: ir.Operation, value: ir.Value) -> ir.Value | None:
-    """If ``op`` computes ``value + other`` elementwise, ``other``; else None."""
-    body = _elementwise_body(op, 2)
-    if body is None or len(body) != 2 or body[0].name != "arith.addf":
-        return None
-    arguments = list(op.regions[0].blocks[0].arguments)
-    if set(body[0].operands) != {arguments[0], arguments[1]} or body[1].operands[0] != body[0].results[0]:
-        return None
-    first, second = op.operands[0], op.operands[1]
-    if first == value and second != value:
-        return second
-    if second == value and first != value:
-        return first
-    return None
 
 
 def _sole_user(value: ir.Value) -> ir.Operation | None:
@@ -109,7 +50,7 @@ def _fuse_residual(conv: ir.Operation) -> bool:
     add = _sole_user(conv.results[0])
     if add is None:
         return False
-    residual = _added_other(add, conv.results[0])
+    residual = added_operand(add, conv.results[0])
     if residual is None or add.block != conv.block:
         return False
     # The conv's operands come before it and its one user is the add: moving it down to the add
@@ -139,7 +80,7 @@ def _fuse_residual(conv: ir.Operation) -> bool:
 
 def _fuse_relu(conv: ir.Operation) -> bool:
     relu = _sole_user(conv.results[0])
-    if relu is None or not _is_relu(relu):
+    if relu is None or not is_relu(relu):
         return False
     with conv.context:
         conv.attributes[ACTIVATION] = ir.StringAttr.get("relu")

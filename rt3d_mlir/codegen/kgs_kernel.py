@@ -41,6 +41,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, linalg, memref, scf, vector
 
+from rt3d_mlir.codegen.elementwise import added_operands
 from rt3d_mlir.codegen.geometry import ConvGeometry
 from rt3d_mlir.dialect.sparse3d import activation, filter_permutation
 from rt3d_mlir.targets.strategy import Schedule
@@ -654,24 +655,6 @@ def _bias_of(tensor: ir.Value) -> ir.Value | None:
     return broadcast.operands[0]
 
 
-def _added_operands(tensor: ir.Value) -> tuple[ir.Value, ir.Value] | None:
-    """(a, b) if ``tensor`` is an elementwise ``linalg.generic`` computing a + b with identity maps, else None."""
-    generic = _producer(tensor, "linalg.generic")
-    if generic is None or len(generic.operands) != 3:
-        return None
-    maps = [ir.AffineMapAttr(m).value for m in ir.ArrayAttr(generic.attributes["indexing_maps"])]
-    if any(not m.is_permutation or m != ir.AffineMap.get_identity(5) for m in maps):
-        return None
-    body = generic.regions[0].blocks[0]
-    operations = list(body.operations)
-    if len(operations) != 2 or operations[0].operation.name != "arith.addf":
-        return None
-    add, terminator = operations[0].operation, operations[1].operation
-    if {a for a in add.operands} != {body.arguments[0], body.arguments[1]} or terminator.operands[0] != add.results[0]:
-        return None
-    return generic.operands[0], generic.operands[1]
-
-
 def _init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
     """How the kernel can start its accumulators from ``init`` without reading a full-size init tensor.
 
@@ -685,7 +668,8 @@ def _init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
     bias = _bias_of(init)
     if bias is not None:
         return InitKind.BIAS, [bias]
-    added = _added_operands(init)
+    generic = _producer(init, "linalg.generic")
+    added = added_operands(generic) if generic is not None else None
     if added is not None:
         for tensor, maybe_bias in (added, added[::-1]):
             bias = _bias_of(maybe_bias)
