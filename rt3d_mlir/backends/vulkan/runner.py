@@ -92,9 +92,13 @@ def check_device(info: DeviceInfo, program: VulkanProgram) -> None:
 class VulkanRunner:
     """A program loaded on one Vulkan device; call :meth:`run` with torch tensors."""
 
-    def __init__(self, program: VulkanProgram, device: str | None = None) -> None:
+    def __init__(self, program: VulkanProgram, device: str | None = None, stage_constants: bool | None = None) -> None:
+        """``device``: substring of the device name (default: $RT3D_VULKAN_DEVICE, else the first GPU);
+        ``stage_constants``: upload constants through a staging copy (default: only where
+        device-local memory is not host-visible)."""
         vk = self.vk = _vulkan()
         self.program = program
+        self._stage_constants = stage_constants
         self._destroy: list = []  # cleanup callbacks, run in reverse
         self.last_dispatch_ms: list[float] = []
         try:
@@ -137,42 +141,88 @@ class VulkanRunner:
             enabledExtensionCount=len(extensions), ppEnabledExtensionNames=extensions), None)
         self._destroy.append(lambda: vk.vkDestroyDevice(self.device, None))
         self.queue = vk.vkGetDeviceQueue(self.device, family, 0)
-        self._memory_type = self._host_visible_memory(physical)
-        self._create_buffers()
+        self._choose_memory_types(physical)
+        self._create_buffers(family)
         self._record(family)
 
-    def _host_visible_memory(self, physical) -> int:  # type: ignore[no-untyped-def]
-        # Mobile GPUs share memory with the CPU, so device-local memory is host-visible there;
-        # elsewhere host-visible memory keeps the runner simple (inputs and outputs are mapped).
+    def _choose_memory_types(self, physical) -> None:  # type: ignore[no-untyped-def]
+        """Host-visible memory for inputs and the output (mapped), device-local memory for the rest.
+
+        On mobile GPUs and lavapipe one memory type is both; on a discrete GPU the weights and
+        activations then live in video memory and the constants go there through a staging copy.
+        """
         vk = self.vk
         properties = vk.vkGetPhysicalDeviceMemoryProperties(physical)
-        visible = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
-        types = [(i, properties.memoryTypes[i].propertyFlags) for i in range(properties.memoryTypeCount)]
-        candidates = [(not flags & vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, i) for i, flags in types if flags & visible == visible]
-        if not candidates:
+        flags = [properties.memoryTypes[i].propertyFlags for i in range(properties.memoryTypeCount)]
+        local, visible = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+        mapped = [i for i, f in enumerate(flags) if f & visible == visible]
+        if not mapped:
             raise UserError(f"device '{self.info.name}' has no host-visible coherent memory")
-        return min(candidates)[1]
+        self._mapped_type = min(mapped, key=lambda i: not flags[i] & local)
+        self._local_type = next((i for i, f in enumerate(flags) if f & local), self._mapped_type)
+        self._local_is_mapped = flags[self._local_type] & visible == visible
+        if self._stage_constants is not None:
+            self._local_is_mapped = not self._stage_constants
 
-    def _create_buffers(self) -> None:
+    def _allocate(self, size: int, usage: int, memory_type: int):  # type: ignore[no-untyped-def]
         vk, device = self.vk, self.device
+        buffer = vk.vkCreateBuffer(device, vk.VkBufferCreateInfo(size=size, usage=usage, sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE), None)
+        self._destroy.append(lambda: vk.vkDestroyBuffer(device, buffer, None))
+        requirements = vk.vkGetBufferMemoryRequirements(device, buffer)
+        if not requirements.memoryTypeBits & (1 << memory_type):
+            raise UserError(f"device '{self.info.name}' cannot place a storage buffer in memory type {memory_type}")
+        try:
+            memory = vk.vkAllocateMemory(device, vk.VkMemoryAllocateInfo(allocationSize=requirements.size, memoryTypeIndex=memory_type), None)
+        except vk.VkError as error:
+            raise UserError(f"device '{self.info.name}' cannot allocate {size} bytes: {type(error).__name__}") from None
+        self._destroy.append(lambda: vk.vkFreeMemory(device, memory, None))
+        vk.vkBindBufferMemory(device, buffer, memory, 0)
+        return buffer, memory
+
+    def _create_buffers(self, family: int) -> None:
+        vk, program = self.vk, self.program
+        storage = vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+        host_side = {slot.buffer for slot in program.inputs} | {program.output.buffer}
         self.buffers, self.memories = [], []
-        for spec in self.program.buffers:
-            info = vk.VkBufferCreateInfo(size=spec.bytes, usage=vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE)
-            buffer = vk.vkCreateBuffer(device, info, None)
-            self._destroy.append(lambda b=buffer: vk.vkDestroyBuffer(device, b, None))
-            requirements = vk.vkGetBufferMemoryRequirements(device, buffer)
-            if not requirements.memoryTypeBits & (1 << self._memory_type):
-                raise UserError(f"device '{self.info.name}' cannot place a storage buffer in host-visible memory")
-            try:
-                memory = vk.vkAllocateMemory(device, vk.VkMemoryAllocateInfo(allocationSize=requirements.size, memoryTypeIndex=self._memory_type), None)
-            except vk.VkError as error:
-                raise UserError(f"device '{self.info.name}' cannot allocate {spec.bytes} bytes: {type(error).__name__}") from None
-            self._destroy.append(lambda m=memory: vk.vkFreeMemory(device, m, None))
-            vk.vkBindBufferMemory(device, buffer, memory, 0)
+        staged = []
+        for spec in program.buffers:
+            memory_type = self._mapped_type if spec.id in host_side else self._local_type
+            buffer, memory = self._allocate(spec.bytes, storage, memory_type)
             if spec.kind == "constant":
-                self._write(memory, self.program.constant_data(spec))
+                if spec.id in host_side or self._local_is_mapped:
+                    self._write(memory, program.constant_data(spec))
+                else:
+                    staged.append((spec, buffer))
             self.buffers.append(buffer)
             self.memories.append(memory)
+        if staged:
+            self._upload(staged, family)
+
+    def _upload(self, staged: list, family: int) -> None:  # type: ignore[type-arg]
+        """Copies constants into device-local buffers through one host-visible staging buffer, once."""
+        vk, device = self.vk, self.device
+        offsets, total = [], 0
+        for spec, _ in staged:
+            offsets.append(total)
+            total += -(-spec.bytes // 256) * 256
+        staging, memory = self._allocate(total, vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT, self._mapped_type)
+        mapped = vk.vkMapMemory(device, memory, 0, total, 0)
+        for (spec, _), offset in zip(staged, offsets):
+            data = self.program.constant_data(spec)
+            mapped[offset:offset + len(data)] = data
+        vk.vkUnmapMemory(device, memory)
+        pool = vk.vkCreateCommandPool(device, vk.VkCommandPoolCreateInfo(queueFamilyIndex=family), None)
+        cmd = vk.vkAllocateCommandBuffers(device, vk.VkCommandBufferAllocateInfo(
+            commandPool=pool, level=vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY, commandBufferCount=1))[0]
+        vk.vkBeginCommandBuffer(cmd, vk.VkCommandBufferBeginInfo(flags=vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT))
+        for (spec, buffer), offset in zip(staged, offsets):
+            vk.vkCmdCopyBuffer(cmd, staging, buffer, 1, [vk.VkBufferCopy(srcOffset=offset, dstOffset=0, size=spec.bytes)])
+        vk.vkEndCommandBuffer(cmd)
+        vk.vkQueueSubmit(self.queue, 1, [vk.VkSubmitInfo(commandBufferCount=1, pCommandBuffers=[cmd])], None)
+        vk.vkQueueWaitIdle(self.queue)
+        vk.vkDestroyCommandPool(device, pool, None)
+        for _ in range(2):  # the staging memory and buffer (the last two allocations): not needed any more
+            self._destroy.pop()()
 
     def _write(self, memory, data: bytes) -> None:  # type: ignore[no-untyped-def]
         mapped = self.vk.vkMapMemory(self.device, memory, 0, len(data), 0)
