@@ -80,7 +80,7 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     dd, dh, dw = geometry.dilations
     do, ho, wo = geometry.out_size
     gm, gn = geometry.group_shape.filters, geometry.group_shape.channels
-    grid_m, grid_n = geometry.group_grid
+    grid_n = geometry.group_grid[1]
     positions_out = output_positions(geometry)
     vectors = filter_vectors(geometry)
     per_thread = schedule.outputs_per_thread
@@ -127,8 +127,8 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
         corner = tuple(t.binary("subi", t.binary("muli", o, s), p) for o, s, p in ((oz, sd, pd), (oy, sh, ph), (ox, sw, pw)))
         owned.append((linear, valid, corner))
     batch_in = t.binary("muli", "%batch", c * d * h * w)
-    accs = [[f"%acc_{j}_{v}" for v in range(vectors)] for j in range(per_thread)]
-    flat_accs = [a for row in accs for a in row]
+    # Accumulator (owned position j, filter vec4 v) at index j * vectors + v.
+    flat_accs = [f"%acc_{j}_{v}" for j in range(per_thread) for v in range(vectors)]
 
     count = len(flat_accs)
     t.emit(f"%acc_out:{count} = scf.for %group = {t.index(0)} to {t.index(grid_n)} step {t.index(1)} iter_args("
@@ -154,7 +154,7 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     spatial = []
     for _, _, corner in owned:
         coords, inside = [], None
-        for axis, (start, offset, dilation, extent) in enumerate(zip(corner, offsets_kernel, (dd, dh, dw), (d, h, w))):
+        for start, offset, dilation, extent in zip(corner, offsets_kernel, (dd, dh, dw), (d, h, w)):
             coord = t.binary("addi", start, t.binary("muli", offset, dilation))
             low = t.op("v", f"arith.cmpi sge, {coord}, {t.index(0)} : index")
             high = t.op("v", f"arith.cmpi slt, {coord}, {t.index(extent)} : index")
