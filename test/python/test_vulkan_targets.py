@@ -81,3 +81,24 @@ def test_value_bases_address_the_compact_layout() -> None:
                 got = compact.values[base + (k * gn + c) * gm: base + (k * gn + c + 1) * gm]
                 expected = weight[8 * i: 8 * i + gm, 4 * j + c].reshape(gm, -1)[:, position].numpy()
                 np.testing.assert_array_equal(got, expected)
+
+
+def test_scratch_buffers_share_storage_only_when_their_uses_do_not_overlap() -> None:
+    from rt3d_mlir.backends.vulkan.compiler import share_scratch_buffers
+    from rt3d_mlir.backends.vulkan.program import Buffer, Dispatch, TensorSlot
+
+    buffers = [Buffer(0, 64, "input", input_index=0), Buffer(1, 32, "constant", data_offset=0)] + [
+        Buffer(i, size, "scratch") for i, size in ((2, 100), (3, 400), (4, 200), (5, 300), (6, 40))
+    ]
+    # a chain: 0 -> 2 -> 3 -> 4 -> 5 -> 6 (the output); each dispatch reads one buffer and writes the next
+    chain = [(0, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    dispatches = [Dispatch("k", "main", [src, 1, dst], [1, 1, 1], [64, 1, 1]) for src, dst in chain]
+    shared, remapped, inputs, output = share_scratch_buffers(buffers, dispatches, [TensorSlot(0, [16])], TensorSlot(6, [10]))
+    by_id = {b.id: b for b in shared}
+    for before, after in zip(dispatches, remapped):
+        src, dst = after.bindings[0], after.bindings[2]
+        assert src != dst  # a dispatch's live buffers never share storage
+        assert by_id[dst].bytes >= buffers[before.bindings[2]].bytes
+    # 2 and 4 (and 3 and 5) are never live together: two slots of 200 and 400 bytes hold all four.
+    assert sorted(b.bytes for b in shared if b.kind == "scratch" and b.id != output.buffer) == [200, 400]
+    assert by_id[output.buffer].bytes == 40 and by_id[inputs[0].buffer].kind == "input"

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +141,47 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
             raise UserError(f"the GPU path cannot run '{name}' on the host between dispatches (an op it does not map to the GPU)")
     if output is None:
         raise UserError(f"@{ENTRY_POINT} returns nothing")
+    buffers, dispatches, inputs, output = share_scratch_buffers(buffers, dispatches, inputs, output)
     return VulkanProgram(target.name, buffers, inputs, output, dispatches, spirv, pool.blob(), float16=target.fp16)
+
+
+def share_scratch_buffers(
+    buffers: list[Buffer], dispatches: list[Dispatch], inputs: list[TensorSlot], output: TensorSlot
+) -> tuple[list[Buffer], list[Dispatch], list[TensorSlot], TensorSlot]:
+    """Lets scratch buffers whose uses do not overlap share one buffer (activations of far-apart layers).
+
+    A buffer is live from the first to the last dispatch that binds it; one whose range ends
+    before another's starts can hand its storage on (the barrier between dispatches orders the
+    reads before the overwrite). Greedy, in order of first use: the smallest free slot that is
+    large enough, else the largest free slot (grown), else a new one. The output is never shared.
+    """
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for index, dispatch in enumerate(dispatches):
+        for buffer in dispatch.bindings:
+            first.setdefault(buffer, index)
+            last[buffer] = index
+    scratch = sorted((b for b in buffers if b.kind == "scratch" and b.id != output.buffer and b.id in first), key=lambda b: first[b.id])
+    slots: list[list[int]] = []  # [bytes, last use of the current tenant]
+    slot_of: dict[int, int] = {}
+    for buffer in scratch:
+        free = [i for i, (_, busy_until) in enumerate(slots) if busy_until < first[buffer.id]]
+        fitting = [i for i in free if slots[i][0] >= buffer.bytes]
+        if fitting or free:
+            chosen = min(fitting, key=lambda i: slots[i][0]) if fitting else max(free, key=lambda i: slots[i][0])
+        else:
+            chosen = len(slots)
+            slots.append([0, -1])
+        slots[chosen] = [max(slots[chosen][0], buffer.bytes), last[buffer.id]]
+        slot_of[buffer.id] = chosen
+    kept = [b for b in buffers if b.id not in slot_of and (b.kind != "scratch" or b.id == output.buffer)]
+    renumber = {b.id: index for index, b in enumerate(kept)}
+    shared = [Buffer(id=len(kept) + i, bytes=size, kind="scratch") for i, (size, _) in enumerate(slots)]
+    renumber.update({old: len(kept) + slot for old, slot in slot_of.items()})
+    new_buffers = [replace(b, id=renumber[b.id]) for b in kept] + shared
+    new_dispatches = [replace(d, bindings=[renumber[b] for b in d.bindings]) for d in dispatches]
+    new_inputs = [replace(slot, buffer=renumber[slot.buffer]) for slot in inputs]
+    return new_buffers, new_dispatches, new_inputs, replace(output, buffer=renumber[output.buffer])
 
 
 def validate_spirv(blob: bytes, name: str = "module") -> None:
