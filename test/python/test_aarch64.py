@@ -21,6 +21,7 @@ from rt3d_mlir.backends.aarch64 import compile_model, emit, mca, toolchain
 from rt3d_mlir.backends.aarch64.build import Aarch64Build
 from rt3d_mlir.backends.aarch64.single_conv import compile_conv
 from rt3d_mlir.codegen.single_conv import ConvSpec, random_kgs_weight
+from rt3d_mlir.demo import C3D_PAPER_PRUNING, prune_randomly
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.models import build_model, example_input
 
@@ -84,6 +85,7 @@ def test_single_conv_under_qemu_matches_torch(name: str, tmp_path: Path) -> None
 def small_c3d() -> tuple[torch.nn.Module, torch.Tensor, Aarch64Build]:
     clip = (16, 16, 16)
     model = build_model("c3d", width=0.125, input_size=clip)
+    prune_randomly(model, C3D_PAPER_PRUNING, G84, seed=1)  # KGS at the paper's 3.6x profile rates
     example = example_input("c3d", input_size=clip)
     return model, example, compile_model(model, example, prefix="rt3d_c3d", platforms=("linux-gnu",))
 
@@ -94,6 +96,7 @@ def test_whole_model_both_variants_match_eager(small_c3d, tmp_path: Path) -> Non
         expected = model(example).numpy()
     (single,) = run_build(build, tmp_path / "st", [example.numpy()])
     (openmp,) = run_build(build, tmp_path / "omp", [example.numpy()], openmp=True)
+    assert [round(c.kept_fraction, 2) for c in build.convs][1:4] == [0.15, 0.19, 0.15]
     tolerance = 1e-4 * np.abs(expected).max()
     np.testing.assert_allclose(single, expected, atol=tolerance)
     np.testing.assert_allclose(openmp, expected, atol=tolerance)
