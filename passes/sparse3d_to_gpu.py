@@ -12,7 +12,9 @@ Input (after ``sparse3d-gpu-tile``; the index tables must be constants; a GPU ta
 
 Output: ``func.call @kgs_conv3d_gpu_N(%x, %values, %offsets32, %positions32, %bases, %init)``, the
 tables as i32 constants plus ``%bases`` (where each group's weights start), and the private
-function holding the ``gpu.launch`` (:mod:`rt3d_mlir.backends.vulkan.kgs_kernel`).
+function holding the ``gpu.launch`` (:mod:`rt3d_mlir.backends.vulkan.kgs_kernel`). When ``%init``
+is a ``linalg.broadcast`` of a bias or a ``linalg.fill``, the call passes the bias or the scalar
+instead (as the CPU kernel does), so no full-size init buffer is read.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from torch_mlir.dialects import arith, func
 
 from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
-from rt3d_mlir.constants import constant_array
+from rt3d_mlir.codegen.kgs_kernel import InitKind, _init_source
+from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
@@ -87,16 +90,23 @@ class Sparse3DToGpu(ModulePass):
                     values = _values_constant(values, fp16, before)
                 except UserError as error:
                     raise PassError(str(error), op.location) from None
-            types = {"input": str(input_value.type), "values": str(values.type),
+            # A bias broadcast or a fill as init: read the bias or the scalar, not a full-size tensor.
+            kind, sources = _init_source(init)
+            start = sources[0] if kind in (InitKind.BIAS, InitKind.SCALAR) else init
+            types = {"input": str(input_value.type), "values": str(values.type), "init": str(start.type),
                      **{key: str(value.type) for key, value in tables.items()}}
             text = kernel_function(name, geometry, schedule, types, str(init.type))
             parsed = ir.Module.parse(text)
             kernel = parsed.body.operations[0].operation
             ir.InsertionPoint(function).insert(kernel.detach_from_parent())
             call = func.CallOp([init.type], ir.FlatSymbolRefAttr.get(name),
-                               [input_value, values, tables["offsets"], tables["positions"], tables["bases"], init], ip=before)
+                               [input_value, values, tables["offsets"], tables["positions"], tables["bases"], start], ip=before)
         op.results[0].replace_all_uses_with(call.results[0])
         op.erase()
+        # A bias broadcast or fill the kernel no longer reads would still be bufferized and run.
+        producer = defining_op(init)
+        if start is not init and producer is not None and not list(producer.results[0].uses):
+            producer.erase()
 
 
 def _values_constant(values: ir.Value, fp16: bool, insertion: ir.InsertionPoint) -> ir.Value:

@@ -9,7 +9,8 @@ sees exactly what the kernel reads; the function is inlined after bufferization)
       <per thread: outputs_per_thread positions x ceil(g_m/4) vec4 accumulators>
       scf.for channel group -> scf.for kept position -> scf.for channel of the group:
         load 4 filters' weights (vector.from_elements), per position: load input, broadcast, vector.fma
-      out = init + accumulators (lanes past a tail block's filters are not stored)
+      out = init + accumulators (lanes past a tail block's filters are not stored); init is read as
+      the bias or the fill value when the conv's init is a bias broadcast or a fill
     }
   }
 
@@ -71,7 +72,11 @@ class _Text:
 
 
 def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, types: dict[str, str], init_shape: str) -> str:
-    """The text of ``func.func private @name`` computing the conv on the GPU (see the module docstring)."""
+    """The text of ``func.func private @name`` computing the conv on the GPU (see the module docstring).
+
+    ``types`` holds the argument types; ``types["init"]`` says what the sums start from: the
+    full ``init_shape`` tensor, a per-filter bias ``tensor<Mxf32>``, or one ``f32`` (a fill).
+    """
     n, c, (d, h, w) = geometry.batch, geometry.in_channels, geometry.in_size
     m = geometry.out_channels
     kd, kh, kw = geometry.kernel_size
@@ -92,12 +97,17 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     t = _Text()
     head = (
         f"func.func private @{name}(%input: {types['input']}, %values: {types['values']}, %offsets: {types['offsets']}, "
-        f"%positions: {types['positions']}, %bases: {types['bases']}, %init: {init_shape}) -> {init_shape} {{"
+        f"%positions: {types['positions']}, %bases: {types['bases']}, %init: {types['init']}) -> {init_shape} {{"
     )
-    flat = {}
+    init_kind = "scalar" if types["init"] == "f32" else "tensor" if types["init"] == init_shape else "bias"
+    flat = {"init": "%init"}
     for arg, size in (("input", in_size), ("values", None), ("offsets", None), ("positions", None), ("bases", None), ("init", out_size)):
-        tensor_type = init_shape if arg == "init" else types[arg]
+        if arg == "init" and init_kind == "scalar":
+            continue
+        tensor_type = types[arg]
         memref_type = tensor_type.replace("tensor<", "memref<")
+        if arg == "init" and init_kind == "bias":
+            size = None
         buffer = t.op("b", f"bufferization.to_buffer %{arg} read_only : {tensor_type} to {memref_type}")
         if size is not None:
             buffer = t.op("f", f"memref.collapse_shape {buffer} [{list(range(5))}] : {memref_type} into memref<{size}xf32>")
@@ -207,7 +217,13 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
                 t.emit(f"scf.if {keep} {{")
                 channel = t.binary("addi", t.binary("addi", first_filter, filter_index), t.binary("muli", "%batch", m))
                 address = t.binary("addi", t.binary("muli", channel, positions_out), linear)
-                init_value = t.op("y", f"memref.load {flat['init']}[{address}] : memref<{out_size}xf32>")
+                if init_kind == "tensor":
+                    init_value = t.op("y", f"memref.load {flat['init']}[{address}] : memref<{out_size}xf32>")
+                elif init_kind == "bias":
+                    filter_here = t.binary("addi", first_filter, filter_index)
+                    init_value = t.op("y", f"memref.load {flat['init']}[{filter_here}] : memref<{m}xf32>")
+                else:
+                    init_value = flat["init"]
                 lane_value = t.op("y", f"vector.extract %acc_out#{j * vectors + v}[{lane}] : f32 from {vec}")
                 total = t.op("y", f"arith.addf {init_value}, {lane_value} : f32")
                 t.emit(f"memref.store {total}, {out_flat}[{address}] : memref<{out_size}xf32>")
