@@ -21,13 +21,16 @@ Given a :class:`~rt3d_mlir.targets.strategy.Schedule`, the op becomes:
    one thread — and each chunk of ``channel_groups`` channel groups (its input
    slab stays near L1 while everything below reuses it), each filter block and
    each register block of ``filters x rows x w_vectors`` vector accumulators
-   (initialised from ``init`` for the first chunk, from the partial sums in the
-   output after): loop over the chunk's groups, then their kept entries; per
-   channel of the group (the channel loop is unrolled with the position loop)
-   load ``rows x w_vectors`` input vectors, broadcast each filter's weight and
-   FMA. W, H and filter/channel tails get their own statically-sized instances;
-   a W tail uses the narrowest power-of-two vector that holds it, masked only
-   when it is not a power of two.
+   (initialised from ``init`` for the first chunk — or from what it was built
+   from: a fill scalar, a per-filter bias, a residual plus a bias — and from the
+   partial sums in the output after): loop over the chunk's groups, then their
+   kept entries; per channel of the group (the channel loop is unrolled with the
+   position loop) load ``rows x w_vectors`` input vectors, broadcast each
+   filter's weight and FMA. W, H and filter/channel tails get their own
+   statically-sized instances; a W tail uses the narrowest power-of-two vector
+   that holds it, masked only when it is not a power of two. The last chunk
+   applies the op's ``activation`` before its store, and every store goes to
+   the output channel the op's ``filter_permutation`` names.
 """
 
 from __future__ import annotations
@@ -460,19 +463,23 @@ class _KernelEmitter:
             return vector.load(vector_types[slot[2]], source, [out_offsets[slot]])
 
         init = buffers.init
-        if not chunk.is_first:  # the partial sums of the earlier chunks
-            accumulators = [load(buffers.out, slot) for slot in slots]
-        elif init.kind == InitKind.SCALAR:
-            accumulators = [vector.broadcast(vector_types[slot[2]], init.scalar) for slot in slots]
-        else:
-            accumulators = [load(init.tensor, slot) if init.tensor is not None else None for slot in slots]
+        biases = {}
+        if chunk.is_first and init.bias is not None:
+            biases = {f: memref.load(init.bias, [ix.value(out_filter)]) for f, out_filter in enumerate(out_filters)}
+
+        def starting_sum(slot: tuple[int, int, int]) -> ir.Value:
+            if not chunk.is_first:  # the partial sums of the earlier chunks
+                return load(buffers.out, slot)
+            vector_type = vector_types[slot[2]]
+            if init.kind == InitKind.SCALAR:
+                return vector.broadcast(vector_type, init.scalar)
+            total = load(init.tensor, slot) if init.tensor is not None else None
             if init.bias is not None:
-                biases = [memref.load(init.bias, [ix.value(out_filter)]) for out_filter in out_filters]
-                accumulators = [
-                    vector.broadcast(vector_types[slot[2]], biases[slot[0]]) if acc is None
-                    else arith.addf(acc, vector.broadcast(vector_types[slot[2]], biases[slot[0]]))
-                    for slot, acc in zip(slots, accumulators)
-                ]
+                bias = vector.broadcast(vector_type, biases[slot[0]])
+                total = bias if total is None else arith.addf(total, bias)
+            return total
+
+        accumulators = [starting_sum(slot) for slot in slots]
 
         # Input offset of (batch, output depth, first row, first column) at kernel position 0, channel 0.
         tile_base = ix.add(
