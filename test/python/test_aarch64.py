@@ -177,9 +177,13 @@ def test_cli_bad_options_are_one_line_errors(options: list[str], message: str, t
     assert message in error and "\n" not in error and error.startswith("rt3d: error:")
 
 
-def test_missing_cross_gcc_says_how_to_get_it(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(UserError, match="apt-get install gcc-aarch64-linux-gnu"):
-        toolchain.cross_gcc()
+def test_missing_cross_gcc_says_how_to_get_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    from rt3d_mlir.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cross gcc, no qemu
+    arguments = ["compile", "c3d", "--width", "0.125", "--input-size", "16x16x16", "--target", "aarch64", "-o", str(tmp_path)]
+    assert main([*arguments, "--qemu-check"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "apt-get install gcc-aarch64-linux-gnu" in error and "\n" not in error
     with pytest.raises(UserError, match="apt-get install qemu-user"):
         toolchain.qemu()

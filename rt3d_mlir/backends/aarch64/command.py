@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace, model: object, example: object) -> int:
     print(format_table([f"conv{i}" for i in range(len(build.convs))], build.convs))
     for path in build.save(args.output):
         print(f"wrote {path}", file=sys.stderr)
+    if shutil.which(toolchain.CROSS_GCC) is None:
+        print(f"no {toolchain.CROSS_GCC} on PATH: shared libraries not linked (link the objects with your toolchain)", file=sys.stderr)
     if args.qemu_check:
         examples = example if isinstance(example, tuple) else (example,)
         with torch.no_grad():

@@ -75,7 +75,10 @@ def require_openmp_dir() -> Path:
 
 
 def _run(command: Sequence[str], what: str, **options: object) -> subprocess.CompletedProcess[bytes]:
-    result = subprocess.run(list(command), capture_output=True, **options)  # type: ignore[call-overload]
+    try:
+        result = subprocess.run(list(command), capture_output=True, **options)  # type: ignore[call-overload]
+    except subprocess.TimeoutExpired as error:
+        raise UserError(f"{what} did not finish in {error.timeout:.0f} s") from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).decode(errors="replace").strip().splitlines()
         raise UserError(f"{what} failed (exit {result.returncode}): {detail[-1] if detail else 'no output'}")
