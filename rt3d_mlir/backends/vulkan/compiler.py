@@ -63,9 +63,7 @@ def _global_array(global_op: ir.Operation) -> np.ndarray:
     if isinstance(value, ir.DenseElementsAttr):
         dense = ir.DenseElementsAttr(value)
         if dense.is_splat:
-            scalar = dense.get_splat_value()
-            scalar = scalar.value if hasattr(scalar, "value") else scalar
-            return np.full(memref.shape, scalar, dtype=_NUMPY_TYPES[str(memref.element_type)])
+            return np.full(memref.shape, dense.get_splat_value().value, dtype=_NUMPY_TYPES[str(memref.element_type)])
         return np.array(dense).reshape(memref.shape)
     array = _resource_array(global_op, tensor_type)
     if array is None:
@@ -119,10 +117,10 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
             roots[op.results[0]] = roots[op.operands[0]]
         elif name == "gpu.launch_func":
             launch = op.opview
-            kernel = ir.SymbolRefAttr(launch.attributes["kernel"])
+            module_name, entry_point = ir.SymbolRefAttr(launch.attributes["kernel"]).value  # @module::@kernel
             dispatches.append(Dispatch(
-                module=kernel.value[0] if hasattr(kernel, "value") else str(kernel).split("::")[0].lstrip("@"),
-                entry_point=str(kernel).split("::@")[-1],
+                module=module_name,
+                entry_point=entry_point,
                 bindings=[roots[v] for v in launch.kernelOperands],
                 workgroups=[_static_int(v) for v in (launch.gridSizeX, launch.gridSizeY, launch.gridSizeZ)],
                 workgroup_size=[_static_int(v) for v in (launch.blockSizeX, launch.blockSizeY, launch.blockSizeZ)],
