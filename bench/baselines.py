@@ -106,6 +106,7 @@ class DensePeers:
             self.reference = module(example).numpy()
         self._folder = tempfile.TemporaryDirectory(prefix="rt3d-bench-")
         folder = Path(self._folder.name)
+        # MNN converts the ONNX model, so a failed export skips both.
         onnx_path = self._attempt((ONNX_RUNTIME, MNN), "ONNX export", lambda: export_onnx(module, example, folder / "model.onnx"))
         mnn_path = onnx_path and self._attempt((MNN,), "MNN conversion", lambda: convert_to_mnn(onnx_path, folder / "model.mnn"))
         self._models = {ONNX_RUNTIME: onnx_path, MNN: mnn_path}
@@ -115,7 +116,10 @@ class DensePeers:
         runs = {}
         for peer, open_peer in OPENERS.items():
             if peer not in self.skipped:
-                run = self._attempt((peer,), f"{threads}-thread run", lambda: self._checked(peer, open_peer(self._models[peer], self.example, threads)))
+                run = self._attempt(
+                    (peer,), f"{threads}-thread run",
+                    lambda: self._checked(peer, open_peer(self._models[peer], self.example, threads)),
+                )
                 if run is not None:
                     runs[peer] = run
         return runs
@@ -135,7 +139,8 @@ class DensePeers:
         try:
             return action()
         except Exception as error:  # a foreign runtime's failure, of any kind, skips that peer with the reason
-            reason = f"{step} failed: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            reason = f"{step} failed: {type(error).__name__}: {first_line}"
             for peer in peers:
                 self.skipped[peer] = reason
                 print(f"{peer} skipped: {reason}", file=sys.stderr, flush=True)
