@@ -76,10 +76,10 @@ class Aarch64Build:
 
         def write(name: str, data: str | bytes) -> Path:
             path = folder / name
-            if isinstance(data, str):
-                path.write_text(data)
-            else:
-                path.write_bytes(data)
+            try:
+                path.write_bytes(data.encode() if isinstance(data, str) else data)
+            except OSError as error:
+                raise UserError(f"cannot write {path}: {error.strerror}") from None
             written.append(path)
             return path
 
@@ -144,6 +144,10 @@ def compile_module(
     # as for the host (rt3d_mlir.compiler): regroup, fuse bias/ReLU epilogues, then schedule for this core
     run_pipeline(module, "sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile, sparse3d-vectorize, canonicalize, cse")
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
+    # one weights object serves both variants: their extracted symbols must be the same arrays
+    shapes = [{symbol: array.shape for symbol, array in variant.weights.items()} for variant in lowered.values()]
+    if any(other != shapes[0] for other in shapes):
+        raise RuntimeError("the OpenMP and single-threaded variants extracted different weights")
     objects, assembly = {}, ""
     for suffix, variant in lowered.items():
         optimized = optimize(variant.llvm_ir, set(variant.weights), variant.exports, core)
