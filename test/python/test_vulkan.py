@@ -187,9 +187,13 @@ def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:
 
 def test_cli_compiles_to_a_folder_and_rejects_bad_targets(tmp_path, capsys) -> None:
     out = tmp_path / "c3d"
+    # With a device it also runs the program and checks it against torch eager (else compile only).
+    run = ["--repeat", "1"] if _vulkan_device() else ["--no-run"]
     assert main(["compile", "c3d", "--width", "0.0625", "--input-size", "16x16x16", "--target", "vulkan-adreno-6xx",
-                 "-o", str(out), "--no-run"]) == 0
+                 "-o", str(out), *run]) == 0
     program = VulkanProgram.load(out)
     assert program.target == "adreno-6xx" and len(program.dispatches) > 10
+    printed = capsys.readouterr().out
+    assert "conv7" in printed and ("max |compiled - torch eager|" in printed) == (run[0] == "--repeat")
     assert main(["compile", "c3d", "--target", "vulkan-geforce"]) == 1
     assert "error: unknown GPU target 'geforce'; known: mali-valhall, adreno-6xx, desktop" in capsys.readouterr().err
