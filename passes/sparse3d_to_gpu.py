@@ -1,7 +1,7 @@
 """``sparse3d-to-gpu``: replace each GPU-scheduled KGS conv by a ``gpu.launch`` reading compact weights from buffers.
 
 Input (after ``sparse3d-gpu-tile``; the index tables must be constants; a GPU target with
-``fp16 = true`` stores the weights as f16)::
+``fp16 = true`` stores the weights as f16, ``fp16_math = true`` also sums each group in f16)::
 
   %y = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>,
          kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>,
@@ -50,7 +50,7 @@ class Sparse3DToGpu(ModulePass):
         if not convs:
             return
         try:
-            fp16 = module_gpu_target(module).fp16
+            target = module_gpu_target(module)
         except UserError as error:
             raise PassError(str(error), module.location) from None
         names = (f"kgs_conv3d_gpu_{i}" for i in itertools.count())
@@ -58,9 +58,9 @@ class Sparse3DToGpu(ModulePass):
                  if "sym_name" in op.attributes}
         for op in convs:
             name = next(n for n in names if n not in taken)
-            self._rewrite(op, name, fp16)
+            self._rewrite(op, name, target.fp16, target.fp16_math)
 
-    def _rewrite(self, op: ir.Operation, name: str, fp16: bool) -> None:
+    def _rewrite(self, op: ir.Operation, name: str, fp16: bool, fp16_math: bool) -> None:
         if GPU_SCHEDULE_ATTR not in op.attributes:
             raise PassError(f"sparse3d.kgs_conv3d has no {GPU_SCHEDULE_ATTR}: run sparse3d-gpu-tile first", op.location)
         for attribute in _UNSUPPORTED_ATTRIBUTES:
@@ -95,7 +95,7 @@ class Sparse3DToGpu(ModulePass):
             start = sources[0] if kind in (InitKind.BIAS, InitKind.SCALAR) else init
             types = {"input": str(input_value.type), "values": str(values.type), "init": str(start.type),
                      **{key: str(value.type) for key, value in tables.items()}}
-            text = kernel_function(name, geometry, schedule, types, str(init.type))
+            text = kernel_function(name, geometry, schedule, types, str(init.type), f16_math=fp16_math)
             parsed = ir.Module.parse(text)
             kernel = parsed.body.operations[0].operation
             ir.InsertionPoint(function).insert(kernel.detach_from_parent())

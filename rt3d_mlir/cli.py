@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     compiler = commands.add_parser("compile", help="compile a model for the host, check it against torch, time it")
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
-                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16), aarch64 or aarch64-a55 (default: host)")
+                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64 or aarch64-a55 (default: host)")
     compiler.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
     compiler.add_argument("--repeat", type=positive_int, default=None, help="time this many runs of ours and of torch eager")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "

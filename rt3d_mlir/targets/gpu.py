@@ -27,6 +27,7 @@ from rt3d_mlir.targets import _dict_fields
 GPU_TARGET_ATTR = "sparse3d.gpu_target"
 
 _TRIPLES = ("max_workgroup_size", "max_workgroup_count")
+_FLAGS = ("fp16", "fp16_math")  # optional in the attribute: absent means false
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,15 @@ class GpuTarget:
     max_storage_buffer_bytes: int  # maxStorageBufferRange
     compute_units: int  # shader cores / SMs: the strategy wants a few workgroups per unit
     fp16: bool = False  # store KGS weights as f16 (needs shaderFloat16 and storageBuffer16BitAccess)
+    fp16_math: bool = False  # also multiply-accumulate in f16 within each kernel group (implies fp16)
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name not in ("name", "fp16") and min(value if isinstance(value, tuple) else (value,)) < 1:
+            if field.name not in ("name", *_FLAGS) and min(value if isinstance(value, tuple) else (value,)) < 1:
                 raise UserError(f"GPU target '{self.name}': {field.name} must be >= 1, got {value}")
+        if self.fp16_math and not self.fp16:
+            raise UserError(f"GPU target '{self.name}': fp16_math needs fp16 (f16 weights)")
         if self.subgroup_size > self.max_invocations:
             raise UserError(f"GPU target '{self.name}': subgroup_size {self.subgroup_size} exceeds max_invocations {self.max_invocations}")
 
@@ -59,8 +63,8 @@ class GpuTarget:
             value = getattr(self, field.name)
             if field.name == "name":
                 entries[field.name] = ir.StringAttr.get(value)
-            elif field.name == "fp16":
-                if value:  # absent means f32, so f32 targets print as before
+            elif field.name in _FLAGS:
+                if value:  # absent means false, so f32 targets print as before
                     entries[field.name] = ir.BoolAttr.get(value)
             elif field.name in _TRIPLES:
                 entries[field.name] = ir.DenseI64ArrayAttr.get(list(value))
@@ -70,10 +74,10 @@ class GpuTarget:
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "GpuTarget":
-        names = tuple(field.name for field in fields(cls) if field.name != "fp16")
+        names = tuple(field.name for field in fields(cls) if field.name not in _FLAGS)
         values = _dict_fields(attr, GPU_TARGET_ATTR, names)
         dictionary = ir.DictAttr(attr)
-        kwargs: dict[str, object] = {"fp16": "fp16" in dictionary and ir.BoolAttr(dictionary["fp16"]).value}
+        kwargs: dict[str, object] = {flag: flag in dictionary and ir.BoolAttr(dictionary[flag]).value for flag in _FLAGS}
         for name in names:
             if name == "name":
                 kwargs[name] = ir.StringAttr(values[name]).value
@@ -115,15 +119,16 @@ GPU_PRESETS: dict[str, GpuTarget] = {
 DEFAULT_GPU = "desktop"
 
 
-FP16_SUFFIX = "+fp16"
+# Precision variants of every preset: f16 weights, and f16 weights with f16 arithmetic inside kernel groups.
+PRECISION_SUFFIXES = {"+fp16": {"fp16": True}, "+fp16-math": {"fp16": True, "fp16_math": True}}
 
 
 def resolve_gpu(name: str) -> GpuTarget:
-    """A preset by name (``mali-valhall``, ``adreno-6xx``, ``desktop``); ``NAME+fp16`` stores KGS weights as f16."""
-    preset = name.removesuffix(FP16_SUFFIX)
-    if preset not in GPU_PRESETS:
-        raise UserError(f"unknown GPU target '{name}'; known: {', '.join(GPU_PRESETS)} (each also as NAME{FP16_SUFFIX})")
-    return replace(GPU_PRESETS[preset], name=name, fp16=True) if name.endswith(FP16_SUFFIX) else GPU_PRESETS[preset]
+    """A preset by name (``mali-valhall``, ``adreno-6xx``, ``desktop``), optionally with ``+fp16`` or ``+fp16-math``."""
+    preset, plus, suffix = name.partition("+")
+    if preset not in GPU_PRESETS or (plus and plus + suffix not in PRECISION_SUFFIXES):
+        raise UserError(f"unknown GPU target '{name}'; known: {', '.join(GPU_PRESETS)} (each also as NAME+fp16 or NAME+fp16-math)")
+    return replace(GPU_PRESETS[preset], name=name, **PRECISION_SUFFIXES[plus + suffix]) if plus else GPU_PRESETS[preset]
 
 
 def set_module_gpu_target(module: ir.Module | ir.Operation, target: GpuTarget) -> None:

@@ -73,3 +73,22 @@ module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocati
     return %0 : tensor<1x10x4x6x28xf32>
   }
 }
+
+// -----
+
+// +fp16-math: f16 vec4 sums inside each group, added to the f32 totals after it.
+// CHECK-LABEL: func.func private @kgs_conv3d_gpu_0
+// CHECK:             vector.from_elements {{.*}} : vector<4xf16>
+// CHECK:             arith.truncf {{.*}} : f32 to f16
+// CHECK:             vector.fma {{.*}} : vector<4xf16>
+// CHECK:         arith.extf {{.*}} : vector<4xf16> to vector<4xf32>
+// CHECK-LABEL: func.func @conv_fp16_math
+module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, fp16 = true, fp16_math = true, name = "mali-valhall+fp16-math", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  func.func @conv_fp16_math(%in: tensor<1x6x4x6x28xf32>, %init: tensor<1x10x4x6x28xf32>) -> tensor<1x10x4x6x28xf32> {
+    %values = arith.constant dense<1.0> : tensor<112xf32>
+    %offsets = arith.constant dense<[0, 2, 4, 5, 7]> : tensor<5xi64>
+    %positions = arith.constant dense<[0, 13, 1, 26, 4, 5, 6]> : tensor<7xi64>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, sparse3d.gpu_schedule = {outputs_per_thread = 1 : i64, workgroup_size = 32 : i64}} : (tensor<1x6x4x6x28xf32>, tensor<112xf32>, tensor<5xi64>, tensor<7xi64>, tensor<1x10x4x6x28xf32>) -> tensor<1x10x4x6x28xf32>
+    return %0 : tensor<1x10x4x6x28xf32>
+  }
+}

@@ -61,6 +61,22 @@ def test_limits_are_errors() -> None:
         GpuTarget("bad", 128, 64, (64, 1, 1), (8, 8, 8), 1024, 1 << 20, 1)
     with pytest.raises(UserError, match="unknown GPU target 'geforce'"):
         resolve_gpu("geforce")
+    with pytest.raises(UserError, match="unknown GPU target 'desktop\\+fp8'"):
+        resolve_gpu("desktop+fp8")
+    with pytest.raises(UserError, match="fp16_math needs fp16"):
+        GpuTarget("bad", 16, 64, (64, 1, 1), (8, 8, 8), 1024, 1 << 20, 1, fp16_math=True)
+
+
+def test_precision_variants() -> None:
+    assert not resolve_gpu("desktop").fp16
+    half = resolve_gpu("mali-valhall+fp16")
+    assert half.fp16 and not half.fp16_math and half.subgroup_size == 16
+    assert "Float16, StorageBuffer16BitAccess" in half.spirv_target_env() and "SPV_KHR_16bit_storage" in half.spirv_target_env()
+    math_target = resolve_gpu("adreno-6xx+fp16-math")
+    assert math_target.fp16 and math_target.fp16_math
+    with ir.Context():
+        assert GpuTarget.from_attr(math_target.to_attr()) == math_target
+        assert "fp16" not in str(resolve_gpu("desktop").to_attr())
 
 
 def test_value_bases_address_the_compact_layout() -> None:

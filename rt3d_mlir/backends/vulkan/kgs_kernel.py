@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.errors import UserError
 from rt3d_mlir.targets.gpu_strategy import VECTOR_WIDTH, GpuSchedule, filter_vectors, output_positions, workgroup_count
 
 
@@ -71,11 +72,15 @@ class _Text:
         return self.op("i", f"arith.{op} {a}, {self.index(b) if isinstance(b, int) else b} : index")
 
 
-def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, types: dict[str, str], init_shape: str) -> str:
+def kernel_function(
+    name: str, geometry: ConvGeometry, schedule: GpuSchedule, types: dict[str, str], init_shape: str, f16_math: bool = False
+) -> str:
     """The text of ``func.func private @name`` computing the conv on the GPU (see the module docstring).
 
     ``types`` holds the argument types; ``types["init"]`` says what the sums start from: the
     full ``init_shape`` tensor, a per-filter bias ``tensor<Mxf32>``, or one ``f32`` (a fill).
+    ``f16_math`` (f16 weights only): each kernel group's products are summed in f16 vec4s, and
+    each group's sum is added to f32 accumulators, so f16 rounding spans one group at a time.
     """
     n, c, (d, h, w) = geometry.batch, geometry.in_channels, geometry.in_size
     m = geometry.out_channels
@@ -93,6 +98,9 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     in_size, out_size = n * c * d * h * w, n * m * positions_out
     vec = f"vector<{VECTOR_WIDTH}xf32>"
     weights_f16 = types["values"].endswith("xf16>")
+    if f16_math and not weights_f16:
+        raise UserError("f16 arithmetic needs f16 weights")
+    inner = f"vector<{VECTOR_WIDTH}xf16>" if f16_math else vec  # the accumulators inside one group
 
     t = _Text()
     head = (
@@ -122,6 +130,7 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     )
     zero_f = t.op("z", "arith.constant 0.0 : f32")
     zero_v = t.op("z", f"arith.constant dense<0.0> : {vec}")
+    zero_inner = t.op("z", f"arith.constant dense<0.0> : {inner}") if f16_math else zero_v
     first_filter = t.binary("muli", "%block", gm)
     filters_here = t.op("i", f"arith.minsi {t.index(gm)}, {t.binary('subi', t.index(m), first_filter)} : index")
     tile_base = t.binary("addi", t.binary("muli", "%tile", schedule.tile), "%tid")
@@ -155,8 +164,10 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
     first_channel = t.binary("muli", "%group", gn)
     channels_here = t.op("i", f"arith.minsi {t.index(gn)}, {t.binary('subi', t.index(c), first_channel)} : index")
     step_weights = t.binary("muli", channels_here, filters_here)
+    group_sums = current
+    starts = [zero_inner] * count if f16_math else current
     t.emit(f"%acc_k:{count} = scf.for %k = {k_begin} to {k_end} step {t.index(1)} iter_args("
-           + ", ".join(f"{a}_k = {cur}" for a, cur in zip(flat_accs, current)) + f") -> ({', '.join([vec] * count)}) {{")
+           + ", ".join(f"{a}_k = {start}" for a, start in zip(flat_accs, starts)) + f") -> ({', '.join([inner] * count)}) {{")
     current = [f"{a}_k" for a in flat_accs]
     position = table("positions", "%k")
     offsets_kernel = (t.binary("divsi", position, kh * kw), t.binary("remsi", t.binary("divsi", position, kw), kh), t.binary("remsi", position, kw))
@@ -176,7 +187,7 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
         spatial.append((inside, t.binary("addi", batch_in, safe)))
     entry_weights = t.binary("addi", base, t.binary("muli", t.binary("subi", "%k", k_begin), step_weights))
     t.emit(f"%acc_c:{count} = scf.for %ch = {t.index(0)} to {channels_here} step {t.index(1)} iter_args("
-           + ", ".join(f"{a}_c = {cur}" for a, cur in zip(flat_accs, current)) + f") -> ({', '.join([vec] * count)}) {{")
+           + ", ".join(f"{a}_c = {cur}" for a, cur in zip(flat_accs, current)) + f") -> ({', '.join([inner] * count)}) {{")
     current = [f"{a}_c" for a in flat_accs]
     weight_row = t.binary("addi", entry_weights, t.binary("muli", "%ch", filters_here))
     last_filter = t.binary("subi", filters_here, 1)
@@ -187,23 +198,29 @@ def kernel_function(name: str, geometry: ConvGeometry, schedule: GpuSchedule, ty
             # Lanes past a tail block's last filter repeat it; their sums are never stored.
             index = t.binary("addi", weight_row, t.op("i", f"arith.minsi {t.index(v * VECTOR_WIDTH + lane)}, {last_filter} : index"))
             weight = t.op("w", f"memref.load {flat['values']}[{index}] : {memref_of['values']}")
-            if weights_f16:  # f16 storage halves the weight traffic; the arithmetic stays f32
+            if weights_f16 and not f16_math:  # f16 storage halves the weight traffic; the arithmetic stays f32
                 weight = t.op("w", f"arith.extf {weight} : f16 to f32")
             lanes.append(weight)
-        weights.append(t.op("wv", f"vector.from_elements {', '.join(lanes)} : {vec}"))
+        weights.append(t.op("wv", f"vector.from_elements {', '.join(lanes)} : {inner}"))
     channel_offset = t.binary("muli", t.binary("addi", first_channel, "%ch"), d * h * w)
     updated = []
     for j, (inside, address) in enumerate(spatial):
         loaded = t.op("x", f"memref.load {flat['input']}[{t.binary('addi', address, channel_offset)}] : memref<{in_size}xf32>")
         value = t.op("x", f"arith.select {inside}, {loaded}, {zero_f} : f32")
-        broadcast = t.op("xv", f"vector.broadcast {value} : f32 to {vec}")
+        if f16_math:
+            value = t.op("x", f"arith.truncf {value} : f32 to f16")
+        broadcast = t.op("xv", f"vector.broadcast {value} : {'f16' if f16_math else 'f32'} to {inner}")
         for v in range(vectors):
-            updated.append(t.op("a", f"vector.fma {broadcast}, {weights[v]}, {current[j * vectors + v]} : {vec}"))
-    t.emit(f"scf.yield {', '.join(updated)} : {', '.join([vec] * count)}")
+            updated.append(t.op("a", f"vector.fma {broadcast}, {weights[v]}, {current[j * vectors + v]} : {inner}"))
+    t.emit(f"scf.yield {', '.join(updated)} : {', '.join([inner] * count)}")
     t.emit("}")
-    t.emit(f"scf.yield {', '.join(f'%acc_c#{i}' for i in range(count))} : {', '.join([vec] * count)}")
+    t.emit(f"scf.yield {', '.join(f'%acc_c#{i}' for i in range(count))} : {', '.join([inner] * count)}")
     t.emit("}")
-    t.emit(f"scf.yield {', '.join(f'%acc_k#{i}' for i in range(count))} : {', '.join([vec] * count)}")
+    group_results = [f"%acc_k#{i}" for i in range(count)]
+    if f16_math:  # the group's f16 sums join the f32 totals
+        group_results = [t.op("a", f"arith.addf {total}, {t.op('a', f'arith.extf {part} : {inner} to {vec}')} : {vec}")
+                         for total, part in zip(group_sums, group_results)]
+    t.emit(f"scf.yield {', '.join(group_results)} : {', '.join([vec] * count)}")
     t.emit("}")
     # Epilogue: out = init + sum, for owned positions in range and filters of this block.
     for j, (linear, valid, _) in enumerate(owned):
