@@ -35,7 +35,8 @@ class Sparse3DGpuTile(ModulePass):
     name = "sparse3d-gpu-tile"
     summary = "Record a workgroup/thread schedule on each sparse3d.kgs_conv3d from the module's GPU target"
 
-    target: str = option("", f"GPU target to record on the module first ({', '.join(GPU_PRESETS)}); empty: use its sparse3d.gpu_target")
+    target: str = option("", f"GPU target to record on the module first ({', '.join(GPU_PRESETS)}, each also +fp16 or +fp16-math); "
+                              "empty: use its sparse3d.gpu_target")
 
     default_target: str = option("", f"GPU target to record when the module has no {GPU_TARGET_ATTR} (empty: that is an error)")
 
