@@ -8,6 +8,9 @@ like the CPU's ``sparse3d.target``, so every pass after import reads the same fa
         max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64,
         subgroup_size = 16 : i64}} {...}
 
+The precision variants ``NAME+fp16`` and ``NAME+fp16-math`` add ``fp16 = true`` (f16 weights)
+and ``fp16_math = true`` (f16 sums inside each kernel group); absent flags mean f32.
+
 MLIR does not check SPIR-V resource limits, so the strategy
 (:mod:`rt3d_mlir.targets.gpu_strategy`) checks every schedule against these and the
 Vulkan runner checks the manifest against the real device before dispatching.
