@@ -187,3 +187,30 @@ def test_missing_cross_gcc_says_how_to_get_it(tmp_path: Path, monkeypatch, capsy
     assert "apt-get install gcc-aarch64-linux-gnu" in error and "\n" not in error
     with pytest.raises(UserError, match="apt-get install qemu-user"):
         toolchain.qemu()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--emit=asm", "--cpu=cortex-a99"], "LLVM's AArch64 back end does not know the cpu 'cortex-a99'"),
+        (["--emit=asm", "--features=+sve9"], "does not know the feature 'sve9'"),
+        (["--emit=obj"], "--emit=obj writes a binary file: name it with -o"),
+        (["--emit=asm", "--openmp"], "drop --openmp"),
+    ],
+)
+def test_rt3d_translate_errors_are_one_line(options: list[str], message: str, capsys) -> None:
+    from rt3d_mlir.tools.rt3d_translate import main
+
+    source = Path(__file__).parents[1] / "Target" / "AArch64" / "rt3d-translate.mlir"
+    assert main([str(source), *options]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("rt3d-translate: error:") and message in error and "\n" not in error
+
+
+def test_rt3d_translate_unparsable_input(tmp_path: Path, capsys) -> None:
+    from rt3d_mlir.tools.rt3d_translate import main
+
+    source = tmp_path / "bad.mlir"
+    source.write_text("func.func @main( {\n")
+    assert main([str(source), "--emit=asm"]) == 1
+    assert capsys.readouterr().err.startswith("rt3d-translate: error: cannot parse")
