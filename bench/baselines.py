@@ -163,7 +163,7 @@ def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], p
         gflops = 2 * macs[variant] / medians[variant] / 1e9
         rows.append({
             **case, "variant": variant, "median_ms": medians[variant] * 1e3,
-            "min_ms": min(samples) * 1e3, "max_ms": max(samples) * 1e3,
+            "min_ms": min(samples) * 1e3, "max_ms": max(samples) * 1e3, "rounds_ms": [t * 1e3 for t in samples],
             "kgs_faster": medians[variant] / medians[OURS_KGS], "vs_ours_dense": medians[variant] / medians[OURS_DENSE],
             "gflops": gflops, "percent_of_fma_peak": 100 * gflops / peak_gflops,
         })
