@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets.gpu import DEFAULT_GPU, GpuTarget, resolve_gpu, set_module_gpu_target
+
+if TYPE_CHECKING:
+    from rt3d_mlir.backends.vulkan.runner import VulkanRunner
 
 ENTRY_POINT = "main"
 _VIEW_OPS = ("memref.collapse_shape", "memref.expand_shape", "memref.subview", "memref.cast", "memref.reinterpret_cast")
@@ -203,12 +207,12 @@ class VulkanCompiledModel:
     convs: list[ConvReport]
     compile_seconds: float = 0.0
     device: str | None = None  # substring of the device name to run on (None: the first GPU, else any)
-    _runner: object = field(default=None, repr=False)
+    _runner: "VulkanRunner | None" = field(default=None, repr=False)
 
     def save(self, folder: str | Path) -> Path:
         return self.program.save(folder)
 
-    def runner(self):  # type: ignore[no-untyped-def]
+    def runner(self) -> "VulkanRunner":
         """The :class:`~rt3d_mlir.backends.vulkan.runner.VulkanRunner`, created (device, uploads) on first use."""
         if self._runner is None:
             from rt3d_mlir.backends.vulkan.runner import VulkanRunner
