@@ -147,6 +147,12 @@ class DensePeers:
             return None
 
 
+def current_commit() -> str:
+    """The repository's commit (short hash), recorded with every result."""
+    result = subprocess.run(["git", "log", "-1", "--format=%h"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    return result.stdout.strip()
+
+
 def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], peak_flops: int) -> tuple[list[dict], dict]:
     """Rows per variant and the summary of one measurement of ``case`` (e.g. model and threads).
 

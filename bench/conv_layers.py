@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -46,7 +45,9 @@ from rt3d_mlir.targets.strategy import Schedule
 from rt3d_mlir.timing import time_interleaved
 
 sys.path.insert(0, str(Path(__file__).parent))
-from baselines import FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, print_report, summarize  # noqa: E402
+from baselines import (  # noqa: E402
+    FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
+)
 
 GROUP = GroupShape(8, 4)
 
@@ -152,8 +153,7 @@ def main() -> None:
     target = host_target()
     thread_counts = [int(t) for t in args.threads.split(",")]
     clip = tuple(int(d) for d in args.input_size.split("x"))
-    commit = subprocess.run(["git", "log", "-1", "--format=%h"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
+    commit = current_commit()
     print(f"commit {commit}; target {target.name}: {target.vector_lanes} f32 lanes, "
           f"{target.vector_registers} vector registers, {target.cores} cores")
     peaks = {t: FmaPeak(target.vector_lanes, t) for t in thread_counts}

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -58,7 +57,9 @@ from rt3d_mlir.targets import host_target
 from rt3d_mlir.timing import time_interleaved
 
 sys.path.insert(0, str(Path(__file__).parent))
-from baselines import FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, print_report, summarize  # noqa: E402
+from baselines import (  # noqa: E402
+    FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
+)
 from conv_layers import FmaPeak  # noqa: E402  (the FMA peak microkernel, shared with the layer benchmark)
 
 GROUP = kgs.GroupShape(8, 4)
@@ -150,8 +151,7 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     clip_size = tuple(int(d) for d in args.input_size.split("x"))
-    commit = subprocess.run(["git", "log", "-1", "--format=%h"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
+    commit = current_commit()
     report = {"commit": commit, "input_size": list(clip_size), "target": host_target().name,
               "rows": [], "summaries": [], "skipped": {}}
     for name in args.models.split(","):
