@@ -104,8 +104,8 @@ def test_folding_keeps_kgs_zeros_and_numerics():
 def test_bad_inputs_and_targets_are_user_errors():
     model = SharedInputs().eval()
     example = torch.randn(1, 8, 2, 6, 8)
-    with pytest.raises(UserError, match="target 'vulkan' is not supported"):
-        rt3d_mlir.compile(model, example, target="vulkan")
+    with pytest.raises(UserError, match="target 'riscv' is not supported"):
+        rt3d_mlir.compile(model, example, target="riscv")
     compiled = rt3d_mlir.compile(model, example)
     with pytest.raises(UserError, match=r"input 0 must be a float32 tensor of shape \(1, 8, 2, 6, 8\)"):
         compiled(torch.randn(1, 8, 2, 6, 9))
