@@ -14,6 +14,18 @@ module attributes {gpu.container_module, sparse3d.gpu_target = {compute_units = 
 
 // -----
 
+// An fp16 target's kernels may use f16 storage buffers: Float16 and StorageBuffer16BitAccess.
+// CHECK:       gpu.module @k [#spirv.target_env<#spirv.vce<v1.3, [Shader, Float16, StorageBuffer16BitAccess], [SPV_KHR_storage_buffer_storage_class, SPV_KHR_16bit_storage]>
+module attributes {gpu.container_module, sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, fp16 = true, name = "mali-valhall+fp16", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  gpu.module @k {
+    gpu.func @k(%a: memref<64xf32>) kernel attributes {known_block_size = array<i32: 64, 1, 1>} {
+      gpu.return
+    }
+  }
+}
+
+// -----
+
 // A workgroup past the target's limits is an error here: MLIR does not check them.
 module attributes {gpu.container_module, sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
   gpu.module @k {
