@@ -15,8 +15,11 @@ copy of the input (``linalg.fill`` + ``linalg.copy``), a scalar loop that builds
 per-entry offset tables from ``group_offsets``/``positions``, and an ``scf.parallel``
 (or ``scf.for`` nest) over (batch, filter block, output depth) calling a private
 ``@kgs_conv3d_kernel_N`` whose loops hold ``vector.load``/``vector.broadcast``/
-``vector.fma`` register blocks; the result is ``bufferization.to_tensor``. See
-:mod:`rt3d_mlir.codegen.kgs_kernel`.
+``vector.fma`` register blocks; the result is ``bufferization.to_tensor``. The
+accumulators start from what ``init`` was built from (a ``linalg.fill`` scalar, a
+bias ``linalg.broadcast``, a fused ``residual + bias``) rather than a full init
+tensor; the op's optional ``activation`` and ``filter_permutation`` are applied at
+the stores. See :mod:`rt3d_mlir.codegen.kgs_kernel`.
 """
 
 from __future__ import annotations
