@@ -13,8 +13,8 @@ Input (after ``sparse3d-tile``)::
 Output: ``bufferization.to_buffer`` of the operands, a zero-padded, stride-phase-split
 copy of the input (``linalg.fill`` + ``linalg.copy``), a scalar loop that builds
 per-entry offset tables from ``group_offsets``/``positions``, and an ``scf.parallel``
-(or ``scf.for`` nest) over (batch, filter block, output depth) calling a private
-``@kgs_conv3d_kernel_N`` whose loops hold ``vector.load``/``vector.broadcast``/
+(or ``scf.for`` nest) over (batch, output depth, row block) calling a private
+``@kgs_conv3d_block_N`` whose loops hold ``vector.load``/``vector.broadcast``/
 ``vector.fma`` register blocks; the result is ``bufferization.to_tensor``. The
 accumulators start from what ``init`` was built from (a ``linalg.fill`` scalar, a
 bias ``linalg.broadcast``, a fused ``residual + bias``) rather than a full init
