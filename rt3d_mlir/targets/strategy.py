@@ -51,7 +51,7 @@ class Schedule:
     rows: int  # output rows (H) per register block
     w_vectors: int  # vectors along output W per register block
     channel_groups: int  # channel groups per reduction chunk (its input slab should stay near L1)
-    threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, filter blocks, output depth)
+    threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, output depth, row blocks)
 
     def __post_init__(self) -> None:
         for field in fields(self):
