@@ -83,6 +83,8 @@ class Sparse3DCompact(ModulePass):
         offsets, positions = constant_array(op.operands[2]), constant_array(op.operands[3])
         if offsets is None or positions is None:
             return
+        # The kernels read the tables as unsigned (an i8 position may be 146); so does this pass.
+        offsets, positions = (table.view(f"u{table.dtype.itemsize}").astype(np.int64) for table in (offsets, positions))
         regrouped, order = None, None
         if self.reorder != "never":
             # Reading the weights back is most of this pass's time: only when it may regroup.
@@ -93,7 +95,7 @@ class Sparse3DCompact(ModulePass):
             out_channels = ir.RankedTensorType(op.operands[4].type).shape[1]
             kernel = tuple(ir.DenseI64ArrayAttr(op.attributes["kernel_size"]))
             weight_shape = (out_channels, ir.RankedTensorType(op.operands[0].type).shape[1], *kernel)
-            current = kgs.CompactKGS(group_shape, weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values)
+            current = kgs.CompactKGS(group_shape, weight_shape, offsets, positions, values)
             weight = kgs.expand(current)
             order = choose_filter_order(weight, group_shape, self.reorder)
             if order is not None:

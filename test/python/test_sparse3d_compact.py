@@ -22,8 +22,8 @@ SCHEDULE = Schedule(vector_lanes=8, filters=4, rows=1, w_vectors=2, channel_grou
 
 
 def check(weight: torch.Tensor, group: GroupShape, spec: ConvSpec, mode: str, schedule: Schedule = SCHEDULE,
-          zero_init: bool = False, seed: int = 0) -> CompiledConv:
-    conv = CompiledConv(compact(weight, group), spec, schedule=schedule, zero_init=zero_init,
+          zero_init: bool = False, seed: int = 0, index_bits: int = 64) -> CompiledConv:
+    conv = CompiledConv(compact(weight, group), spec, schedule=schedule, zero_init=zero_init, index_bits=index_bits,
                         passes=f"sparse3d-compact{{reorder={mode}}}")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(spec.input_shape, generator=generator)
@@ -62,6 +62,13 @@ def test_kgs_pruned_layer_keeps_its_order_and_gets_narrow_tables() -> None:
     assert "filter_permutation" not in conv.op_text  # one pattern per block: nothing to gain
     # 6 groups x 8 positions = 48 table entries: offsets and positions fit i8.
     assert table_types(conv)[1:] == ("tensor<7xi8>", "tensor<48xi8>")
+
+
+def test_unsigned_i8_tables_widen() -> None:
+    # 3x7x7 positions reach 146: written as i8 (read unsigned by the kernels), they need i16.
+    weight = random_kgs_weight((8, 4, 3, 7, 7), G84, 0.3, torch.Generator().manual_seed(3))
+    conv = check(weight, G84, ConvSpec((1, 4, 3, 8, 10), (1, 1, 1), (1, 3, 3, 1, 3, 3)), "auto", index_bits=8)
+    assert table_types(conv)[1:] == ("tensor<2xi8>", "tensor<44xi16>")
 
 
 def test_narrowest_width() -> None:
