@@ -7,7 +7,8 @@ torch-mlir imports ``max_pool3d`` / ``avg_pool3d`` as a window reduction::
       ins(%x, %window_shape) outs(%init) { arith.maximumf (or arith.addf) of %in and %out }
 
 The replacement is a call of a private function of tensors (like the KGS kernel,
-so one-shot bufferization sees what it reads) whose loops run over (n, c, d, h)
+so one-shot bufferization sees what it reads; a ``linalg.fill`` init is passed as
+its scalar) whose loops run over (n, c, d, h)
 and, along the output W, vectors of ``lanes`` outputs: for each window row
 (kd, kh) it loads the contiguous inputs the vector's outputs read (whole
 vectors: a stride-2 pool of 8 outputs loads 16 inputs) and, for each kw, picks
@@ -75,6 +76,10 @@ def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
 def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_function_at: ir.InsertionPoint) -> ir.Value:
     """Replaces ``op`` (the pooling generic) by a call of a new private function ``name``; returns the call's result."""
     input_tensor, init_tensor = op.operands[0], op.operands[2]
+    # torch-mlir's pooling init is a linalg.fill (-inf or 0): take its scalar, not a filled tensor.
+    fill = init_tensor.owner
+    fill_value = fill.operands[0] if isinstance(fill, ir.OpView) and fill.operation.name == "linalg.fill" else None
+    init_argument = fill_value if fill_value is not None else init_tensor
     result_type = ir.RankedTensorType(op.results[0].type)
     f32 = result_type.element_type
     index = ir.IndexType.get()
@@ -82,7 +87,7 @@ def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_fu
     in_strides = _row_major_strides(pool.input_shape)
     out_strides = _row_major_strides(pool.output_shape)
     with insert_function_at:
-        function = func.FuncOp(name, ([input_tensor.type, init_tensor.type], [result_type]), visibility="private")
+        function = func.FuncOp(name, ([input_tensor.type, init_argument.type], [result_type]), visibility="private")
     with ir.InsertionPoint(function.add_entry_block()):
 
         def flat(tensor: ir.Value, shape: tuple[int, ...]) -> ir.Value:
@@ -90,7 +95,7 @@ def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_fu
             return memref.collapse_shape(ir.MemRefType.get([math.prod(shape)], f32), buffer, [list(range(len(shape)))])
 
         source = flat(function.arguments[0], pool.input_shape)
-        init = flat(function.arguments[1], pool.output_shape)
+        init = flat(function.arguments[1], pool.output_shape) if fill_value is None else function.arguments[1]
         out = memref.alloc(ir.MemRefType.get(list(pool.output_shape), f32), [], [], alignment=64)
         out_flat = memref.collapse_shape(ir.MemRefType.get([math.prod(pool.output_shape)], f32), out, [[0, 1, 2, 3, 4]])
 
@@ -119,7 +124,7 @@ def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_fu
                 out_type = ir.VectorType.get([width], f32)
                 length = pool.load_length(width)
                 at = arith.addi(out_row, constant(column))
-                acc = vector.load(out_type, init, [at])
+                acc = vector.load(out_type, init, [at]) if fill_value is None else vector.broadcast(out_type, init)
                 for kd in range(pool.window[0]):
                     for kh in range(pool.window[1]):
                         tap_row = kd * dd * in_strides[2] + kh * dh * in_strides[3] + column * sw
@@ -136,5 +141,5 @@ def emit_pool3d(op: ir.Operation, pool: Pool3D, lanes: int, name: str, insert_fu
         loop(n * c, lambda plane: loop(d, lambda depth: loop(h, lambda height: row(plane, depth, height))))
         func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True)])
     with ir.InsertionPoint(op):
-        call = func.CallOp(function, [input_tensor, init_tensor])
+        call = func.CallOp(function, [input_tensor, init_argument])
     return call.result

@@ -3,7 +3,7 @@
 // MaxPool3d(kernel (1, 2, 2), stride (1, 2, 2)) on rows of 20: per window row one load of
 // 16 inputs gives 8 outputs' two taps (even and odd lanes); the tail of 2 outputs loads 4.
 // CHECK-LABEL: func.func private @pool3d_0
-// CHECK-SAME:  (%{{.*}}: tensor<1x3x2x4x20xf32>, %{{.*}}: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32>
+// CHECK-SAME:  (%{{.*}}: tensor<1x3x2x4x20xf32>, %{{.*}}: f32) -> tensor<1x3x2x2x10xf32>
 // CHECK:       scf.for
 // CHECK:       vector.load {{.*}} vector<16xf32>
 // CHECK:       vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
