@@ -17,7 +17,8 @@ def _numpy_dtype(element_type: ir.Type) -> np.dtype | None:
     return None if dtype is None else np.dtype(dtype)
 
 
-def _resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray | None:
+def resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray | None:
+    """The data of a `dense_resource` constant op (arith.constant or memref.global) as numpy, or None if elided or bf16."""
     # The Python API has no accessor for resource blobs, but printing a module that
     # holds only this constant prints just its blob (4 alignment bytes, then data).
     with constant_op.context, ir.Location.unknown():
@@ -56,7 +57,7 @@ def constant_array(value: ir.Value) -> np.ndarray | None:
     attribute = owner.attributes["value"]
     tensor_type = ir.RankedTensorType(value.type)
     if _is_dense_resource(attribute):
-        return _resource_array(owner, tensor_type)
+        return resource_array(owner, tensor_type)
     if isinstance(attribute, ir.DenseElementsAttr):
         dense = ir.DenseElementsAttr(attribute)
         dtype = _numpy_dtype(tensor_type.element_type)

@@ -20,7 +20,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 from torch_mlir.dialects import llvm as llvm_dialect
 
-from rt3d_mlir.constants import _resource_array
+from rt3d_mlir.constants import resource_array
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes import BUFFERIZE, TO_LLVM
@@ -86,7 +86,7 @@ def _global_array(op: ir.Operation) -> np.ndarray | None:
     if isinstance(value, ir.DenseElementsAttr):
         dense = ir.DenseElementsAttr(value)
         return None if dense.is_splat else np.array(dense)
-    return _resource_array(op, memref_type)
+    return resource_array(op, memref_type)
 
 
 def extract_weights(module: ir.Operation, prefix: str) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from torch_mlir.dialects import gpu
 
 from rt3d_mlir import passes
 from rt3d_mlir.backends.vulkan.program import Buffer, ConstantPool, Dispatch, TensorSlot, VulkanProgram
-from rt3d_mlir.constants import _resource_array, defining_op
+from rt3d_mlir.constants import defining_op, resource_array
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -69,7 +69,7 @@ def _global_array(global_op: ir.Operation) -> np.ndarray:
         if dense.is_splat:
             return np.full(memref.shape, dense.get_splat_value().value, dtype=_NUMPY_TYPES[str(memref.element_type)])
         return np.array(dense).reshape(memref.shape)
-    array = _resource_array(global_op, tensor_type)
+    array = resource_array(global_op, tensor_type)
     if array is None:
         raise UserError(f"cannot read the data of constant @{ir.StringAttr(global_op.attributes['sym_name']).value}")
     return array
