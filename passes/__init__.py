@@ -35,7 +35,7 @@ _PASSES: dict[str, str] = {
 }
 
 # The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level
-# clean-ups that keep linear layers and pooling fast, bufferize, map scf.parallel to OpenMP, then every dialect to LLVM.
+# clean-ups that keep linear layers fast and vectorise pooling, bufferize, map scf.parallel to OpenMP, then every dialect to LLVM.
 BUFFERIZE = (
     "fold-constant-transpose",
     "matmul-k-outer",
