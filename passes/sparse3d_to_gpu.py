@@ -28,7 +28,7 @@ from torch_mlir.dialects import arith, func
 
 from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
-from rt3d_mlir.codegen.kgs_kernel import InitKind, _init_source
+from rt3d_mlir.codegen.kgs_kernel import InitKind, init_source
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
@@ -91,7 +91,7 @@ class Sparse3DToGpu(ModulePass):
                 except UserError as error:
                     raise PassError(str(error), op.location) from None
             # A bias broadcast or a fill as init: read the bias or the scalar, not a full-size tensor.
-            kind, sources = _init_source(init)
+            kind, sources = init_source(init)
             start = sources[0] if kind in (InitKind.BIAS, InitKind.SCALAR) else init
             types = {"input": str(input_value.type), "values": str(values.type), "init": str(start.type),
                      **{key: str(value.type) for key, value in tables.items()}}

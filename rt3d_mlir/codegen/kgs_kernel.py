@@ -662,7 +662,7 @@ def _bias_of(tensor: ir.Value) -> ir.Value | None:
     return broadcast.operands[0]
 
 
-def _init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
+def init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
     """How the kernel can start its accumulators from ``init`` without reading a full-size init tensor.
 
     torch-mlir imports a conv without bias with a ``linalg.fill`` init and one with a bias with a
@@ -690,7 +690,7 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Valu
 
     The code is a private function ``@kgs_conv3d_N`` of tensors (input, values, offsets,
     positions, and what the accumulators start from: init, or the scalar of a ``linalg.fill``
-    init, or the bias of a bias-broadcast init, see :func:`_init_source`) inserted before the
+    init, or the bias of a bias-broadcast init, see :func:`init_source`) inserted before the
     op's function. Taking tensors at a call keeps one-shot bufferization exact about what the
     code reads: inside, it reads its arguments through ``bufferization.to_buffer``, which the
     analysis cannot see through, but a call it can, and CSE cannot merge across functions.
@@ -703,7 +703,7 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule) -> ir.Valu
     result_type = ir.RankedTensorType(operation.results[0].type)
     f32 = result_type.element_type
     output_size = math.prod(result_type.shape)
-    init_kind, init_values = _init_source(init_tensor)
+    init_kind, init_values = init_source(init_tensor)
     permutation = filter_permutation(operation)
     arguments = [input_tensor, values_tensor, offsets_tensor, positions_tensor, *init_values]
     enclosing_function = operation.parent
