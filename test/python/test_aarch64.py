@@ -168,12 +168,12 @@ def test_rt3d_compile_target_aarch64_a55_with_threads_is_an_error() -> None:
         (["--name", "3d-model"], "not a C identifier"),
     ],
 )
-def test_cli_bad_options_are_one_line_errors(options: list[str], message: str, tmp_path: Path, capsys) -> None:
+def test_cli_bad_options_are_one_line_errors(options: list[str], message: str, tmp_path: Path, capfd) -> None:
     from rt3d_mlir.cli import main
 
     arguments = ["compile", "c3d", "--width", "0.125", "--input-size", "16x16x16", "--target", "aarch64", "-o", str(tmp_path)]
     assert main([*arguments, *options]) == 1
-    error = capsys.readouterr().err.strip()
+    error = capfd.readouterr().err.strip()  # fd 2 too: LLVM's own warnings must not get through
     assert message in error and "\n" not in error and error.startswith("rt3d: error:")
 
 
@@ -198,12 +198,12 @@ def test_missing_cross_gcc_says_how_to_get_it(tmp_path: Path, monkeypatch, capsy
         (["--emit=asm", "--openmp"], "drop --openmp"),
     ],
 )
-def test_rt3d_translate_errors_are_one_line(options: list[str], message: str, capsys) -> None:
+def test_rt3d_translate_errors_are_one_line(options: list[str], message: str, capfd) -> None:
     from rt3d_mlir.tools.rt3d_translate import main
 
     source = Path(__file__).parents[1] / "Target" / "AArch64" / "rt3d-translate.mlir"
     assert main([str(source), *options]) == 1
-    error = capsys.readouterr().err.strip()
+    error = capfd.readouterr().err.strip()
     assert error.startswith("rt3d-translate: error:") and message in error and "\n" not in error
 
 

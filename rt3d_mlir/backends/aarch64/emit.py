@@ -91,8 +91,8 @@ def target_machine(cpu: Cpu, triple: str) -> llvm.TargetMachine:
 
 def check_cpu(cpu: Cpu) -> None:
     """Raises UserError if LLVM does not know the cpu or a feature (it would silently ignore them)."""
-    machine = target_machine(cpu, TRIPLES["linux-gnu"])
-    with _captured_stderr() as messages:
+    with _captured_stderr() as messages:  # LLVM warns when the machine is made and again when it emits
+        machine = target_machine(cpu, TRIPLES["linux-gnu"])
         probe = llvm.parse_assembly("define void @probe() {\n  ret void\n}\n")
         probe.triple = TRIPLES["linux-gnu"]
         machine.emit_object(probe)
