@@ -41,7 +41,12 @@ ensure_aarch64_openmp() {
         apt-get update -qq
     fi
     scratch=$(mktemp -d)
-    (cd "$scratch" && apt-get download -qq libomp5-19:arm64 2>/dev/null && dpkg-deb -x libomp5-19_*_arm64.deb root)
+    # apt's own error stays visible; the scratch folder goes either way
+    if ! (cd "$scratch" && apt-get download -qq libomp5-19:arm64 && dpkg-deb -x libomp5-19_*_arm64.deb root); then
+        rm -rf "$scratch"
+        log "error: could not download or unpack libomp5-19:arm64 (see apt's message above)"
+        return 1
+    fi
     mkdir -p "$folder"
     cp "$scratch/root/usr/lib/llvm-19/lib/libomp.so.5" "$folder/"
     rm -rf "$scratch"
