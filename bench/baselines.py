@@ -19,7 +19,7 @@ never dropped silently.
 :func:`summarize` turns one round-robin measurement into rows and ratios;
 FLOP = 2 x MAC throughout, and each variant's GFLOP/s counts the MACs it
 computes (kept MACs for our KGS code, direct-convolution MACs for every dense
-variant, even where a peer does fewer, e.g. MNN's Winograd convolutions);
+variant, even where a peer does fewer, e.g. MNN's fast (most likely Winograd) convolutions);
 "% peak" is against the FMA microkernel's best round in the same measurement.
 """
 
