@@ -86,8 +86,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from rt3d_mlir.report import format_table
     from rt3d_mlir.timing import median_time
 
+    aarch64 = args.target == "aarch64" or args.target.startswith("aarch64-")
+    vulkan = args.target == "vulkan" or args.target.startswith("vulkan-")
+    # a back end's options given to another target would be silently ignored
+    aarch64_options = {"--cpu": args.cpu, "--features": args.features, "--name": args.name, "--qemu-check": args.qemu_check}
+    misplaced = [option for option, value in aarch64_options.items() if value] if not aarch64 else []
+    if misplaced:
+        raise UserError(f"{', '.join(misplaced)}: only for --target aarch64 or aarch64-<cpu>, not {args.target}")
+    if args.no_run and not vulkan:
+        raise UserError(f"--no-run: only for --target vulkan, not {args.target}")
     model, example = load_model_argument(args)
-    if args.target == "aarch64" or args.target.startswith("aarch64-"):
+    if aarch64:
         from rt3d_mlir.backends.aarch64 import command
 
         return command.run(args, model, example)
@@ -96,7 +105,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
     compiled = compile_model(model, example, target=args.target, threads=args.threads)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
-    vulkan = not hasattr(compiled, "kernel_ir")
     if args.output:
         if vulkan:
             print(f"wrote the SPIR-V modules and manifest to {compiled.save(args.output)}", file=sys.stderr)

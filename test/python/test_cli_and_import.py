@@ -39,6 +39,9 @@ def test_corrupt_program_file_is_a_user_error(tmp_path):
         (["import", "missing.pt2"], "no such file: 'missing.pt2'"),
         (["import", "c3d", "--input-size", "8x32x32"], "clip is too small for C3D"),
         (["import", "c3d", "--width", "-1"], "width multiplier must be positive"),
+        (["compile", "c3d", "--cpu", "a55"], "--cpu: only for --target aarch64 or aarch64-<cpu>, not host"),
+        (["compile", "c3d", "--target", "vulkan", "--features", "+dotprod", "--qemu-check"], "--features, --qemu-check: only for"),
+        (["compile", "c3d", "--target", "host-avx2", "--no-run"], "--no-run: only for --target vulkan, not host-avx2"),
     ],
 )
 def test_rt3d_user_errors_exit_1_with_one_line(argv, message, capsys):
@@ -98,3 +101,4 @@ def test_rt3d_compile_takes_a_pruned_checkpoint(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "max |compiled - torch eager| = " in out
     assert out.count(" 14.8% ") == 2  # conv2a and conv3b keep 4 of 27 positions
+
