@@ -154,17 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("-o", "--output", default="-", help="output .mlir file (default: stdout)")
     importer.set_defaults(handler=cmd_import)
 
-    compiler = commands.add_parser("compile", help="compile a model for the host, check it against torch, time it")
+    compiler = commands.add_parser("compile", help="compile a model for the host CPU, Vulkan or AArch64, check it against torch, time it")
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
-                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64 or aarch64-a55 (default: host)")
+                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64, aarch64-a76 or aarch64-a55 (default: host)")
     compiler.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
     compiler.add_argument("--repeat", type=positive_int, default=None, help="time this many runs of ours and of torch eager")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
                           "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin; "
                           "aarch64: the folder for the objects and the header)")
     compiler.add_argument("--no-run", action="store_true", help="vulkan: only compile, do not run on a local Vulkan device")
-    aarch64 = compiler.add_argument_group("aarch64 (--target aarch64 or aarch64-a55; docs/aarch64.md)")
+    aarch64 = compiler.add_argument_group("aarch64 (--target aarch64, aarch64-a76 or aarch64-a55; docs/aarch64.md)")
     aarch64.add_argument("--cpu", default=None, help="a76 (default), a55, or an LLVM AArch64 cpu such as cortex-a78")
     aarch64.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod,+fullfp16")
     aarch64.add_argument("--name", default=None, help="C name prefix of the artifacts (default: rt3d_MODEL)")

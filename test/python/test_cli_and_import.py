@@ -102,3 +102,15 @@ def test_rt3d_compile_takes_a_pruned_checkpoint(tmp_path, capsys):
     assert "max |compiled - torch eager| = " in out
     assert out.count(" 14.8% ") == 2  # conv2a and conv3b keep 4 of 27 positions
 
+
+def test_rt3d_compile_help_names_every_target(capsys):
+    from rt3d_mlir.backends.aarch64 import PRESET_CPUS
+    from rt3d_mlir.compiler import HOST_TARGETS
+    from rt3d_mlir.targets.gpu import GPU_PRESETS, PRECISION_SUFFIXES
+
+    with pytest.raises(SystemExit):
+        cli.main(["compile", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    targets = [*HOST_TARGETS, "vulkan", *(f"vulkan-{gpu}" for gpu in GPU_PRESETS), *PRECISION_SUFFIXES,
+               "aarch64", *(f"aarch64-{cpu}" for cpu in PRESET_CPUS)]
+    assert [target for target in targets if target not in help_text] == []
