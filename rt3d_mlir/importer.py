@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -82,6 +83,9 @@ def import_model(
         finally:
             logging.disable(logging.NOTSET)
     try:
-        return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
+        with warnings.catch_warnings():
+            # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+            return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
     except Exception as error:
         raise UserError(f"torch-mlir cannot lower the model to linalg: {_first_line(error)}") from None
