@@ -14,15 +14,18 @@ The strategy that turns a target and a conv into a schedule lives in
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
 
 TARGET_ATTR = "sparse3d.target"
+_Record = TypeVar("_Record")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Target:
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "Target":
-        fields = _dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
+        fields = dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
         return cls(
             name=ir.StringAttr(fields["name"]).value,
             vector_lanes=ir.IntegerAttr(fields["vector_lanes"]).value,
@@ -71,7 +74,8 @@ class Target:
         )
 
 
-def _dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[str, ir.Attribute]:
+def dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[str, ir.Attribute]:
+    """The entries ``names`` of the dictionary attribute ``attr`` (called ``what`` in errors); a missing one is an error."""
     if not isinstance(attr, ir.DictAttr):
         try:
             attr = ir.DictAttr(attr)
@@ -81,6 +85,19 @@ def _dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[
     if missing:
         raise UserError(f"{what} lacks {', '.join(missing)}: {attr}")
     return {name: attr[name] for name in names}
+
+
+def int_fields_attr(record: object) -> ir.DictAttr:
+    """A dataclass of whole numbers as a dictionary of i64 attributes (needs an active Context)."""
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.DictAttr.get({f.name: ir.IntegerAttr.get(i64, getattr(record, f.name)) for f in dataclasses.fields(record)})
+
+
+def int_fields_from_attr(cls: type[_Record], attr: ir.Attribute, what: str) -> _Record:
+    """The dataclass ``cls`` back from :func:`int_fields_attr`'s dictionary."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    values = dict_fields(attr, what, names)
+    return cls(**{name: ir.IntegerAttr(values[name]).value for name in names})
 
 
 # Cores and cache are properties of the machine the code runs on, not of the ISA: presets

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import _dict_fields
+from rt3d_mlir.targets import dict_fields
 
 GPU_TARGET_ATTR = "sparse3d.gpu_target"
 
@@ -78,7 +78,7 @@ class GpuTarget:
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "GpuTarget":
         names = tuple(field.name for field in fields(cls) if field.name not in _FLAGS)
-        values = _dict_fields(attr, GPU_TARGET_ATTR, names)
+        values = dict_fields(attr, GPU_TARGET_ATTR, names)
         dictionary = ir.DictAttr(attr)
         kwargs: dict[str, object] = {flag: flag in dictionary and ir.BoolAttr(dictionary[flag]).value for flag in _FLAGS}
         for name in names:

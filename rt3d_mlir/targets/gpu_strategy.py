@@ -24,7 +24,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import _dict_fields
+from rt3d_mlir.targets import int_fields_attr, int_fields_from_attr
 from rt3d_mlir.targets.gpu import GpuTarget
 
 GPU_SCHEDULE_ATTR = "sparse3d.gpu_schedule"
@@ -57,14 +57,11 @@ class GpuSchedule:
         return self.workgroup_size * self.outputs_per_thread
 
     def to_attr(self) -> ir.DictAttr:
-        i64 = ir.IntegerType.get_signless(64)
-        return ir.DictAttr.get({f.name: ir.IntegerAttr.get(i64, getattr(self, f.name)) for f in fields(self)})
+        return int_fields_attr(self)
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "GpuSchedule":
-        names = tuple(f.name for f in fields(cls))
-        values = _dict_fields(attr, GPU_SCHEDULE_ATTR, names)
-        return cls(**{name: ir.IntegerAttr(values[name]).value for name in names})
+        return int_fields_from_attr(cls, attr, GPU_SCHEDULE_ATTR)
 
 
 def filter_vectors(geometry: ConvGeometry) -> int:

@@ -29,7 +29,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import Target, _dict_fields
+from rt3d_mlir.targets import Target, int_fields_attr, int_fields_from_attr
 
 SCHEDULE_ATTR = "sparse3d.schedule"
 
@@ -65,14 +65,11 @@ class Schedule:
         return self.filters * self.rows * self.w_vectors
 
     def to_attr(self) -> ir.DictAttr:
-        i64 = ir.IntegerType.get_signless(64)
-        return ir.DictAttr.get({f.name: ir.IntegerAttr.get(i64, getattr(self, f.name)) for f in fields(self)})
+        return int_fields_attr(self)
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "Schedule":
-        names = tuple(f.name for f in fields(cls))
-        values = _dict_fields(attr, SCHEDULE_ATTR, names)
-        return cls(**{name: ir.IntegerAttr(values[name]).value for name in names})
+        return int_fields_from_attr(cls, attr, SCHEDULE_ATTR)
 
 
 def registers_needed(filters: int, vectors: int) -> int:
