@@ -166,6 +166,8 @@ def test_rt3d_compile_target_aarch64_a55_with_threads_is_an_error() -> None:
         (["--features", "+bogus"], "does not know the feature 'bogus'"),
         (["--features", "dotprod"], "write features as +name or -name"),
         (["--name", "3d-model"], "not a C identifier"),
+        (["--target", "aarch64-a99", "--cpu", "a55"], "unknown AArch64 target 'aarch64-a99'"),
+        (["--target", "aarch64-a55", "--cpu", "a76"], "--target aarch64-a55 already names the cpu"),
     ],
 )
 def test_cli_bad_options_are_one_line_errors(options: list[str], message: str, tmp_path: Path, capfd) -> None:

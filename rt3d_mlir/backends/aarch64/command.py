@@ -36,8 +36,11 @@ def run(args: argparse.Namespace, model: object, example: object) -> int:
     if args.qemu_check:  # missing tools are reported before the slow compile
         toolchain.cross_gcc()
         toolchain.qemu()
+    preset = cpu_from_target(args.target)  # checks the target even when --cpu is given
+    if args.cpu and args.target != "aarch64":
+        raise UserError(f"--target {args.target} already names the cpu: use --target aarch64 --cpu {args.cpu}")
     prefix = args.name or default_prefix(args.model)
-    build = compile_model(model, example, cpu=args.cpu or cpu_from_target(args.target), features=args.features, prefix=prefix)
+    build = compile_model(model, example, cpu=args.cpu or preset, features=args.features, prefix=prefix)
     print(f"compiled {args.model} for AArch64 ({build.cpu.llvm_cpu}, {build.cpu.features}) in {build.compile_seconds:.1f} s",
           file=sys.stderr)
     from rt3d_mlir.report import format_table
