@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--emit", choices=EMITS, default="artifacts", help="what to write (default: artifacts)")
     parser.add_argument("--cpu", default=None, help="a76 (default), a55, or an LLVM AArch64 cpu such as cortex-a78")
     parser.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod")
-    parser.add_argument("--triple", choices=("linux-gnu", "android"), default="linux-gnu", help="for --emit=asm/obj")
-    parser.add_argument("--openmp", action="store_true", help="for --emit=llvm-ir/asm/obj: the OpenMP variant (default: single-threaded)")
+    parser.add_argument("--triple", choices=("linux-gnu", "android"), default=None, help="for --emit=asm/obj (default: linux-gnu)")
+    parser.add_argument("--openmp", action="store_true", help="for --emit=llvm-ir/obj: the OpenMP variant (default: single-threaded)")
     parser.add_argument("--name", default="rt3d_model", help="C name prefix of the exported symbols (default: rt3d_model)")
     parser.add_argument("--group-shape", default="auto", help="kernel group for sparse3d-from-linalg (default: auto)")
     return parser
@@ -66,9 +66,14 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.emit in ("artifacts", "obj") and args.output == "-":
         raise UserError(f"--emit={args.emit} writes {'a folder' if args.emit == 'artifacts' else 'a binary file'}: name it with -o")
+    # an option the chosen --emit does not use is an error, not silently ignored
+    if args.openmp and args.emit not in ("llvm-ir", "obj"):
+        raise UserError(f"--openmp is for --emit=llvm-ir or obj (--emit=asm shows the single-threaded variant, "
+                        f"the kernels are the same; artifacts holds both): drop --openmp")
+    if args.triple and args.emit not in ("asm", "obj"):
+        raise UserError(f"--triple is for --emit=asm or obj (--emit={args.emit} does not depend on it): drop --triple")
+    args.triple = args.triple or "linux-gnu"
     text = _read(args.input)
-    if args.emit == "asm" and args.openmp:
-        raise UserError("--emit=asm writes the single-threaded variant (the kernels are the same): drop --openmp")
     with make_context(), ir.Location.unknown():
         try:
             module = ir.Module.parse(text)

@@ -198,6 +198,8 @@ def test_missing_cross_gcc_says_how_to_get_it(tmp_path: Path, monkeypatch, capsy
         (["--emit=asm", "--features=+sve9"], "does not know the feature 'sve9'"),
         (["--emit=obj"], "--emit=obj writes a binary file: name it with -o"),
         (["--emit=asm", "--openmp"], "drop --openmp"),
+        (["--emit=header", "--openmp"], "--openmp is for --emit=llvm-ir or obj"),
+        (["--emit=llvm-ir", "--triple=android"], "drop --triple"),
     ],
 )
 def test_rt3d_translate_errors_are_one_line(options: list[str], message: str, capfd) -> None:
