@@ -211,6 +211,16 @@ def test_rt3d_translate_errors_are_one_line(options: list[str], message: str, ca
     assert error.startswith("rt3d-translate: error:") and message in error and "\n" not in error
 
 
+@pytest.mark.parametrize("signature", ["(%a: tensor<?xf32>) -> tensor<?xf32>", "(%a: tensor<2xi64>) -> tensor<2xi64>"])
+def test_rt3d_translate_refuses_dynamic_or_non_f32_signatures(signature: str, tmp_path: Path, capsys) -> None:
+    from rt3d_mlir.tools.rt3d_translate import main
+
+    source = tmp_path / "model.mlir"
+    source.write_text(f"func.func @main{signature} {{\n  return %a : {signature.rsplit('-> ', 1)[1]}\n}}\n")
+    assert main([str(source), "--emit=header"]) == 1
+    assert "must take f32 tensors of static shape" in capsys.readouterr().err
+
+
 def test_rt3d_translate_unparsable_input(tmp_path: Path, capsys) -> None:
     from rt3d_mlir.tools.rt3d_translate import main
 

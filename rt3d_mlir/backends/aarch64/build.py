@@ -103,9 +103,10 @@ def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...
             function_type = ir.FunctionType(op.attributes["function_type"].value)
             types = [*function_type.inputs, *function_type.results]
             if len(function_type.results) != 1 or not all(
-                isinstance(t, ir.RankedTensorType) and isinstance(t.element_type, ir.F32Type) for t in types
+                isinstance(t, ir.RankedTensorType) and isinstance(t.element_type, ir.F32Type) and t.has_static_shape for t in types
             ):
-                raise UserError(f"@{ENTRY_POINT} must take f32 tensors and return one f32 tensor, it is {function_type}")
+                # static shapes: the header's sizes and the driver's buffers are fixed at compile time
+                raise UserError(f"@{ENTRY_POINT} must take f32 tensors of static shape and return one, it is {function_type}")
             inputs = [tuple(ir.RankedTensorType(t).shape) for t in function_type.inputs]
             return inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)
     raise UserError(f"the module has no @{ENTRY_POINT} function (the entry point the back end exports)")
