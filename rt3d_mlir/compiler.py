@@ -106,7 +106,8 @@ def compile(
 
         if threads is not None:
             raise UserError("threads apply to host targets only, not to Vulkan")
-        return compile_vulkan(model, example_input, target=target.partition("-")[2] or "desktop", group_shape=group_shape)
+        gpu = "desktop" if target == "vulkan" else target.removeprefix("vulkan-")  # "vulkan-" alone is an unknown GPU
+        return compile_vulkan(model, example_input, target=gpu, group_shape=group_shape)
     if target == "aarch64" or target.startswith("aarch64-"):
         from rt3d_mlir.backends.aarch64 import compile_model as compile_aarch64, cpu_from_target
 

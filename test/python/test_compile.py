@@ -106,6 +106,8 @@ def test_bad_inputs_and_targets_are_user_errors():
     example = torch.randn(1, 8, 2, 6, 8)
     with pytest.raises(UserError, match="target 'riscv' is not supported"):
         rt3d_mlir.compile(model, example, target="riscv")
+    with pytest.raises(UserError, match="unknown GPU target ''"):
+        rt3d_mlir.compile(model, example, target="vulkan-")
     compiled = rt3d_mlir.compile(model, example)
     with pytest.raises(UserError, match=r"input 0 must be a float32 tensor of shape \(1, 8, 2, 6, 8\)"):
         compiled(torch.randn(1, 8, 2, 6, 9))
