@@ -1,6 +1,7 @@
 """Mechanism: a 3D max/sum pooling ``linalg.generic`` as vector code (``pooling-to-vector`` applies it).
 
-torch-mlir imports ``max_pool3d`` / ``avg_pool3d`` as a window reduction::
+torch-mlir imports ``max_pool3d`` as a window reduction (``avg_pool3d`` comes as transposes around
+``linalg.pooling_ndhwc_sum`` and is not matched; a sum generic of this form is)::
 
   linalg.generic {indexing_maps = [(n, c, d, h, w, kd, kh, kw) -> (n, c, d*sd + kd*dd, h*sh + kh*dh, w*sw + kw*dw),
                                    (...) -> (kd, kh, kw), (...) -> (n, c, d, h, w)], ...}

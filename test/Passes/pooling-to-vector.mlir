@@ -44,3 +44,27 @@ func.func @not_a_pool(%x: tensor<1x3x2x4x20xf32>, %init: tensor<1x3x2x2x10xf32>)
   } -> tensor<1x3x2x2x10xf32>
   return %y : tensor<1x3x2x2x10xf32>
 }
+
+// -----
+
+// A sum pooling (arith.addf) into a tensor init (not a fill): the init is passed as a tensor
+// and the taps are added in vectors. torch's AvgPool3d does not import in this form (see
+// docs/cpu-codegen.md); this covers the combiner the pass accepts besides max.
+// CHECK-LABEL: func.func private @pool3d_0
+// CHECK-SAME:  (%{{.*}}: tensor<1x3x2x4x20xf32>, %{{.*}}: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32>
+// CHECK:       vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
+// CHECK:       arith.addf {{.*}} : vector<8xf32>
+// CHECK-NOT:   arith.maximumf
+// CHECK-LABEL: func.func @sum_pool
+// CHECK:       call @pool3d_0(%arg0, %arg1)
+module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 32768 : i64, name = "host-avx2", vector_lanes = 8 : i64, vector_registers = 16 : i64}} {
+  func.func @sum_pool(%x: tensor<1x3x2x4x20xf32>, %init: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32> {
+    %window = tensor.empty() : tensor<1x2x2xf32>
+    %y = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2 + d5, d3 * 2 + d6, d4 * 2 + d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%x, %window : tensor<1x3x2x4x20xf32>, tensor<1x2x2xf32>) outs(%init : tensor<1x3x2x2x10xf32>) {
+    ^bb0(%in: f32, %w: f32, %out: f32):
+      %s = arith.addf %in, %out : f32
+      linalg.yield %s : f32
+    } -> tensor<1x3x2x2x10xf32>
+    return %y : tensor<1x3x2x2x10xf32>
+  }
+}

@@ -100,3 +100,37 @@ def test_pooling_runs_as_vector_code(name: str) -> None:
     run_pipeline(module, "pooling-to-vector")
     text = str(module)
     assert "call @pool3d_0(" in text and "reduction" not in text
+
+
+SUM_POOL = """
+func.func @sum_pool(%x: tensor<1x3x2x4x21xf32>, %init: tensor<1x3x2x2x10xf32>) -> tensor<1x3x2x2x10xf32> {
+  %window = tensor.empty() : tensor<1x2x2xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2 + d5, d3 * 2 + d6, d4 * 2 + d7)>,
+      affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d5, d6, d7)>, affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %window : tensor<1x3x2x4x21xf32>, tensor<1x2x2xf32>) outs(%init : tensor<1x3x2x2x10xf32>) {
+  ^bb0(%in: f32, %w: f32, %out: f32):
+    %s = arith.addf %in, %out : f32
+    linalg.yield %s : f32
+  } -> tensor<1x3x2x2x10xf32>
+  return %y : tensor<1x3x2x2x10xf32>
+}
+"""
+
+
+def test_sum_pooling_into_a_tensor_init_matches_torch() -> None:
+    # the addf combiner and a non-fill init (torch's AvgPool3d imports in another form, so no model test reaches it)
+    from torch_mlir import ir
+
+    from rt3d_mlir.codegen.jit import JitModule
+    from rt3d_mlir.dialect import make_context
+
+    generator = torch.Generator().manual_seed(0)
+    x, init = torch.randn(1, 3, 2, 4, 21, generator=generator), torch.randn(1, 3, 2, 2, 10, generator=generator)
+    with make_context():
+        vectorized = ir.Module.parse(SUM_POOL)
+        run_pipeline(vectorized, "pooling-to-vector")
+        assert "call @pool3d_0(" in str(vectorized)
+        got = JitModule(ir.Module.parse(SUM_POOL), openmp=False).call("sum_pool", x, init, result_rank=5)
+    expected = init + 4 * torch.nn.functional.avg_pool3d(x, (1, 2, 2), (1, 2, 2))
+    torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-5, atol=1e-5)
