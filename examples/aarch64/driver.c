@@ -28,6 +28,10 @@ static float *read_floats(const char *path, long count) {
         fprintf(stderr, "error: cannot read %ld floats from %s\n", count, path);
         exit(1);
     }
+    if (fgetc(file) != EOF) { /* a longer file is a tensor of another shape, not one to truncate */
+        fprintf(stderr, "error: %s holds more than %ld floats\n", path, count);
+        exit(1);
+    }
     fclose(file);
     return data;
 }
@@ -63,10 +67,9 @@ int main(int argc, char **argv) {
         printf("%.3f ms per run (%d runs, %d thread(s))\n", (now_ms() - start) / repeat, repeat, threads);
     }
     FILE *file = fopen(argv[optind], "wb");
-    if (!file || fwrite(output, sizeof(float), (size_t)output_size, file) != (size_t)output_size) {
+    if (!file || fwrite(output, sizeof(float), (size_t)output_size, file) != (size_t)output_size || fclose(file) != 0) {
         fprintf(stderr, "error: cannot write %s\n", argv[optind]);
         return 1;
     }
-    fclose(file);
     return 0;
 }

@@ -81,6 +81,15 @@ def test_single_conv_under_qemu_matches_torch(name: str, tmp_path: Path) -> None
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=2e-5 * (1 + np.abs(expected).max()))
 
 
+def test_driver_refuses_an_input_of_another_size(tmp_path: Path) -> None:
+    weight = random_kgs_weight((8, 4, 1, 1, 1), G84, 1.0, torch.Generator().manual_seed(0))
+    spec = ConvSpec((1, 4, 1, 2, 4), (1, 1, 1), (0, 0, 0, 0, 0, 0))
+    build = compile_conv(compact(weight, G84), spec)
+    inputs = [np.zeros(33, np.float32), np.zeros(64, np.float32)]  # the first holds one float too many
+    with pytest.raises(UserError, match="input0.bin holds more than 32 floats"):
+        run_build(build, tmp_path, inputs)
+
+
 @pytest.fixture(scope="module")
 def small_c3d() -> tuple[torch.nn.Module, torch.Tensor, Aarch64Build]:
     clip = (16, 16, 16)
