@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch_mlir import ir
 
@@ -146,8 +147,8 @@ def compile_module(
     run_pipeline(module, "sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile, sparse3d-vectorize, canonicalize, cse")
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
     # one weights object serves both variants: their extracted symbols must be the same arrays
-    shapes = [{symbol: array.shape for symbol, array in variant.weights.items()} for variant in lowered.values()]
-    if any(other != shapes[0] for other in shapes):
+    first, *others = (variant.weights for variant in lowered.values())
+    if any(other.keys() != first.keys() or not all(np.array_equal(first[s], array) for s, array in other.items()) for other in others):
         raise RuntimeError("the OpenMP and single-threaded variants extracted different weights")
     objects, assembly = {}, ""
     for suffix, variant in lowered.items():
