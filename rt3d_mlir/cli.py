@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
 from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.errors import UserError, report_internal_error
 from rt3d_mlir.kgs import GroupShape
 from rt3d_mlir.models import MODELS
 
@@ -199,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        print(f"rt3d: internal error: {type(error).__name__}: {error}\nThis is a bug in rt3d-mlir; "
-              "run again with RT3D_DEBUG=1 for the traceback.", file=sys.stderr)
-        if os.environ.get("RT3D_DEBUG"):
-            traceback.print_exc()
-        return 1
+        return report_internal_error("rt3d", error)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.errors import UserError, report_internal_error
 from rt3d_mlir.tools.rt3d_opt import write_output
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        return report_internal_error("rt3d-translate", error)
 
 
 if __name__ == "__main__":

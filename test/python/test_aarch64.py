@@ -237,3 +237,17 @@ def test_rt3d_translate_unparsable_input(tmp_path: Path, capsys) -> None:
     source.write_text("func.func @main( {\n")
     assert main([str(source), "--emit=asm"]) == 1
     assert capsys.readouterr().err.startswith("rt3d-translate: error: cannot parse")
+
+
+def test_rt3d_translate_internal_error_is_not_a_traceback(monkeypatch, capsys) -> None:
+    from rt3d_mlir.backends.aarch64 import build
+    from rt3d_mlir.tools.rt3d_translate import main
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(build, "compile_module", broken)
+    source = Path(__file__).parents[1] / "Target" / "AArch64" / "rt3d-translate.mlir"
+    assert main([str(source), "--emit=header"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("rt3d-translate: internal error: RuntimeError: simulated bug") and "Traceback" not in error
