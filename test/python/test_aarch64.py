@@ -251,3 +251,14 @@ def test_rt3d_translate_internal_error_is_not_a_traceback(monkeypatch, capsys) -
     assert main([str(source), "--emit=header"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("rt3d-translate: internal error: RuntimeError: simulated bug") and "Traceback" not in error
+
+
+def test_qemu_check_without_the_driver_source_fails_before_compiling(tmp_path: Path, monkeypatch, capsys) -> None:
+    from rt3d_mlir.backends.aarch64 import command
+    from rt3d_mlir.cli import main
+
+    monkeypatch.setattr(toolchain, "DRIVER_SOURCE", tmp_path / "driver.c")  # as in an installed package
+    monkeypatch.setattr(command, "compile_model", lambda *args, **kwargs: pytest.fail("compiled before the check"))
+    arguments = ["compile", "c3d", "--width", "0.125", "--input-size", "16x16x16", "--target", "aarch64", "-o", str(tmp_path)]
+    assert main([*arguments, "--qemu-check"]) == 1
+    assert "driver.c is missing" in capsys.readouterr().err

@@ -33,9 +33,10 @@ def run(args: argparse.Namespace, model: object, example: object) -> int:
                         "time (PREFIX_set_threads, or the driver's -t)")
     if args.qemu_check and not isinstance(model, torch.nn.Module):
         raise UserError("--qemu-check compares with torch eager: it needs a zoo model or a pruned checkpoint, not a .pt2 program")
-    if args.qemu_check:  # missing tools are reported before the slow compile
+    if args.qemu_check:  # missing tools (and the driver source, absent from an installed package) before the slow compile
         toolchain.cross_gcc()
         toolchain.qemu()
+        toolchain.driver_source()
     preset = cpu_from_target(args.target)  # checks the target even when --cpu is given
     if args.cpu and args.target != "aarch64":
         raise UserError(f"--target {args.target} already names the cpu: use --target aarch64 --cpu {args.cpu}")

@@ -101,14 +101,19 @@ def link_shared(objects: Sequence[Path], output: Path, openmp: bool) -> Path:
     return output
 
 
-def build_driver(header: Path, prefix: str, objects: Sequence[Path], output: Path, openmp: bool) -> Path:
-    """Links the example C driver (examples/aarch64/driver.c, in the source tree) with a model's objects."""
+def driver_source() -> Path:
+    """examples/aarch64/driver.c; it ships with the source tree, not with an installed package."""
     if not DRIVER_SOURCE.exists():
         raise UserError(f"the C driver {DRIVER_SOURCE} is missing: it ships with the rt3d-mlir source tree")
+    return DRIVER_SOURCE
+
+
+def build_driver(header: Path, prefix: str, objects: Sequence[Path], output: Path, openmp: bool) -> Path:
+    """Links the example C driver (examples/aarch64/driver.c, in the source tree) with a model's objects."""
     _run(
         [cross_gcc(), "-O2", "-std=c11", "-Wall", "-Werror", f"-I{header.parent}",
          f'-DRT3D_MODEL_HEADER="{header.name}"', f"-DRT3D_PREFIX={prefix}",
-         "-o", str(output), str(DRIVER_SOURCE), *map(str, objects), *_openmp_link_flags(openmp), "-lm"],
+         "-o", str(output), str(driver_source()), *map(str, objects), *_openmp_link_flags(openmp), "-lm"],
         f"linking the driver with {objects[0].name}",
     )
     return output
