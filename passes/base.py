@@ -19,10 +19,11 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, Callable, ClassVar, get_type_hints
 
 from torch_mlir import ir
 
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 
 
@@ -85,3 +86,32 @@ class ModulePass(ABC):
             if getattr(self, f.name) != f.default
         ]
         return f"{self.name}{{{' '.join(pairs)}}}" if pairs else self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetOptions:
+    """How a pass's ``target`` / ``default-target`` options reach a kind of module target (CPU or GPU)."""
+
+    attr: str  # the module attribute that holds the target
+    resolve: Callable[[str], Any]  # a target name -> the target (UserError for an unknown one)
+    record: Callable[[ir.Operation, Any], None]  # writes a target as the module attribute
+    read: Callable[[ir.Operation], Any]  # the module attribute -> the target (UserError when missing)
+
+    def check(self, pass_name: str, *names: str) -> None:
+        """Resolves every non-empty name now, so that an unknown target is an option error."""
+        for name in filter(None, names):
+            try:
+                self.resolve(name)
+            except UserError as error:
+                raise UserError(f"pass '{pass_name}': {error}") from None
+
+    def module_target(self, module: ir.Operation, target: str, default_target: str) -> Any:
+        """Records ``target`` (or ``default_target`` when the module has none) on the module and returns its target."""
+        if target:
+            self.record(module, self.resolve(target))
+        elif default_target and self.attr not in module.attributes:
+            self.record(module, self.resolve(default_target))
+        try:
+            return self.read(module)
+        except UserError as error:
+            raise PassError(str(error), module.location) from None

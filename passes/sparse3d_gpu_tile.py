@@ -25,9 +25,11 @@ from torch_mlir import ir
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.passes.base import ModulePass, option
+from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
 from rt3d_mlir.targets.gpu import GPU_PRESETS, GPU_TARGET_ATTR, module_gpu_target, resolve_gpu, set_module_gpu_target
 from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule, check_gpu_schedule, choose_gpu_schedule
+
+GPU_TARGETS = TargetOptions(GPU_TARGET_ATTR, resolve_gpu, set_module_gpu_target, module_gpu_target)
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,10 @@ class Sparse3DGpuTile(ModulePass):
     default_target: str = option("", f"GPU target to record when the module has no {GPU_TARGET_ATTR} (empty: that is an error)")
 
     def __post_init__(self) -> None:
-        for name in (self.target, self.default_target):
-            if not name:
-                continue
-            try:
-                resolve_gpu(name)
-            except UserError as error:
-                raise UserError(f"pass '{self.name}': {error}") from None
+        GPU_TARGETS.check(self.name, self.target, self.default_target)
 
     def apply(self, module: ir.Operation) -> None:
-        if self.target:
-            set_module_gpu_target(module, resolve_gpu(self.target))
-        elif self.default_target and GPU_TARGET_ATTR not in module.attributes:
-            set_module_gpu_target(module, resolve_gpu(self.default_target))
-        try:
-            target = module_gpu_target(module)
-        except UserError as error:
-            raise PassError(str(error), module.location) from None
+        target = GPU_TARGETS.module_target(module, self.target, self.default_target)
         for op in find_kgs_convs(module):
             try:
                 geometry = ConvGeometry.of(op)

@@ -26,9 +26,11 @@ from torch_mlir import ir
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.passes.base import ModulePass, option
+from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
 from rt3d_mlir.targets import TARGET_ATTR, module_target, resolve, set_module_target
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_schedule
+
+CPU_TARGETS = TargetOptions(TARGET_ATTR, resolve, set_module_target, module_target)
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,10 @@ class Sparse3DTile(ModulePass):
     default_target: str = option("", f"target to record when the module has no {TARGET_ATTR} (empty: that is an error)")
 
     def __post_init__(self) -> None:
-        for name in (self.target, self.default_target):
-            if not name:
-                continue
-            try:
-                resolve(name)
-            except UserError as error:
-                raise UserError(f"pass '{self.name}': {error}") from None
+        CPU_TARGETS.check(self.name, self.target, self.default_target)
 
     def apply(self, module: ir.Operation) -> None:
-        if self.target:
-            set_module_target(module, resolve(self.target))
-        elif self.default_target and TARGET_ATTR not in module.attributes:
-            set_module_target(module, resolve(self.default_target))
-        try:
-            target = module_target(module)
-        except UserError as error:
-            raise PassError(str(error), module.location) from None
+        target = CPU_TARGETS.module_target(module, self.target, self.default_target)
         for op in find_kgs_convs(module):
             if SCHEDULE_ATTR in op.attributes:
                 continue
