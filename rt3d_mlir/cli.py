@@ -93,6 +93,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise UserError(f"{', '.join(misplaced)}: only for --target aarch64 or aarch64-<cpu>, not {args.target}")
     if args.no_run and not vulkan:
         raise UserError(f"--no-run: only for --target vulkan, not {args.target}")
+    if args.no_run and args.repeat:
+        raise UserError("--no-run and --repeat contradict each other: timing needs a run")
     model, example = load_model_argument(args)
     if aarch64:
         from rt3d_mlir.backends.aarch64 import command

@@ -42,6 +42,7 @@ def test_corrupt_program_file_is_a_user_error(tmp_path):
         (["compile", "c3d", "--cpu", "a55"], "--cpu: only for --target aarch64 or aarch64-<cpu>, not host"),
         (["compile", "c3d", "--target", "vulkan", "--features", "+dotprod", "--qemu-check"], "--features, --qemu-check: only for"),
         (["compile", "c3d", "--target", "host-avx2", "--no-run"], "--no-run: only for --target vulkan, not host-avx2"),
+        (["compile", "c3d", "--target", "vulkan", "--no-run", "--repeat", "3"], "--no-run and --repeat contradict each other"),
     ],
 )
 def test_rt3d_user_errors_exit_1_with_one_line(argv, message, capsys):
