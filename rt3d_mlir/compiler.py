@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch_mlir import ir
@@ -65,7 +65,9 @@ class CompiledModel:
         return torch.from_numpy(output)
 
 
-def check_against_eager(compiled: CompiledModel, model: torch.nn.Module, example: torch.Tensor) -> tuple[float, float]:
+def check_against_eager(
+    compiled: Callable[[torch.Tensor], torch.Tensor], model: torch.nn.Module, example: torch.Tensor
+) -> tuple[float, float]:
     """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error."""
     with torch.no_grad():
         expected = model.eval()(example)
