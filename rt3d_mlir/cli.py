@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
                           "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64, aarch64-a76 or aarch64-a55 (default: host)")
-    compiler.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
-    compiler.add_argument("--repeat", type=positive_int, default=None, help="time this many runs of ours and of torch eager")
+    compiler.add_argument("--threads", type=positive_int, default=None, help="host targets: OpenMP threads (default: all cores)")
+    compiler.add_argument("--repeat", type=positive_int, default=None, help="host and vulkan: time this many runs of ours and of torch eager")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
                           "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin; "
                           "aarch64: the folder for the objects and the header)")
