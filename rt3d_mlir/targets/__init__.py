@@ -18,6 +18,7 @@ import dataclasses
 import os
 import platform
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import TypeVar
 
 from torch_mlir import ir
@@ -163,16 +164,26 @@ def resolve(name: str) -> Target:
     return PRESETS[name]
 
 
-def set_module_target(module: ir.Module | ir.Operation, target: Target) -> None:
-    """Records ``target`` as the module's ``sparse3d.target`` attribute."""
+def set_module_attribute(module: ir.Module | ir.Operation, name: str, attribute: Callable[[], ir.Attribute]) -> None:
+    """Sets the module attribute ``name`` to ``attribute()`` (built inside the module's Context)."""
     operation = module.operation if isinstance(module, ir.Module) else module
     with operation.context:
-        operation.attributes[TARGET_ATTR] = target.to_attr()
+        operation.attributes[name] = attribute()
+
+
+def module_attribute(module: ir.Module | ir.Operation, name: str, what_to_set: str) -> ir.Attribute:
+    """The module attribute ``name``; a missing one is an error that says what to set."""
+    operation = module.operation if isinstance(module, ir.Module) else module
+    if name not in operation.attributes:
+        raise UserError(f"the module has no {name} attribute: set {what_to_set}")
+    return operation.attributes[name]
+
+
+def set_module_target(module: ir.Module | ir.Operation, target: Target) -> None:
+    """Records ``target`` as the module's ``sparse3d.target`` attribute."""
+    set_module_attribute(module, TARGET_ATTR, target.to_attr)
 
 
 def module_target(module: ir.Module | ir.Operation) -> Target:
     """The module's ``sparse3d.target``; a missing one is an error (set it, or run with --target)."""
-    operation = module.operation if isinstance(module, ir.Module) else module
-    if TARGET_ATTR not in operation.attributes:
-        raise UserError(f"the module has no {TARGET_ATTR} attribute: set a target (e.g. host, host-avx2, aarch64-neon)")
-    return Target.from_attr(operation.attributes[TARGET_ATTR])
+    return Target.from_attr(module_attribute(module, TARGET_ATTR, "a target (e.g. host, host-avx2, aarch64-neon)"))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import dict_fields
+from rt3d_mlir.targets import dict_fields, module_attribute, set_module_attribute
 
 GPU_TARGET_ATTR = "sparse3d.gpu_target"
 
@@ -136,14 +136,9 @@ def resolve_gpu(name: str) -> GpuTarget:
 
 def set_module_gpu_target(module: ir.Module | ir.Operation, target: GpuTarget) -> None:
     """Records ``target`` as the module's ``sparse3d.gpu_target`` attribute."""
-    operation = module.operation if isinstance(module, ir.Module) else module
-    with operation.context:
-        operation.attributes[GPU_TARGET_ATTR] = target.to_attr()
+    set_module_attribute(module, GPU_TARGET_ATTR, target.to_attr)
 
 
 def module_gpu_target(module: ir.Module | ir.Operation) -> GpuTarget:
     """The module's ``sparse3d.gpu_target``; a missing one is an error."""
-    operation = module.operation if isinstance(module, ir.Module) else module
-    if GPU_TARGET_ATTR not in operation.attributes:
-        raise UserError(f"the module has no {GPU_TARGET_ATTR} attribute: set a GPU target ({', '.join(GPU_PRESETS)})")
-    return GpuTarget.from_attr(operation.attributes[GPU_TARGET_ATTR])
+    return GpuTarget.from_attr(module_attribute(module, GPU_TARGET_ATTR, f"a GPU target ({', '.join(GPU_PRESETS)})"))
