@@ -59,15 +59,6 @@ LAYERS = {
 }
 
 
-class OneConv(torch.nn.Module):
-    def __init__(self, conv: torch.nn.Conv3d) -> None:
-        super().__init__()
-        self.conv = conv
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-
 def pruned_copy(conv: torch.nn.Conv3d, rate: float, seed: int = 0) -> torch.nn.Conv3d:
     pruned = torch.nn.Conv3d(conv.in_channels, conv.out_channels, 3, padding=1)
     pruned.load_state_dict(conv.state_dict())
@@ -149,7 +140,7 @@ def main() -> None:
         cin, cout = max(1, round(layer.in_channels * args.width)), max(1, round(layer.out_channels * args.width))
         dense = torch.nn.Conv3d(cin, cout, 3, padding=1).eval()
         example = torch.randn(1, cin, frames // layer.scale[0], height // layer.scale[1], width // layer.scale[2])
-        models = {"dense": OneConv(dense).eval(), "kgs": OneConv(pruned_copy(dense, C3D_PAPER_PRUNING[name])).eval()}
+        models = {"dense": torch.nn.Sequential(dense).eval(), "kgs": torch.nn.Sequential(pruned_copy(dense, C3D_PAPER_PRUNING[name])).eval()}
         rows.append(bench_pair(name, models, example, args.target, args.device, args.rounds))
         print_row(rows[-1])
     if args.end_to_end:

@@ -33,15 +33,6 @@ needs_device = pytest.mark.skipif(not _vulkan_device(), reason="no Vulkan device
 needs_spirv_val = pytest.mark.skipif(shutil.which("spirv-val") is None, reason="spirv-val (spirv-tools) is not installed")
 
 
-class OneConv(torch.nn.Module):
-    def __init__(self, conv: torch.nn.Conv3d) -> None:
-        super().__init__()
-        self.conv = conv
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-
 class Tiny(torch.nn.Module):
     """conv + bn + relu, a padded max pool, a residual add, an average pool and a linear layer."""
 
@@ -95,7 +86,7 @@ def test_single_conv_matches_torch(cin, cout, kernel, stride, padding, dilation,
         else:
             kept = kgs.random_kept_positions(conv.weight.shape, shape, 1.0 - pruned, torch.Generator().manual_seed(1))
             conv.weight.copy_(kgs.apply_kept_positions(conv.weight, shape, kept))
-    model = OneConv(conv).eval()
+    model = torch.nn.Sequential(conv).eval()
     x = torch.randn(2 if pruned == 0.5 else 1, cin, *size)
     compiled = compile_vulkan(model, x, group_shape=group)
     assert compiled.convs[0].group_shape == group
@@ -136,7 +127,7 @@ def test_zoo_model_matches_torch(name: str, size: tuple[int, int, int]) -> None:
 
 @needs_device
 def test_device_limits_are_checked_before_dispatch() -> None:
-    model = OneConv(torch.nn.Conv3d(2, 4, 1)).eval()
+    model = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 1)).eval()
     x = torch.randn(1, 2, 1, 2, 2)
     compiled = compile_vulkan(model, x)
     huge = compiled.program.buffers[0]
@@ -183,7 +174,7 @@ def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:
     x = torch.randn(1, 4, 16, 128, 128)
     # The 1x144x16x128x128 output is 144 MiB, past Mali's 128 MiB storage buffer range (the desktop preset takes it).
     with pytest.raises(UserError, match="exceeds mali-valhall's max_storage_buffer_bytes 134217728"):
-        compile_vulkan(OneConv(torch.nn.Conv3d(4, 144, 1)).eval(), x, target="mali-valhall")
+        compile_vulkan(torch.nn.Sequential(torch.nn.Conv3d(4, 144, 1)).eval(), x, target="mali-valhall")
 
 
 def test_cli_compiles_to_a_folder_and_rejects_bad_targets(tmp_path, capsys) -> None:
