@@ -59,14 +59,19 @@ TO_LLVM = (
     "reconcile-unrealized-casts",
 )
 
+
+
+def kgs_kernel_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
+    """What follows ``sparse3d-from-linalg`` on every CPU target: compact, fuse epilogues, schedule, emit kernels."""
+    tile = f"sparse3d-tile{{{tile_options}}}" if tile_options else "sparse3d-tile"
+    return ("sparse3d-compact", "sparse3d-fuse-epilogue", tile, "sparse3d-vectorize", "canonicalize", "cse")
+
+
 # pipeline name -> (summary, elements); an element is one of our passes or upstream pipeline text
 PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kgs-lower": (
         "Turn constant-filter 3D convs into KGS kernels written in upstream dialects only",
-        (
-            "sparse3d-from-linalg", "sparse3d-compact", "sparse3d-fuse-epilogue", "sparse3d-tile{default-target=host}",
-            "sparse3d-vectorize", "canonicalize", "cse",
-        ),
+        ("sparse3d-from-linalg", *kgs_kernel_steps()),
     ),
     "kgs-to-llvm": (
         "--kgs-lower, then bufferization and lowering to the LLVM dialect (scf.parallel as OpenMP)",

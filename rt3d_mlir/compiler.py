@@ -20,6 +20,7 @@ from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
+from rt3d_mlir.passes import kgs_kernel_steps
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import PRESETS
@@ -124,9 +125,7 @@ def compile(
     module = import_model(model, example_input)
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
-    run_pipeline(
-        module, f"sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile{{target={target}}}, sparse3d-vectorize, canonicalize, cse"
-    )
+    run_pipeline(module, ", ".join(kgs_kernel_steps(f"target={target}")))
     inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     with module.context:

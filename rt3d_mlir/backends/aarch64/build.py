@@ -35,6 +35,7 @@ from rt3d_mlir.backends.aarch64.weights_object import weights_object
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
+from rt3d_mlir.passes import kgs_kernel_steps
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import set_module_target
@@ -144,7 +145,7 @@ def compile_module(
     convs = conv_reports(module)
     set_module_target(module, core.target(PARALLEL_THREADS))
     # as for the host (rt3d_mlir.compiler): regroup, fuse bias/ReLU epilogues, then schedule for this core
-    run_pipeline(module, "sparse3d-compact, sparse3d-fuse-epilogue, sparse3d-tile, sparse3d-vectorize, canonicalize, cse")
+    run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options="")))
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
     # one weights object serves both variants: their extracted symbols must be the same arrays
     first, *others = (variant.weights for variant in lowered.values())
