@@ -28,7 +28,9 @@ from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
 from rt3d_mlir.targets import TARGET_ATTR, module_target, resolve, set_module_target
-from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_schedule
+from rt3d_mlir.codegen.kept_pattern import constant_pattern
+from rt3d_mlir.dialect.sparse3d import filter_permutation
+from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_kernel_schedule
 
 CPU_TARGETS = TargetOptions(TARGET_ATTR, resolve, set_module_target, module_target)
 
@@ -51,7 +53,8 @@ class Sparse3DTile(ModulePass):
             if SCHEDULE_ATTR in op.attributes:
                 continue
             try:
-                schedule = choose_schedule(target, ConvGeometry.of(op))
+                geometry = ConvGeometry.of(op)
+                schedule = choose_kernel_schedule(target, geometry, constant_pattern(op, geometry), filter_permutation(op))
             except UserError as error:
                 raise PassError(str(error), op.location) from None
             op.attributes[SCHEDULE_ATTR] = schedule.to_attr()

@@ -33,7 +33,9 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import CompactKGS, GroupShape
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.targets import Target, host_target
-from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, Schedule, choose_schedule
+from rt3d_mlir.codegen.kept_pattern import constant_pattern
+from rt3d_mlir.dialect.sparse3d import filter_permutation
+from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, FilterSchedule, Schedule, choose_kernel_schedule
 
 FUNCTION_NAME = "conv"
 
@@ -139,7 +141,7 @@ class CompiledConv:
         self,
         kgs: CompactKGS,
         spec: ConvSpec,
-        schedule: Schedule | None = None,
+        schedule: Schedule | FilterSchedule | None = None,
         target: Target | None = None,
         openmp: bool = True,
         index_bits: int = 64,
@@ -158,7 +160,9 @@ class CompiledConv:
             (op,) = find_kgs_convs(module.operation)
             self.op_text = str(op)  # the conv as scheduled, attributes included
             self.geometry = ConvGeometry.of(op)
-            self.schedule = schedule or choose_schedule(target or host_target(), self.geometry)
+            self.schedule = schedule or choose_kernel_schedule(
+                target or host_target(), self.geometry, constant_pattern(op, self.geometry), filter_permutation(op)
+            )
             op.attributes[SCHEDULE_ATTR] = self.schedule.to_attr()
             emit_kgs_conv3d(op, self.schedule)
             self.kernel_ir = str(module)

@@ -17,6 +17,22 @@ The schedule is recorded on the op as a dictionary attribute::
 Channel chunks: a register block reduces over ``channel_groups`` channel groups at
 a time (partial sums go through the output), so the input slab of one row block
 and chunk stays near L1 while all filter blocks and W tiles reuse it.
+
+Two kernels, and the choice between them (:func:`choose_kernel_schedule`):
+
+- ``w-vectors`` (:class:`Schedule`): lanes along output W, one broadcast weight per filter. It
+  wastes lanes whenever the output width is not a multiple of the vector (W = 7 or 14 with 16
+  lanes), but walks each filter block's own kept entries only.
+- ``filter-vectors`` (:class:`FilterSchedule`): lanes across ``vector_lanes`` consecutive filters,
+  one broadcast input value per output position, accumulators ``positions x filter vectors``. No
+  output width can waste its lanes, but the filters of one vector share their entries: a vector
+  spanning several kernel groups walks the union of their kept (channel, position) entries, and
+  the zero weights in that union are multiplied too. It needs constant weights (packed at compile
+  time) and writes its results lane by lane (a per-output cost that a tiny reduction does not hide).
+
+The cost model counts vector FMA issue slots (every vector FMA one slot, whatever its width: the
+full-rate AVX-512 and AVX2/NEON case), loads at ``_LOADS_PER_CYCLE`` per slot, a fixed overhead per
+kept entry, and for ``filter-vectors`` its lane-by-lane stores; it picks the cheaper kernel.
 """
 
 from __future__ import annotations
@@ -24,6 +40,9 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
 
 from torch_mlir import ir
 
@@ -40,6 +59,17 @@ _LOADS_PER_CYCLE = 2.0
 _POSITION_OVERHEAD = 3.0
 _MAX_W_VECTORS = 4
 _MAX_ROWS = 4
+# filter-vectors: per kept entry one table load and an address add; per output element one lane
+# extract and one scalar store (two issue slots at about two per cycle, in FMA-slot units).
+_ENTRY_OVERHEAD = 1.0
+_STORE_SLOTS_PER_OUTPUT = 2.0
+_MAX_FILTER_VECTORS = 4
+# Channels per reduction chunk of filter-vectors: the chunk's packed weights are re-read by every
+# register block of a plane, so they should stay in L2 (taken as 8x the L1d, a safe floor for the
+# 256 KiB - 2 MiB L2 of the cores we target).
+_L2_PER_L1 = 8
+FILTER_VECTORS = "filter-vectors"
+W_VECTORS = "w-vectors"
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,59 @@ class Schedule:
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "Schedule":
         return int_fields_from_attr(cls, attr, SCHEDULE_ATTR)
+
+
+@dataclass(frozen=True)
+class FilterSchedule:
+    """How the filter-vectorised kernel blocks one KGS conv (lanes across filters)."""
+
+    vector_lanes: int  # f32 lanes per vector: consecutive filters
+    filter_vectors: int  # vectors of filters per register block (filters per block = filter_vectors * lanes)
+    rows: int  # output rows (H) per register block
+    columns: int  # output columns (W) per register block
+    channel_chunk: int  # input channels per reduction chunk (partial sums go through a scratch buffer)
+    threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, filter blocks, output depth)
+
+    kernel = FILTER_VECTORS
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            if getattr(self, field.name) < 1:
+                raise UserError(f"schedule {field.name} must be >= 1, got {getattr(self, field.name)}")
+        if self.vector_lanes & (self.vector_lanes - 1):
+            raise UserError(f"schedule vector_lanes must be a power of two, got {self.vector_lanes}")
+
+    @property
+    def accumulators(self) -> int:
+        return self.filter_vectors * self.rows * self.columns
+
+    @property
+    def block_filters(self) -> int:
+        return self.filter_vectors * self.vector_lanes
+
+    def to_attr(self) -> ir.DictAttr:
+        fields_attr = int_fields_attr(self)
+        entries = {name: fields_attr[name] for name in (f.name for f in fields(self))}
+        return ir.DictAttr.get({"kernel": ir.StringAttr.get(FILTER_VECTORS), **entries})
+
+    @classmethod
+    def from_attr(cls, attr: ir.Attribute) -> "FilterSchedule":
+        return int_fields_from_attr(cls, attr, SCHEDULE_ATTR)
+
+
+def schedule_from_attr(attr: ir.Attribute) -> Schedule | FilterSchedule:
+    """The schedule recorded on an op: ``kernel = "filter-vectors"`` or, absent or ``"w-vectors"``, a :class:`Schedule`."""
+    kernel = W_VECTORS
+    if isinstance(attr, ir.DictAttr) and "kernel" in attr:
+        try:
+            kernel = ir.StringAttr(attr["kernel"]).value
+        except ValueError:
+            raise UserError(f"{SCHEDULE_ATTR} kernel must be a string, got {attr['kernel']}") from None
+    if kernel == FILTER_VECTORS:
+        return FilterSchedule.from_attr(attr)
+    if kernel != W_VECTORS:
+        raise UserError(f"{SCHEDULE_ATTR} kernel must be '{W_VECTORS}' or '{FILTER_VECTORS}', got '{kernel}'")
+    return Schedule.from_attr(attr)
 
 
 def registers_needed(filters: int, vectors: int) -> int:
@@ -150,3 +233,111 @@ def channel_chunk_groups(target: Target, geometry: ConvGeometry, rows: int) -> i
     per_group = geometry.group_shape.channels * slab_bytes_per_channel(geometry, target.vector_lanes, rows)
     grid_n = geometry.group_grid[1]
     return max(1, min(grid_n, 2 * target.l1_bytes // per_group))
+
+
+def filter_pattern(kept: np.ndarray, group_m: int, out_channels: int, permutation: Sequence[int] | None) -> np.ndarray:
+    """(M, GN, Ks) bool in output-channel order: the kept positions of each filter's group.
+
+    ``kept`` is the (GM, GN, Ks) group pattern in the op's (compact) filter order; compact filter
+    ``i`` writes output channel ``permutation[i]``.
+    """
+    rows = kept[np.arange(out_channels) // group_m]
+    if permutation is None:
+        return rows
+    ordered = np.empty_like(rows)
+    ordered[np.asarray(permutation)] = rows
+    return ordered
+
+
+def union_entries(pattern: np.ndarray, group_n: int, in_channels: int, block_filters: int) -> list[int]:
+    """Kept (channel, position) entries of each block of ``block_filters`` filters: the union over its filters."""
+    channels = np.minimum(group_n, in_channels - group_n * np.arange(pattern.shape[1]))
+    return [
+        int((pattern[first : first + block_filters].any(axis=0).sum(axis=1) * channels).sum())
+        for first in range(0, pattern.shape[0], block_filters)
+    ]
+
+
+def filter_kernel_cycles(geometry: ConvGeometry, lanes: int, entries: list[int], vectors: int, rows: int, columns: int) -> float:
+    """Relative cycles of the filter-vectorised kernel (``entries``: per block of ``vectors * lanes`` filters)."""
+    _, out_h, out_w = geometry.out_size
+    total = 0.0
+    for block, block_entries in enumerate(entries):
+        block_vectors = min(vectors, math.ceil((geometry.out_channels - block * vectors * lanes) / lanes))
+        for block_rows, row_count in _block_sizes(out_h, rows):
+            for block_columns, column_count in _block_sizes(out_w, columns):
+                positions = block_rows * block_columns
+                step = max(positions * block_vectors, (positions + block_vectors) / _LOADS_PER_CYCLE) + _ENTRY_OVERHEAD
+                total += row_count * column_count * block_entries * step
+    outputs = geometry.out_channels * out_h * out_w
+    return total + outputs * _STORE_SLOTS_PER_OUTPUT
+
+
+def w_kernel_cycles(geometry: ConvGeometry, schedule: Schedule, kept: np.ndarray) -> float:
+    """Relative cycles of the W-vectorised kernel on this kept pattern (per output plane)."""
+    channels = np.minimum(geometry.group_shape.channels,
+                          geometry.in_channels - geometry.group_shape.channels * np.arange(kept.shape[1]))
+    entries = float((kept.sum(axis=2) * channels).sum())
+    per_entry = estimated_cycles(geometry, schedule.vector_lanes, schedule.filters, schedule.rows, schedule.w_vectors)
+    return entries * per_entry
+
+
+def choose_filter_schedule(target: Target, geometry: ConvGeometry, pattern: np.ndarray) -> tuple[float, FilterSchedule]:
+    """The cheapest filter-vectors register block that fits the registers, and its estimated cycles.
+
+    ``pattern``: :func:`filter_pattern`. Every block keeps one broadcast input and its weight
+    vectors live beside the accumulators.
+    """
+    lanes = target.vector_lanes
+    _, out_h, out_w = geometry.out_size
+    best: tuple[float, int, int, int] | None = None
+    max_vectors = min(_MAX_FILTER_VECTORS, math.ceil(geometry.out_channels / lanes))
+    entries_by_vectors = {
+        v: union_entries(pattern, geometry.group_shape.channels, geometry.in_channels, v * lanes)
+        for v in range(1, max_vectors + 1)
+    }
+    for vectors in range(1, max_vectors + 1):
+        for rows in range(1, min(_MAX_ROWS, out_h) + 1):
+            for columns in range(1, out_w + 1):
+                if rows * columns * vectors + vectors + 1 > target.vector_registers:
+                    break
+                cost = filter_kernel_cycles(geometry, lanes, entries_by_vectors[vectors], vectors, rows, columns)
+                # On ties prefer more filters per block (fewer passes over the input), then wider rows.
+                key = (cost, -vectors, -columns, rows)
+                if best is None or key < best:
+                    best = key
+    cost, neg_vectors, neg_columns, rows = best
+    vectors, columns = -neg_vectors, -neg_columns
+    return cost, FilterSchedule(
+        vector_lanes=lanes,
+        filter_vectors=vectors,
+        rows=rows,
+        columns=columns,
+        channel_chunk=filter_channel_chunk(target, geometry, entries_by_vectors[vectors], vectors * lanes),
+        threads=target.cores,
+    )
+
+
+def filter_channel_chunk(target: Target, geometry: ConvGeometry, entries: list[int], block_filters: int) -> int:
+    """Input channels per reduction chunk: the chunk's packed weights plus its input planes fit half the L2."""
+    kd = geometry.kernel_size[0]
+    _, hp, wp = geometry.padded_size
+    weights_per_channel = max(entries) / geometry.in_channels * block_filters * 4
+    input_per_channel = kd * hp * wp * 4
+    budget = _L2_PER_L1 * target.l1_bytes // 2
+    return max(1, min(geometry.in_channels, int(budget // (weights_per_channel + input_per_channel))))
+
+
+def choose_kernel_schedule(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
+                           permutation: Sequence[int] | None = None) -> Schedule | FilterSchedule:
+    """The cheaper of the two kernels for this conv on ``target``.
+
+    ``kept``: the (GM, GN, Ks) group pattern when the tables and weights are constants (the
+    filter-vectors kernel packs them at compile time), else None: only ``w-vectors`` applies.
+    """
+    w_schedule = choose_schedule(target, geometry)
+    if kept is None or not kept.any():
+        return w_schedule
+    pattern = filter_pattern(kept, geometry.group_shape.filters, geometry.out_channels, permutation)
+    filter_cost, filter_schedule = choose_filter_schedule(target, geometry, pattern)
+    return filter_schedule if filter_cost < w_kernel_cycles(geometry, w_schedule, kept) else w_schedule

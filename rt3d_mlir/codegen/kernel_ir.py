@@ -1,0 +1,142 @@
+"""IR-building helpers shared by the CPU kernel emitters: index arithmetic, memref types, loops, symbols."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, bufferization, memref, scf
+
+# Large enough for the widest vector (AVX-512: 64 bytes) so vector rows start aligned when W is.
+BUFFER_ALIGNMENT = 64
+
+Index = Union[int, ir.Value]
+
+
+class IndexMath:
+    """Index arithmetic that folds Python ints and emits arith ops only for run-time values."""
+
+    def __init__(self) -> None:
+        self.type = ir.IndexType.get()
+
+    def value(self, x: Index) -> ir.Value:
+        return arith.constant(self.type, x) if isinstance(x, int) else x
+
+    def add(self, *terms: Index) -> Index:
+        static = sum(t for t in terms if isinstance(t, int))
+        dynamic = [t for t in terms if not isinstance(t, int)]
+        if not dynamic:
+            return static
+        total = dynamic[0]
+        for term in dynamic[1:]:
+            total = arith.addi(total, term)
+        return arith.addi(total, self.value(static)) if static else total
+
+    def mul(self, x: Index, factor: int) -> Index:
+        if isinstance(x, int):
+            return x * factor
+        if factor == 0:
+            return 0
+        return x if factor == 1 else arith.muli(x, self.value(factor))
+
+    def div(self, x: Index, divisor: int) -> Index:
+        if isinstance(x, int):
+            return x // divisor
+        return x if divisor == 1 else arith.divui(x, self.value(divisor))
+
+    def rem(self, x: Index, divisor: int) -> Index:
+        if isinstance(x, int):
+            return x % divisor
+        return 0 if divisor == 1 else arith.remui(x, self.value(divisor))
+
+
+def identity_memref(shape: Sequence[int], element_type: ir.Type) -> ir.MemRefType:
+    return ir.MemRefType.get(list(shape), element_type)
+
+
+def strided_memref(shape: Sequence[int], strides: Sequence[int], offset: int, element_type: ir.Type) -> ir.MemRefType:
+    return ir.MemRefType.get(list(shape), element_type, layout=ir.StridedLayoutAttr.get(offset, list(strides)))
+
+
+def row_major_strides(shape: Sequence[int]) -> list[int]:
+    strides = [1]
+    for size in reversed(shape[1:]):
+        strides.insert(0, strides[0] * size)
+    return strides
+
+
+def flat(buffer: ir.Value, size: int) -> ir.Value:
+    """A 1-D view of a contiguous buffer: the kernel does its own address arithmetic."""
+    rank = ir.MemRefType(buffer.type).rank
+    element_type = ir.MemRefType(buffer.type).element_type
+    return memref.collapse_shape(identity_memref([size], element_type), buffer, [list(range(rank))])
+
+
+def for_loop(lower: Index, upper: Index, step: int, carried: Sequence[ir.Value], body: Callable, ix: IndexMath) -> list:
+    """An scf.for whose body(iv, carried) returns the new carried values; returns the results."""
+    loop = scf.ForOp(ix.value(lower), ix.value(upper), ix.value(step), list(carried))
+    with ir.InsertionPoint(loop.body):
+        scf.YieldOp(list(body(loop.induction_variable, list(loop.inner_iter_args))))
+    return list(loop.results)
+
+
+def loop_nest(bounds: Sequence[int], body: Callable[..., None], ix: IndexMath, ivs: tuple = ()) -> None:
+    """Sequential scf.for loops over [0, bound) for each bound, calling body(*ivs) innermost."""
+    if not bounds:
+        body(*ivs)
+        return
+
+    def level(iv: ir.Value, _: list) -> list:
+        loop_nest(bounds[1:], body, ix, (*ivs, iv))
+        return []
+
+    for_loop(0, bounds[0], 1, [], level, ix)
+
+
+def unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
+    taken = {
+        ir.StringAttr(op.attributes["sym_name"]).value
+        for op in symbol_table_op.regions[0].blocks[0].operations
+        if "sym_name" in op.attributes
+    }
+    return next(f"{stem}_{k}" for k in range(len(taken) + 1) if f"{stem}_{k}" not in taken)
+
+
+
+def read_only_buffer(tensor: ir.Value) -> ir.Value:
+    """The identity-layout memref of a tensor argument, read only (one-shot bufferization sees the call)."""
+    tensor_type = ir.RankedTensorType(tensor.type)
+    return bufferization.to_buffer(identity_memref(tensor_type.shape, tensor_type.element_type), tensor, read_only=True)
+
+
+def outlined_parallel_loop(
+    name: str, at: ir.InsertionPoint, operands: Sequence[ir.Value], bounds: Sequence[int], parallel: bool,
+    body: Callable[[list[ir.Value], list[ir.Value]], None], ix: IndexMath,
+) -> None:
+    """Loops over ``bounds`` calling a private function ``name`` (inserted at ``at``) per iteration.
+
+    ``body(operands_inside, ivs)`` builds that function's body. With ``parallel`` the loops are one
+    ``scf.parallel`` (the iterations must be independent); the body is outlined because the OpenMP
+    lowering wraps a parallel body in a single-block ``memref.alloca_scope``, which the body's own
+    loops would otherwise break into several blocks.
+    """
+    from torch_mlir.dialects import func
+
+    with at:
+        kernel = func.FuncOp(name, ([o.type for o in operands] + [ix.type] * len(bounds), []), visibility="private")
+    with ir.InsertionPoint(kernel.add_entry_block()):
+        arguments = list(kernel.arguments)
+        body(arguments[: len(operands)], arguments[len(operands):])
+        func.ReturnOp([])
+
+    def call(*ivs: ir.Value) -> None:
+        func.CallOp(kernel, [*operands, *ivs])
+
+    if parallel:
+        loop = scf.ParallelOp([], [ix.value(0)] * len(bounds), [ix.value(b) for b in bounds], [ix.value(1)] * len(bounds), [])
+        block = loop.region.blocks.append(*[ix.type] * len(bounds))
+        with ir.InsertionPoint(block):
+            call(*block.arguments)
+            scf.ReduceOp([], 0)
+    else:
+        loop_nest(bounds, call, ix)
