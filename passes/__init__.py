@@ -41,6 +41,8 @@ BUFFERIZE = (
     "matmul-k-outer",
     "pooling-to-vector",
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
+    # one-shot-bufferize frees nothing: without this every intermediate activation leaks on every call.
+    "buffer-deallocation-pipeline",
     "canonicalize",
     "cse",
     "memref-copy-to-linalg",

@@ -210,9 +210,6 @@ class FilterVectorEmitter:
         outlined_parallel_loop(
             kernel_name, kernel_at, buffers.flat(), [g.batch, self.blocks, g.out_size[0]], s.threads > 1, body, ix
         )
-        memref.dealloc(padded)
-        if scratch is not None:
-            memref.dealloc(scratch)
 
     def _plane(self, buffers: FilterBuffers, block: _Block, batch: ir.Value, depth: ir.Value) -> None:
         """Every channel chunk of one (batch, filter block, output depth) plane."""

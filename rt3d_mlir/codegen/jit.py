@@ -8,6 +8,14 @@ Threads: ``scf.parallel`` loops are lowered to OpenMP, so the engine loads an
 LLVM OpenMP runtime (``libomp``; Debian package ``libomp5-19``), found by
 :func:`find_openmp_runtime`. The thread count is set through that runtime
 (``omp_set_num_threads``), so one compiled module can be timed at 1 and N threads.
+
+Memory: every call allocates its activations with ``malloc`` and frees them (the
+lowering's buffer deallocation). glibc serves blocks over 32 MiB with fresh ``mmap``
+pages and gives them back at ``free``, so a full-size C3D call page-faulted ~120 MB
+(30,000 faults, as much system time as compute on a fast core). :func:`keep_freed_memory`
+(called once, when the first module is built; ``RT3D_KEEP_FREED_MEMORY=0`` skips it)
+makes glibc serve large blocks from the heap and keep freed memory: from the second
+call on, a model reuses its pages and faults none. The process keeps its peak heap.
 """
 
 from __future__ import annotations
@@ -29,6 +37,24 @@ OPENMP_ENV = "RT3D_OPENMP_LIB"
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
+KEEP_FREED_MEMORY_ENV = "RT3D_KEEP_FREED_MEMORY"
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_memory_kept = False
+
+
+def keep_freed_memory() -> bool:
+    """Makes glibc keep freed memory in the heap instead of returning it (see the module docstring).
+
+    Returns whether the setting is in force (False without glibc, or when the environment
+    variable is ``0``). Idempotent.
+    """
+    global _memory_kept
+    if not _memory_kept and os.environ.get(KEEP_FREED_MEMORY_ENV, "1") != "0" and hasattr(_LIBC, "mallopt"):
+        # No mmap for large blocks (they come from the heap) and no trimming of the heap's top.
+        _memory_kept = bool(_LIBC.mallopt(_M_MMAP_MAX, 0)) and bool(_LIBC.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return _memory_kept
+
 
 def find_openmp_runtime() -> str | None:
     """Path of an LLVM OpenMP runtime: $RT3D_OPENMP_LIB, the system's libomp, or None."""
@@ -56,6 +82,7 @@ class JitModule:
             if func.operation.name == "func.func" and is_public:
                 func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
         lower_to_llvm(module, openmp=openmp)
+        keep_freed_memory()
         # Idle OpenMP workers sleep at once instead of spinning for 200 ms: spinning threads
         # steal the cores from whatever runs next (torch's own thread pool, another model).
         os.environ.setdefault("KMP_BLOCKTIME", "0")

@@ -34,6 +34,10 @@ from rt3d_mlir.targets.strategy import FilterSchedule, Schedule, filter_pattern
 
 
 def _constant(array: np.ndarray, element_type: ir.Type, resource_name: str | None = None) -> ir.Value:
+    if array.size == 0:
+        # MLIR's LLVM translation divides by the element count of a dense_resource (SIGFPE at 0):
+        # an all-pruned conv gets one weight that no entry reads.
+        array = np.zeros(1, array.dtype)
     tensor_type = ir.RankedTensorType.get([array.size], element_type)
     if resource_name is not None:  # weights: a blob, as sparse3d-from-linalg writes them
         attribute = ir.DenseResourceElementsAttr.get_from_buffer(np.ascontiguousarray(array), resource_name, tensor_type)

@@ -115,8 +115,6 @@ class WVectorEmitter:
         tables = self.entry_tables(offsets, positions, num_entries)
         buffers = _Buffers(flat(padded, self.layout.size), values, offsets, *tables, init, out, permutation)
         self.convolve(buffers, kernel_name, kernel_at)
-        for scratch in (padded, *tables):
-            memref.dealloc(scratch)
 
     def convolve(self, buffers: "_Buffers", kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
         """Emits the loops over (batch, output depth, row block); each iteration calls ``kernel_name``."""

@@ -17,7 +17,7 @@ from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_wei
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.targets import PRESETS
-from rt3d_mlir.targets.strategy import Schedule
+from rt3d_mlir.targets.strategy import FilterSchedule, Schedule
 
 
 def torch_reference(x: torch.Tensor, weight: torch.Tensor, init: torch.Tensor, spec: ConvSpec) -> np.ndarray:
@@ -209,3 +209,76 @@ def test_convs_see_their_inputs_before_in_place_updates() -> None:
     single = torch.nn.functional.conv3d(x, weight).numpy()
     # a + b + c = conv(x) + conv(x) + conv(-x) = conv(x)
     np.testing.assert_allclose(got, single, rtol=1e-5, atol=1e-5)
+
+
+@st.composite
+def filter_kernel_problems(draw):
+    """A random conv (tails in filters, channels, rows, columns) and a random filter-vectors schedule."""
+    group, weight_shape, spec, _, kept, seed = draw(conv_problems())
+    out_channels = draw(st.integers(1, 40))  # several filter blocks and a filter tail at every lane count
+    weight_shape = (out_channels, *weight_shape[1:])
+    lanes = draw(st.sampled_from([4, 8, 16]))
+    schedule = FilterSchedule(
+        lanes, draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 9)),
+        draw(st.integers(1, 5)), threads=draw(st.sampled_from([1, 2])),
+    )
+    return group, weight_shape, spec, schedule, kept, seed
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(filter_kernel_problems())
+def test_random_convs_match_torch_with_filter_vectors(problem) -> None:
+    group, weight_shape, spec, schedule, kept, seed = problem
+    conv = check_conv(kgs_weight(weight_shape, group, kept, seed), group, spec, schedule, seed=seed)
+    assert "vector.broadcast" in conv.kernel_ir
+
+
+@pytest.mark.parametrize("init_kind", ["zero", "bias", "residual+bias"])
+def test_filter_vectors_epilogues_match_torch(init_kind: str) -> None:
+    # The bias, a residual fused by sparse3d-fuse-epilogue and the ReLU are applied in the
+    # lane-by-lane stores (19 filters: a filter tail at every lane count); W = 7 picks filter-vectors.
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(6, 19, 3, padding=1, bias=init_kind != "zero")
+    with torch.no_grad():
+        conv.weight.copy_(kgs_weight(tuple(conv.weight.shape), G84, 0.4))
+
+    class Block(torch.nn.Module):
+        def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+            y = conv(x)
+            return torch.relu(y + residual) if init_kind == "residual+bias" else torch.relu(y)
+
+    import rt3d_mlir
+
+    x, residual = torch.randn(2, 6, 3, 5, 7), torch.randn(2, 19, 3, 5, 7)
+    model = Block().eval()
+    compiled = rt3d_mlir.compile(model, (x, residual), target="host", threads=1)
+    assert "kgs_conv3d_0_weights" in compiled.kernel_ir  # the packed weights of the filter-vectors kernel
+    np.testing.assert_allclose(np.asarray(compiled(x, residual)), model(x, residual).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_filter_vectors_needs_constant_weights() -> None:
+    # A filter-vectors schedule on an op whose weights are function arguments is a pass error,
+    # and sparse3d-tile never chooses it there (w-vectors reads the tables at run time).
+    from rt3d_mlir.diagnostics import PassError
+    from rt3d_mlir.passes.sparse3d_tile import Sparse3DTile
+    from rt3d_mlir.passes.sparse3d_vectorize import Sparse3DVectorize
+    from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, schedule_from_attr
+
+    text = """
+    module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 32768 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
+      func.func @conv(%x: tensor<1x64x1x7x7xf32>, %values: tensor<110592xf32>, %init: tensor<1x64x1x7x7xf32>) -> tensor<1x64x1x7x7xf32> {
+        %offsets = arith.constant dense<[0, 27, 54, 81, 108, 135, 162, 189, 216, 243, 270, 297, 324, 351, 378, 405, 432]> : tensor<17xi32>
+        %positions = arith.constant dense<[%s]> : tensor<432xi8>
+        %0 = "sparse3d.kgs_conv3d"(%x, %values, %offsets, %positions, %init) {group_shape = array<i64: 16, 16>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x64x1x7x7xf32>, tensor<110592xf32>, tensor<17xi32>, tensor<432xi8>, tensor<1x64x1x7x7xf32>) -> tensor<1x64x1x7x7xf32>
+        return %0 : tensor<1x64x1x7x7xf32>
+      }
+    }
+    """.replace("%s", ", ".join(str(p) for p in list(range(27)) * 16))
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        Sparse3DTile().apply(module.operation)
+        (op,) = find_kgs_convs(module.operation)
+        assert isinstance(schedule_from_attr(op.attributes[SCHEDULE_ATTR]), Schedule)
+        op.attributes[SCHEDULE_ATTR] = FilterSchedule(16, 2, 1, 7, 64, 1).to_attr()
+        with pytest.raises(PassError, match="filter-vectors kernel needs constant weights"):
+            Sparse3DVectorize().apply(module.operation)
