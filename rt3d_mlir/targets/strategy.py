@@ -62,6 +62,10 @@ _MAX_ROWS = 4
 # filter-vectors: per kept entry one table load and an address add; per output element one lane
 # extract and one scalar store (two issue slots at about two per cycle, in FMA-slot units).
 _ENTRY_OVERHEAD = 1.0
+# Its broadcast loads issue slower than the W kernel's vector loads: measured on Zen 5 (dense
+# conv3a/conv4b), 1 filter vector x 14 positions (15 loads per 14 FMAs) ran 1.29x slower than
+# 2 x 14 (16 loads per 28 FMAs); 0.8 loads per FMA slot reproduces that.
+_FILTER_LOADS_PER_SLOT = 0.8
 _STORE_SLOTS_PER_OUTPUT = 2.0
 _MAX_FILTER_VECTORS = 4
 # Channels per reduction chunk of filter-vectors: the chunk's packed weights are re-read by every
@@ -267,7 +271,7 @@ def filter_kernel_cycles(geometry: ConvGeometry, lanes: int, entries: list[int],
         for block_rows, row_count in _block_sizes(out_h, rows):
             for block_columns, column_count in _block_sizes(out_w, columns):
                 positions = block_rows * block_columns
-                step = max(positions * block_vectors, (positions + block_vectors) / _LOADS_PER_CYCLE) + _ENTRY_OVERHEAD
+                step = max(positions * block_vectors, (positions + block_vectors) / _FILTER_LOADS_PER_SLOT) + _ENTRY_OVERHEAD
                 total += row_count * column_count * block_entries * step
     outputs = geometry.out_channels * out_h * out_w
     return total + outputs * _STORE_SLOTS_PER_OUTPUT
@@ -302,28 +306,35 @@ def choose_filter_schedule(target: Target, geometry: ConvGeometry, pattern: np.n
                 if rows * columns * vectors + vectors + 1 > target.vector_registers:
                     break
                 cost = filter_kernel_cycles(geometry, lanes, entries_by_vectors[vectors], vectors, rows, columns)
-                # On ties prefer more filters per block (fewer passes over the input), then wider rows.
-                key = (cost, -vectors, -columns, rows)
+                # On ties prefer more filters per block (fewer passes over the input), then more rows:
+                # rows share input rows across kh (dense conv2a on Zen 5: 2 rows x 7 columns ran at
+                # 202 GFLOP/s, 1 x 14 at 172), then wider rows.
+                key = (cost, -vectors, -rows, -columns)
                 if best is None or key < best:
                     best = key
-    cost, neg_vectors, neg_columns, rows = best
-    vectors, columns = -neg_vectors, -neg_columns
+    cost, neg_vectors, neg_rows, neg_columns = best
+    vectors, rows, columns = -neg_vectors, -neg_rows, -neg_columns
     return cost, FilterSchedule(
         vector_lanes=lanes,
         filter_vectors=vectors,
         rows=rows,
         columns=columns,
-        channel_chunk=filter_channel_chunk(target, geometry, entries_by_vectors[vectors], vectors * lanes),
+        channel_chunk=filter_channel_chunk(target, geometry, entries_by_vectors[vectors], vectors * lanes, rows),
         threads=target.cores,
     )
 
 
-def filter_channel_chunk(target: Target, geometry: ConvGeometry, entries: list[int], block_filters: int) -> int:
-    """Input channels per reduction chunk: the chunk's packed weights plus its input planes fit half the L2."""
-    kd = geometry.kernel_size[0]
-    _, hp, wp = geometry.padded_size
+def filter_channel_chunk(target: Target, geometry: ConvGeometry, entries: list[int], block_filters: int, rows: int) -> int:
+    """Input channels per reduction chunk: its packed weights plus one register-block row's input rows fit half the L2.
+
+    The weights of a chunk are re-read by every register block of the plane; the input rows of
+    one row of register blocks by its column tiles. Measured on Zen 5 (dense conv2a, 64 channels):
+    chunks sized to hold whole input planes (4 channels) ran 1.12x slower than 16-64 channels.
+    """
+    kd, kh, _ = geometry.kernel_size
+    input_rows = (rows - 1) * geometry.strides[1] + (kh - 1) * geometry.dilations[1] + 1
     weights_per_channel = max(entries) / geometry.in_channels * block_filters * 4
-    input_per_channel = kd * hp * wp * 4
+    input_per_channel = kd * input_rows * geometry.padded_size[2] * 4
     budget = _L2_PER_L1 * target.l1_bytes // 2
     return max(1, min(geometry.in_channels, int(budget // (weights_per_channel + input_per_channel))))
 
