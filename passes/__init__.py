@@ -63,10 +63,14 @@ TO_LLVM = (
 
 
 
+# What follows sparse3d-from-linalg on every CPU target before the schedules are chosen.
+KGS_BEFORE_TILE = ("sparse3d-compact", "sparse3d-fuse-epilogue")
+
+
 def kgs_kernel_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
     """What follows ``sparse3d-from-linalg`` on every CPU target: compact, fuse epilogues, schedule, emit kernels."""
     tile = f"sparse3d-tile{{{tile_options}}}" if tile_options else "sparse3d-tile"
-    return ("sparse3d-compact", "sparse3d-fuse-epilogue", tile, "sparse3d-vectorize", "canonicalize", "cse")
+    return (*KGS_BEFORE_TILE, tile, "sparse3d-vectorize", "canonicalize", "cse")
 
 
 # pipeline name -> (summary, elements); an element is one of our passes or upstream pipeline text

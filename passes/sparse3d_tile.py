@@ -14,7 +14,10 @@ Output: the same, each conv carrying its schedule (a schedule already on an op i
       %y = "sparse3d.kgs_conv3d"(...) {..., sparse3d.schedule = {filters = 4 : i64, rows = 1 : i64,
                                         threads = 2 : i64, vector_lanes = 8 : i64, w_vectors = 3 : i64}}
 
-The choice itself is :func:`rt3d_mlir.targets.strategy.choose_schedule`; this pass only applies it.
+The choice itself is :func:`rt3d_mlir.targets.strategy.choose_kernel_schedule` (the cheaper of the
+w-vectors and filter-vectors kernels by the cost model), or, with ``tuning-cache=FILE``, the schedule
+``rt3d tune`` measured fastest for a conv of that shape and kept pattern on this target
+(:mod:`rt3d_mlir.tuning`); this pass only records it.
 """
 
 from __future__ import annotations
@@ -44,11 +47,17 @@ class Sparse3DTile(ModulePass):
 
     default_target: str = option("", f"target to record when the module has no {TARGET_ATTR} (empty: that is an error)")
 
+    tuning_cache: str = option("", "a tuning cache (rt3d tune) whose measured schedules win over the cost model (empty: none)")
+
     def __post_init__(self) -> None:
         CPU_TARGETS.check(self.name, self.target, self.default_target)
 
     def apply(self, module: ir.Operation) -> None:
         target = CPU_TARGETS.module_target(module, self.target, self.default_target)
+        if self.tuning_cache:
+            from rt3d_mlir.tuning import TuningCache, apply_cache
+
+            apply_cache(module, target, TuningCache.load(self.tuning_cache))
         for op in find_kgs_convs(module):
             if SCHEDULE_ATTR in op.attributes:
                 continue

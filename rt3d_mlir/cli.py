@@ -124,6 +124,35 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    import torch
+
+    from rt3d_mlir.compiler import compile as compile_model
+    from rt3d_mlir.tuning import TuningOptions, default_cache_path
+
+    model, example = load_model_argument(args)
+    if not isinstance(model, torch.nn.Module):
+        raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
+    cache = Path(args.cache) if args.cache else default_cache_path()
+    if cache.is_dir():
+        raise UserError(f"--cache {cache} is a directory; name a file")
+    options = TuningOptions(args.candidates, args.rounds, args.retune)
+    compiled = compile_model(model, example, target=args.target, tune=options, tuning_cache=cache)
+    for index, result in enumerate(compiled.tuning):
+        g = result.geometry
+        shape = f"{g.in_channels}->{g.out_channels} {'x'.join(map(str, g.kernel_size))} at {'x'.join(map(str, g.in_size))}"
+        if result.cached:
+            print(f"conv{index} {shape}: cached {result.schedule}")
+            continue
+        best = result.times_ms[repr(result.schedule)]
+        print(f"conv{index} {shape}: {best:.2f} ms with {result.schedule}")
+        for name, ms in sorted(result.times_ms.items(), key=lambda item: item[1]):
+            if name != repr(result.schedule):
+                print(f"    {ms:8.2f} ms ({ms / best:.2f}x) {name}")
+    print(f"tuning cache: {cache}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
@@ -170,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     aarch64.add_argument("--name", default=None, help="C name prefix of the artifacts (default: rt3d_MODEL)")
     aarch64.add_argument("--qemu-check", action="store_true", help="run the single-threaded object under qemu-aarch64, compare to torch eager")
     compiler.set_defaults(handler=cmd_compile)
+
+    tuner = commands.add_parser("tune", help="time the cost model's best schedules of each conv here and cache the fastest for later compiles")
+    add_model_arguments(tuner)
+    tuner.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
+    tuner.add_argument("--cache", default=None, help="the tuning cache file (default: $RT3D_TUNING_CACHE or ~/.cache/rt3d-mlir/tuning.json)")
+    tuner.add_argument("--candidates", type=positive_int, default=4, help="schedules timed per conv (at least the best 2 of each kernel)")
+    tuner.add_argument("--rounds", type=positive_int, default=5, help="interleaved timing rounds per conv (median taken)")
+    tuner.add_argument("--retune", action="store_true", help="time convs the cache already holds again")
+    tuner.set_defaults(handler=cmd_tune)
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")

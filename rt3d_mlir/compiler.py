@@ -9,8 +9,11 @@ run on the LLVM OpenMP runtime, so the thread count can change between calls.
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import torch
@@ -20,10 +23,11 @@ from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
-from rt3d_mlir.passes import kgs_kernel_steps
+from rt3d_mlir.passes import KGS_BEFORE_TILE, kgs_kernel_steps
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
-from rt3d_mlir.targets import PRESETS
+from rt3d_mlir.targets import PRESETS, resolve
+from rt3d_mlir.tuning import TuneResult, TuningCache, TuningOptions, default_cache_path, tune_module
 
 if TYPE_CHECKING:
     from rt3d_mlir.backends.aarch64 import Aarch64Build
@@ -43,6 +47,7 @@ class CompiledModel:
     convs: list[ConvReport]
     kernel_ir: str = field(repr=False)  # the module after --kgs-lower, for inspection
     compile_seconds: float = 0.0
+    tuning: list[TuneResult] = field(default_factory=list)  # what compile(tune=...) measured or found cached, per conv
 
     @property
     def threads(self) -> int:
@@ -96,6 +101,8 @@ def compile(
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
+    tune: "bool | TuningOptions" = False,
+    tuning_cache: str | os.PathLike | None = None,
 ) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors.
 
@@ -103,7 +110,14 @@ def compile(
     (a :class:`~rt3d_mlir.backends.vulkan.compiler.VulkanCompiledModel`; docs/vulkan.md);
     ``"aarch64"``, ``"aarch64-a55"`` compile to AArch64 objects and a C header
     (a :class:`~rt3d_mlir.backends.aarch64.Aarch64Build`, ``.save(folder)``; docs/aarch64.md).
+
+    Host targets: each conv's schedule comes from the tuning cache ``tuning_cache`` (default:
+    :func:`rt3d_mlir.tuning.default_cache_path`) when it holds one for that conv, else from the
+    cost model; ``tune=True`` first times the best candidates of every conv the cache lacks and
+    adds the winners to it (:mod:`rt3d_mlir.tuning`).
     """
+    if tune and target not in HOST_TARGETS:
+        raise UserError(f"tuning times kernels on this machine: it applies to host targets only, not to '{target}'")
     if target == "vulkan" or target.startswith("vulkan-"):
         from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
 
@@ -125,12 +139,19 @@ def compile(
     module = import_model(model, example_input)
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
-    run_pipeline(module, ", ".join(kgs_kernel_steps(f"target={target}")))
+    run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
+    cache_path = Path(tuning_cache) if tuning_cache is not None else default_cache_path()
+    tuning: list[TuneResult] = []
+    if tune:
+        options = tune if isinstance(tune, TuningOptions) else TuningOptions()
+        tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), options)
+    tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
+    run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
     inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     with module.context:
         jit = JitModule(module)
-    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, time.perf_counter() - start)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, time.perf_counter() - start, tuning)
     if threads is not None:
         compiled.set_threads(threads)
     return compiled

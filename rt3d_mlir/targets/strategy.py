@@ -190,8 +190,8 @@ def estimated_cycles(geometry: ConvGeometry, vector_lanes: int, filters: int, ro
     return total
 
 
-def choose_schedule(target: Target, geometry: ConvGeometry) -> Schedule:
-    """The register block with the fewest estimated cycles that fits the target's registers."""
+def w_vector_candidates(target: Target, geometry: ConvGeometry) -> list[tuple[tuple, Schedule]]:
+    """Every w-vectors register block that fits the target's registers, with its sort key (estimated cycles first)."""
     lanes = target.vector_lanes
     group_m = min(geometry.group_shape.filters, geometry.out_channels)
     out_h = geometry.out_size[1]
@@ -203,17 +203,22 @@ def choose_schedule(target: Target, geometry: ConvGeometry) -> Schedule:
         if registers_needed(filters, rows * w_vectors) > target.vector_registers:
             continue
         cost = estimated_cycles(geometry, lanes, filters, rows, w_vectors)
+        schedule = Schedule(
+            vector_lanes=lanes,
+            filters=filters,
+            rows=rows,
+            w_vectors=w_vectors,
+            channel_groups=channel_chunk_groups(target, geometry, rows),
+            threads=target.cores,
+        )
         # On ties prefer more filters (fewer passes over the input), then fewer rows.
-        candidates.append((cost, -filters, rows, filters, w_vectors))
-    _, _, rows, filters, w_vectors = min(candidates)
-    return Schedule(
-        vector_lanes=lanes,
-        filters=filters,
-        rows=rows,
-        w_vectors=w_vectors,
-        channel_groups=channel_chunk_groups(target, geometry, rows),
-        threads=target.cores,
-    )
+        candidates.append(((cost, -filters, rows, w_vectors), schedule))
+    return sorted(candidates, key=lambda candidate: candidate[0])
+
+
+def choose_schedule(target: Target, geometry: ConvGeometry) -> Schedule:
+    """The w-vectors register block with the fewest estimated cycles that fits the target's registers."""
+    return w_vector_candidates(target, geometry)[0][1]
 
 
 def slab_bytes_per_channel(geometry: ConvGeometry, vector_lanes: int, rows: int) -> int:
@@ -286,42 +291,41 @@ def w_kernel_cycles(geometry: ConvGeometry, schedule: Schedule, kept: np.ndarray
     return entries * per_entry
 
 
-def choose_filter_schedule(target: Target, geometry: ConvGeometry, pattern: np.ndarray) -> tuple[float, FilterSchedule]:
-    """The cheapest filter-vectors register block that fits the registers, and its estimated cycles.
+def filter_vector_candidates(target: Target, geometry: ConvGeometry, pattern: np.ndarray) -> list[tuple[tuple, FilterSchedule]]:
+    """Every filter-vectors register block that fits the registers, with its sort key (estimated cycles first).
 
     ``pattern``: :func:`filter_pattern`. Every block keeps one broadcast input and its weight
     vectors live beside the accumulators.
     """
     lanes = target.vector_lanes
     _, out_h, out_w = geometry.out_size
-    best: tuple[float, int, int, int] | None = None
-    max_vectors = min(_MAX_FILTER_VECTORS, math.ceil(geometry.out_channels / lanes))
-    entries_by_vectors = {
-        v: union_entries(pattern, geometry.group_shape.channels, geometry.in_channels, v * lanes)
-        for v in range(1, max_vectors + 1)
-    }
-    for vectors in range(1, max_vectors + 1):
+    candidates = []
+    for vectors in range(1, min(_MAX_FILTER_VECTORS, math.ceil(geometry.out_channels / lanes)) + 1):
+        entries = union_entries(pattern, geometry.group_shape.channels, geometry.in_channels, vectors * lanes)
         for rows in range(1, min(_MAX_ROWS, out_h) + 1):
             for columns in range(1, out_w + 1):
                 if rows * columns * vectors + vectors + 1 > target.vector_registers:
                     break
-                cost = filter_kernel_cycles(geometry, lanes, entries_by_vectors[vectors], vectors, rows, columns)
+                cost = filter_kernel_cycles(geometry, lanes, entries, vectors, rows, columns)
+                schedule = FilterSchedule(
+                    vector_lanes=lanes,
+                    filter_vectors=vectors,
+                    rows=rows,
+                    columns=columns,
+                    channel_chunk=filter_channel_chunk(target, geometry, entries, vectors * lanes, rows),
+                    threads=target.cores,
+                )
                 # On ties prefer more filters per block (fewer passes over the input), then more rows:
                 # rows share input rows across kh (dense conv2a on Zen 5: 2 rows x 7 columns ran at
                 # 202 GFLOP/s, 1 x 14 at 172), then wider rows.
-                key = (cost, -vectors, -rows, -columns)
-                if best is None or key < best:
-                    best = key
-    cost, neg_vectors, neg_rows, neg_columns = best
-    vectors, rows, columns = -neg_vectors, -neg_rows, -neg_columns
-    return cost, FilterSchedule(
-        vector_lanes=lanes,
-        filter_vectors=vectors,
-        rows=rows,
-        columns=columns,
-        channel_chunk=filter_channel_chunk(target, geometry, entries_by_vectors[vectors], vectors * lanes, rows),
-        threads=target.cores,
-    )
+                candidates.append(((cost, -vectors, -rows, -columns), schedule))
+    return sorted(candidates, key=lambda candidate: candidate[0])
+
+
+def choose_filter_schedule(target: Target, geometry: ConvGeometry, pattern: np.ndarray) -> tuple[float, FilterSchedule]:
+    """The cheapest filter-vectors register block and its estimated cycles."""
+    key, schedule = filter_vector_candidates(target, geometry, pattern)[0]
+    return key[0], schedule
 
 
 def filter_channel_chunk(target: Target, geometry: ConvGeometry, entries: list[int], block_filters: int, rows: int) -> int:
@@ -339,16 +343,26 @@ def filter_channel_chunk(target: Target, geometry: ConvGeometry, entries: list[i
     return max(1, min(geometry.in_channels, int(budget // (weights_per_channel + input_per_channel))))
 
 
-def choose_kernel_schedule(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
-                           permutation: Sequence[int] | None = None) -> Schedule | FilterSchedule:
-    """The cheaper of the two kernels for this conv on ``target``.
+def ranked_schedules(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
+                     permutation: Sequence[int] | None = None) -> list[tuple[float, Schedule | FilterSchedule]]:
+    """Both kernels' candidates for this conv, cheapest first by the cost model, with their estimated cycles.
 
     ``kept``: the (GM, GN, Ks) group pattern when the tables and weights are constants (the
     filter-vectors kernel packs them at compile time), else None: only ``w-vectors`` applies.
+    Costs of the two kernels are in the same unit (vector FMA issue slots per output plane).
     """
-    w_schedule = choose_schedule(target, geometry)
+    w_candidates = w_vector_candidates(target, geometry)
     if kept is None or not kept.any():
-        return w_schedule
+        return [(key[0], schedule) for key, schedule in w_candidates]
+    per_entry_scale = w_kernel_cycles(geometry, w_candidates[0][1], kept) / w_candidates[0][0][0]
+    ranked = [((key[0] * per_entry_scale, *key[1:]), schedule) for key, schedule in w_candidates]
     pattern = filter_pattern(kept, geometry.group_shape.filters, geometry.out_channels, permutation)
-    filter_cost, filter_schedule = choose_filter_schedule(target, geometry, pattern)
-    return filter_schedule if filter_cost < w_kernel_cycles(geometry, w_schedule, kept) else w_schedule
+    ranked += filter_vector_candidates(target, geometry, pattern)
+    ranked.sort(key=lambda candidate: (candidate[0][0], isinstance(candidate[1], FilterSchedule)))
+    return [(key[0], schedule) for key, schedule in ranked]
+
+
+def choose_kernel_schedule(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
+                           permutation: Sequence[int] | None = None) -> Schedule | FilterSchedule:
+    """The cheaper of the two kernels for this conv on ``target`` (see :func:`ranked_schedules`)."""
+    return ranked_schedules(target, geometry, kept, permutation)[0][1]
