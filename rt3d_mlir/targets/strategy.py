@@ -291,6 +291,16 @@ def w_kernel_cycles(geometry: ConvGeometry, schedule: Schedule, kept: np.ndarray
     return entries * per_entry
 
 
+def _filter_kernel_spare_registers(target: Target) -> int:
+    """Registers filter-vectors leaves beside its accumulators and weight vectors.
+
+    x86 FMAs take the broadcast input as a memory operand (one spare register suffices); an
+    AArch64 fmla needs it in a register, and with 28 accumulators + 2 weights + 1 input of 32
+    LLVM rotated the accumulators with moves and spilled (llvm-mca, neoverse-n1: 36% FMA use).
+    """
+    return 3 if target.name.startswith("aarch64") else 1
+
+
 def filter_vector_candidates(target: Target, geometry: ConvGeometry, pattern: np.ndarray) -> list[tuple[tuple, FilterSchedule]]:
     """Every filter-vectors register block that fits the registers, with its sort key (estimated cycles first).
 
@@ -304,7 +314,7 @@ def filter_vector_candidates(target: Target, geometry: ConvGeometry, pattern: np
         entries = union_entries(pattern, geometry.group_shape.channels, geometry.in_channels, vectors * lanes)
         for rows in range(1, min(_MAX_ROWS, out_h) + 1):
             for columns in range(1, out_w + 1):
-                if rows * columns * vectors + vectors + 1 > target.vector_registers:
+                if rows * columns * vectors + vectors + _filter_kernel_spare_registers(target) > target.vector_registers:
                     break
                 cost = filter_kernel_cycles(geometry, lanes, entries, vectors, rows, columns)
                 schedule = FilterSchedule(
