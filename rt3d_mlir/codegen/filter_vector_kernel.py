@@ -34,7 +34,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
-from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit
+from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import (
     BUFFER_ALIGNMENT, Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop,
 )
@@ -129,11 +129,9 @@ class FilterBuffers:
         return [self.padded, self.weights, self.input_offsets, self.entry_begin, *self.init.values, self.out, *scratch]
 
     def like(self, values: Sequence[ir.Value]) -> "FilterBuffers":
-        values = list(values)
-        count = len(self.init.values)
-        init = self.init.with_values(values[4 : 4 + count])
-        rest = values[4 + count :]
-        return FilterBuffers(*values[:4], init, rest[0], rest[1] if self.scratch is not None else None)
+        """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
+        leading, init, out, scratch = split_kernel_operands(values, 4, self.init, self.scratch is not None)
+        return FilterBuffers(*leading, init, out, scratch)
 
 
 @dataclass(frozen=True)

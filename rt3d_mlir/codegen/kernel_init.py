@@ -78,3 +78,16 @@ def init_source(init: ir.Value) -> tuple[InitKind, list[ir.Value]]:
     return InitKind.TENSOR, [init]
 
 
+
+
+def split_kernel_operands(
+    values: Sequence[ir.Value], leading: int, init: KernelInit, has_optional: bool
+) -> tuple[list[ir.Value], KernelInit, ir.Value, ir.Value | None]:
+    """A kernel's flat operand list ``[*leading, *init values, out, optional?]`` back into its parts.
+
+    Both kernels pass their buffers to the outlined loop body as one flat list in this order.
+    """
+    values = list(values)
+    count = len(init.values)
+    rest = values[leading + count :]
+    return values[:leading], init.with_values(values[leading : leading + count]), rest[0], rest[1] if has_optional else None

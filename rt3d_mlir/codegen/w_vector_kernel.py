@@ -27,7 +27,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
-from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit
+from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop
 from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import Schedule
@@ -340,11 +340,8 @@ class _Buffers:
 
     def like(self, values: Sequence[ir.Value]) -> "_Buffers":
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
-        values = list(values)
-        init_count = len(self.init.values)
-        init = self.init.with_values(values[5 : 5 + init_count])
-        rest = values[5 + init_count :]
-        return _Buffers(*values[:5], init, rest[0], rest[1] if self.permutation is not None else None)
+        leading, init, out, permutation = split_kernel_operands(values, 5, self.init, self.permutation is not None)
+        return _Buffers(*leading, init, out, permutation)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,14 @@ FILTER_VECTORS = "filter-vectors"
 W_VECTORS = "w-vectors"
 
 
+def _check_fields(schedule: "Schedule | FilterSchedule") -> None:
+    for field in fields(schedule):
+        if getattr(schedule, field.name) < 1:
+            raise UserError(f"schedule {field.name} must be >= 1, got {getattr(schedule, field.name)}")
+    if schedule.vector_lanes & (schedule.vector_lanes - 1):
+        raise UserError(f"schedule vector_lanes must be a power of two, got {schedule.vector_lanes}")
+
+
 @dataclass(frozen=True)
 class Schedule:
     """How one KGS conv is blocked, vectorised and split across threads."""
@@ -88,11 +96,7 @@ class Schedule:
     threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, output depth, row blocks)
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            if getattr(self, field.name) < 1:
-                raise UserError(f"schedule {field.name} must be >= 1, got {getattr(self, field.name)}")
-        if self.vector_lanes & (self.vector_lanes - 1):
-            raise UserError(f"schedule vector_lanes must be a power of two, got {self.vector_lanes}")
+        _check_fields(self)
 
     @property
     def accumulators(self) -> int:
@@ -117,14 +121,8 @@ class FilterSchedule:
     channel_chunk: int  # input channels per reduction chunk (partial sums go through a scratch buffer)
     threads: int  # 1: sequential loops; > 1: scf.parallel over (batch, filter blocks, output depth)
 
-    kernel = FILTER_VECTORS
-
     def __post_init__(self) -> None:
-        for field in fields(self):
-            if getattr(self, field.name) < 1:
-                raise UserError(f"schedule {field.name} must be >= 1, got {getattr(self, field.name)}")
-        if self.vector_lanes & (self.vector_lanes - 1):
-            raise UserError(f"schedule vector_lanes must be a power of two, got {self.vector_lanes}")
+        _check_fields(self)
 
     @property
     def accumulators(self) -> int:
@@ -135,9 +133,8 @@ class FilterSchedule:
         return self.filter_vectors * self.vector_lanes
 
     def to_attr(self) -> ir.DictAttr:
-        fields_attr = int_fields_attr(self)
-        entries = {name: fields_attr[name] for name in (f.name for f in fields(self))}
-        return ir.DictAttr.get({"kernel": ir.StringAttr.get(FILTER_VECTORS), **entries})
+        int_fields = int_fields_attr(self)
+        return ir.DictAttr.get({"kernel": ir.StringAttr.get(FILTER_VECTORS), **{f.name: int_fields[f.name] for f in fields(self)}})
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "FilterSchedule":

@@ -240,7 +240,7 @@ def test_filter_vectors_epilogues_match_torch(init_kind: str) -> None:
     torch.manual_seed(0)
     conv = torch.nn.Conv3d(6, 19, 3, padding=1, bias=init_kind != "zero")
     with torch.no_grad():
-        conv.weight.copy_(kgs_weight(tuple(conv.weight.shape), G84, 0.4))
+        conv.weight.copy_(kgs_weight(tuple(conv.weight.shape), G84, 1.0))  # dense: filter-vectors at W = 7
 
     class Block(torch.nn.Module):
         def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
