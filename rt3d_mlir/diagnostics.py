@@ -75,3 +75,33 @@ def collecting(sink: Sink) -> Iterator[None]:
         yield
     finally:
         _sink.reset(token)
+
+
+
+@contextlib.contextmanager
+def capturing_errors(context: ir.Context) -> Iterator[list[str]]:
+    """Collects the first line of each error diagnostic raised in ``context`` inside the block.
+
+    MLIR would otherwise print them on stderr ahead of the caller's own
+    one-line error, which can say the cause itself.
+    """
+    errors: list[str] = []
+
+    def record(diagnostic: ir.DiagnosticInfo) -> bool:
+        if diagnostic.severity == ir.DiagnosticSeverity.ERROR:
+            errors.append(diagnostic.message.splitlines()[0])
+        return True  # handled: nothing reaches stderr
+
+    registration = context.attach_diagnostic_handler(record)
+    try:
+        yield errors
+    finally:
+        registration.detach()
+
+
+_OPERATION_DUMP = re.compile(r": %\S+ = .*$")
+
+
+def without_operation(message: str) -> str:
+    """``failed to legalize operation 'x' ...: %10 = "x"(...) : ...`` without the operation MLIR appends."""
+    return _OPERATION_DUMP.sub("", message)

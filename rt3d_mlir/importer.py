@@ -11,6 +11,7 @@ from torch_mlir import fx, ir
 from torch_mlir.dialects import torch as torch_dialect
 from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_mlir_tensor_type
 
+from rt3d_mlir.diagnostics import capturing_errors, without_operation
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
 
@@ -82,10 +83,12 @@ def import_model(
             raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
         finally:
             logging.disable(logging.NOTSET)
-    try:
-        with warnings.catch_warnings():
-            # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
-            return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
-    except Exception as error:
-        raise UserError(f"torch-mlir cannot lower the model to linalg: {_first_line(error)}") from None
+    with capturing_errors(context) as errors:
+        try:
+            with warnings.catch_warnings():
+                # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
+                warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+                return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
+        except Exception as error:
+            cause = without_operation(errors[0]) if errors else _first_line(error)
+            raise UserError(f"torch-mlir cannot lower the model to linalg: {cause}") from None

@@ -32,6 +32,21 @@ def test_corrupt_program_file_is_a_user_error(tmp_path):
         load_exported_program(path)
 
 
+class SpectrumMagnitude(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.rfft(x, dim=-1).abs()  # torch-mlir's linalg lowering has no complex abs
+
+
+def test_lowering_failure_is_one_line_on_stderr(tmp_path, capfd):
+    # MLIR's own diagnostic (a "loc(...): error: ..." line) must not precede our error on the C stderr
+    path = tmp_path / "spectrum.pt2"
+    torch.export.save(torch.export.export(SpectrumMagnitude(), (torch.randn(1, 2, 8),)), str(path))
+    assert cli.main(["import", str(path)]) == 1
+    err = capfd.readouterr().err.strip()
+    assert err.startswith("rt3d: error: torch-mlir cannot lower the model to linalg: 'math.absf' op operand #0")
+    assert len(err.splitlines()) == 1 and "loc(" not in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
