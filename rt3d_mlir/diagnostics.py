@@ -100,8 +100,14 @@ def capturing_errors(context: ir.Context) -> Iterator[list[str]]:
 
 
 _OPERATION_DUMP = re.compile(r": %\S+ = .*$")
+_OPERATOR_NAME = re.compile(r'"torch\.operator"\(.*?<\{name = "([^"]+)"')
 
 
 def without_operation(message: str) -> str:
-    """``failed to legalize operation 'x' ...: %10 = "x"(...) : ...`` without the operation MLIR appends."""
-    return _OPERATION_DUMP.sub("", message)
+    """``failed to legalize operation 'x' ...: %10 = "x"(...) : ...`` without the operation MLIR appends.
+
+    An op that torch-mlir only knows as ``torch.operator`` is named by the aten op it stands for.
+    """
+    operator = _OPERATOR_NAME.search(message)
+    message = _OPERATION_DUMP.sub("", message)
+    return message.replace("'torch.operator'", f"'{operator[1]}'") if operator else message
