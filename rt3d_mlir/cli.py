@@ -39,10 +39,16 @@ def group_shape(text: str) -> GroupShape:
 
 
 def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
-    """The model a MODEL argument names, with its example input: a zoo name, a .pt2 program or a pruned checkpoint."""
+    """The model a MODEL argument names, with its example input: a zoo name, an .onnx file, a .pt2 program or a pruned checkpoint."""
     from rt3d_mlir.importer import load_exported_program
     from rt3d_mlir.models import build_model, example_input
 
+    if args.model.endswith(".onnx"):
+        from rt3d_mlir.onnx_import import load_onnx
+
+        onnx_model = load_onnx(args.model)
+        inputs = onnx_model.example_inputs()
+        return onnx_model, inputs[0] if len(inputs) == 1 else inputs
     if args.model.endswith(".pt2"):
         program = load_exported_program(args.model)
         return program, tuple(program.example_inputs[0]) if program.example_inputs else None
@@ -56,7 +62,7 @@ def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
         model = build_model(args.model, num_classes=args.num_classes, width=args.width, input_size=args.input_size)
         return model, example_input(args.model, batch=args.batch, input_size=args.input_size)
     raise UserError(
-        f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}), a .pt2 program nor a pruned checkpoint (.pt)"
+        f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"
     )
 
 
@@ -100,8 +106,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from rt3d_mlir.backends.aarch64 import command
 
         return command.run(args, model, example)
-    if not isinstance(model, torch.nn.Module):
-        raise UserError("rt3d compile needs a zoo model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
+    if isinstance(model, torch.export.ExportedProgram):
+        raise UserError("rt3d compile needs a zoo model, an ONNX model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
+    reference = "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
+    inputs = example if isinstance(example, tuple) else (example,)
     compiled = compile_model(model, example, target=args.target, threads=args.threads)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
@@ -113,14 +121,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if vulkan and args.no_run:
         return 0
     error, scale = check_against_eager(compiled, model, example)
-    print(f"max |compiled - torch eager| = {error:.3g} (outputs up to {scale:.3g})")
+    print(f"max |compiled - {reference}| = {error:.3g} (outputs up to {scale:.3g})")
     if args.repeat:
         with torch.no_grad():
-            ours = median_time(lambda: compiled(example), args.repeat)
-            eager = median_time(lambda: model(example), args.repeat)
+            ours = median_time(lambda: compiled(*inputs), args.repeat)
+            theirs = median_time(lambda: model(*inputs), args.repeat)
         where = f"on {compiled.runner().info.name}" if vulkan else f"{compiled.threads} thread(s)"
         print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
-              f"torch eager {eager * 1e3:.1f} ms (ratio {eager / ours:.2f}x)")
+              f"{reference} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
     return 0
 
 
@@ -138,7 +146,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
+    parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
     parser.add_argument("--batch", type=positive_int, default=1)
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")

@@ -67,13 +67,19 @@ class CompiledModel:
 
 
 def check_against_eager(
-    compiled: Callable[[torch.Tensor], torch.Tensor], model: torch.nn.Module, example: torch.Tensor
+    compiled: Callable[..., torch.Tensor],
+    model: torch.nn.Module | Callable[..., torch.Tensor],
+    example: torch.Tensor | tuple[torch.Tensor, ...],
 ) -> tuple[float, float]:
-    """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error."""
+    """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error.
+
+    ``model`` is the torch module, or another reference such as an OnnxModel (ONNX Runtime).
+    """
+    inputs = example if isinstance(example, tuple) else (example,)
     with torch.no_grad():
-        expected = model.eval()(example)
+        expected = (model.eval() if isinstance(model, torch.nn.Module) else model)(*inputs)
     scale = float(expected.abs().max())
-    error = float((compiled(example) - expected).abs().max())
+    error = float((compiled(*inputs) - expected).abs().max())
     if error > 1e-3 * max(scale, 1.0):
         raise UserError(f"the compiled model differs from torch eager by {error:.3g}: please report this bug")
     return error, scale

@@ -1,4 +1,4 @@
-"""torch.nn.Module (or a saved torch.export program) -> linalg-on-tensors MLIR, in a sparse3d-ready Context."""
+"""torch.nn.Module (or a saved torch.export program, or an ONNX model) -> linalg-on-tensors MLIR, in a sparse3d-ready Context."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_ml
 from rt3d_mlir.diagnostics import capturing_errors, without_operation
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.onnx_import import OnnxModel, import_onnx
 
 
 def _first_line(error: BaseException) -> str:
@@ -57,18 +58,21 @@ def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
 
 
 def import_model(
-    model: torch.nn.Module | torch.export.ExportedProgram,
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
     example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
     context: ir.Context | None = None,
 ) -> ir.Module:
     """Imports ``model`` as linalg-on-tensors MLIR (weights as constants) into a Context with sparse3d loaded.
 
-    ``example_input`` fixes the static shapes; it may be omitted for an ExportedProgram.
+    ``example_input`` fixes the static shapes; it may be omitted for an ExportedProgram or an
+    :class:`~rt3d_mlir.onnx_import.OnnxModel` (``load_onnx``), whose shapes are static already.
     """
     if context is None:
         context = make_context()
     if not context.is_dialect_loaded("torch"):
         torch_dialect.register_dialect(context)
+    if isinstance(model, OnnxModel):
+        return import_onnx(model, context)
     if isinstance(model, torch.export.ExportedProgram):
         program = model
     else:
