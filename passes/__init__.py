@@ -32,6 +32,7 @@ _PASSES: dict[str, str] = {
     "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
     "sparse3d-to-gpu": "sparse3d_to_gpu:Sparse3DToGpu",
     "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
+    "ungroup-convolution": "ungroup_convolution:UngroupConvolution",
 }
 
 # The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level

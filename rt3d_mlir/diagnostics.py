@@ -111,3 +111,16 @@ def without_operation(message: str) -> str:
     operator = _OPERATOR_NAME.search(message)
     message = _OPERATION_DUMP.sub("", message)
     return message.replace("'torch.operator'", f"'{operator[1]}'") if operator else message
+
+
+_NAME_LOCATION = re.compile(r'^loc\("([^"]*)"\)$')
+
+
+def failure_cause(error: ir.MLIRError, captured: list[str]) -> str:
+    """One line for a failed pass pipeline: its first error, and the node when the location is a name (ONNX nodes)."""
+    if not error.error_diagnostics:
+        return without_operation(captured[0]) if captured else "a pass failed"
+    first = error.error_diagnostics[0]
+    node = _NAME_LOCATION.match(str(first.location))
+    where = f" (node '{node[1]}')" if node else ""
+    return without_operation(first.message.splitlines()[0]) + where

@@ -11,10 +11,11 @@ from torch_mlir import fx, ir
 from torch_mlir.dialects import torch as torch_dialect
 from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_mlir_tensor_type
 
-from rt3d_mlir.diagnostics import capturing_errors, without_operation
+from rt3d_mlir.diagnostics import capturing_errors, failure_cause, without_operation
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.onnx_import import OnnxModel, import_onnx
+from rt3d_mlir.pipeline import run_pipeline
 
 
 def _first_line(error: BaseException) -> str:
@@ -72,7 +73,7 @@ def import_model(
     if not context.is_dialect_loaded("torch"):
         torch_dialect.register_dialect(context)
     if isinstance(model, OnnxModel):
-        return import_onnx(model, context)
+        return lower_to_linalg(import_onnx(model, context), "ONNX model")
     if isinstance(model, torch.export.ExportedProgram):
         program = model
     else:
@@ -92,7 +93,22 @@ def import_model(
             with warnings.catch_warnings():
                 # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
                 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
-                return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
+                module = fx.export_and_import(program, output_type="torch", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
         except Exception as error:
             cause = without_operation(errors[0]) if errors else _first_line(error)
             raise UserError(f"torch-mlir cannot lower the model to linalg: {cause}") from None
+    return lower_to_linalg(module, "model")
+
+
+# torch-mlir's own lowering, after our rewrite of what it refuses (grouped 3D convs)
+TORCH_TO_LINALG = "ungroup-convolution, torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true}"
+
+
+def lower_to_linalg(module: ir.Module, what: str) -> ir.Module:
+    """Torch backend-contract IR -> linalg on tensors, in place; a failure is a one-line UserError about ``what``."""
+    with capturing_errors(module.context) as errors:
+        try:
+            run_pipeline(module, TORCH_TO_LINALG)
+        except ir.MLIRError as error:
+            raise UserError(f"torch-mlir cannot lower the {what} to linalg: {failure_cause(error, errors)}") from None
+    return module

@@ -1,7 +1,7 @@
 """.onnx files in: torch-mlir's ONNX importer, then the same linalg-on-tensors module as a torch model gives.
 
 >>> model = load_onnx("c3d.onnx")            # parsed, checked, shapes inferred (one-line UserError otherwise)
->>> module = import_model(model)             # rt3d_mlir.importer.import_model takes it like a torch model
+>>> module = import_model(model)             # rt3d_mlir.importer.import_model: linalg, as for a torch model
 >>> reference = model(*model.example_inputs())  # ONNX Runtime's output, to check ours against
 
 The ONNX ops become ``torch.operator "onnx.<Op>"`` ops; torch-mlir's
@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch_mlir import ir, passmanager
 
-from rt3d_mlir.diagnostics import capturing_errors, without_operation
+from rt3d_mlir.diagnostics import capturing_errors, failure_cause
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
 
 ENTRY_POINT = "main"  # what rt3d_mlir.compiler calls
 _TO_TORCH = "builtin.module(func.func(convert-torch-onnx-to-torch))"
-_TO_LINALG = "builtin.module(torch-onnx-to-torch-backend-pipeline, torch-backend-to-linalg-on-tensors-backend-pipeline)"
+_TO_BACKEND_CONTRACT = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
 
 
 def _first_line(error: BaseException) -> str:
@@ -112,7 +112,10 @@ def _reject_unconverted_ops(module: ir.Module) -> None:
 
 
 def import_onnx(model: OnnxModel, context: ir.Context) -> ir.Module:
-    """``model`` as linalg-on-tensors MLIR in ``context`` (which has the torch dialect registered)."""
+    """``model`` as torch backend-contract IR in ``context`` (which has the torch dialect registered).
+
+    ``rt3d_mlir.importer.import_model`` lowers it on to linalg, like a torch model.
+    """
     from torch_mlir.extras import onnx_importer
 
     info = onnx_importer.ModelInfo(model.proto)
@@ -125,10 +128,7 @@ def import_onnx(model: OnnxModel, context: ir.Context) -> ir.Module:
         try:
             passmanager.PassManager.parse(_TO_TORCH).run(module.operation)
             _reject_unconverted_ops(module)
-            passmanager.PassManager.parse(_TO_LINALG).run(module.operation)
+            passmanager.PassManager.parse(_TO_BACKEND_CONTRACT).run(module.operation)
         except ir.MLIRError as error:
-            diagnostics = error.error_diagnostics
-            cause = without_operation(diagnostics[0].message.splitlines()[0]) if diagnostics else (errors or ["a pass failed"])[0]
-            where = f" (node '{_node_name(diagnostics[0].location)}')" if diagnostics else ""
-            raise UserError(f"torch-mlir cannot lower the ONNX model to linalg: {cause}{where}") from None
+            raise UserError(f"torch-mlir cannot lower the ONNX model to linalg: {failure_cause(error, errors)}") from None
     return module
