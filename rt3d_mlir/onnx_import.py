@@ -52,7 +52,7 @@ class OnnxModel:
             try:
                 import onnxruntime
             except ImportError:
-                raise UserError("checking an ONNX model needs ONNX Runtime: pip install onnxruntime") from None
+                raise UserError("checking an ONNX model needs ONNX Runtime: pip install 'rt3d-mlir[onnx]'") from None
             self._session = onnxruntime.InferenceSession(self.proto.SerializeToString(), providers=["CPUExecutionProvider"])
         feeds = {name: tensor.detach().numpy() for name, tensor in zip(self.input_names, inputs)}
         return torch.from_numpy(np.asarray(self._session.run(None, feeds)[0]))
@@ -60,8 +60,11 @@ class OnnxModel:
 
 def load_onnx(path: str | Path) -> OnnxModel:
     """Parses, checks and shape-infers an .onnx file; any problem is a one-line UserError."""
-    import onnx
-    from google.protobuf.message import DecodeError
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise UserError("ONNX models need the onnx package: pip install 'rt3d-mlir[onnx]'") from None
 
     path = Path(path)
     if not path.is_file():
