@@ -86,7 +86,7 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
             "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}", "canonicalize", "cse", "memref-copy-to-linalg", "inline", "symbol-dce",
             "convert-linalg-to-parallel-loops", "canonicalize", "parallel-loops-to-gpu-grid", "convert-parallel-loops-to-gpu", "canonicalize",
             "gpu-launch-sink-index-computations", "gpu-kernel-outlining", "lower-affine", "canonicalize", "cse",
-            "gpu-spirv-abi", "convert-gpu-to-spirv", "gpu-spirv-embed",
+            "gpu-spirv-abi", "convert-math-to-spirv", "convert-gpu-to-spirv", "gpu-spirv-embed",
             "gpu.module(spirv.module(spirv-lower-abi-attrs, spirv-update-vce))", "gpu-module-to-binary",
         ),
     ),
