@@ -20,6 +20,14 @@ STAGE_DEPTHS = (3, 5, 11, 7)
 EXPANSION = 2.25
 SE_RATIO = 0.0625
 HEAD_WIDTH = 2048
+# A KGS pruning profile (no paper gives one for X3D): the 1x1x1 expansions and projections, 70% of
+# their kernel groups each; the depthwise convs, one weight per channel and position, stay dense.
+KGS_PRUNING = {"conv_a": 0.7, "conv_c": 0.7}
+
+
+def block_layer(module_path: str) -> str:
+    """``stages.3.conv_a.0`` -> ``conv_a``: the layer of a block that a KGS_PRUNING key names."""
+    return next((part for part in module_path.split(".") if part.startswith("conv_")), module_path)
 
 
 def round_width(width: float, divisor: int = 8) -> int:

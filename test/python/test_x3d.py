@@ -11,7 +11,7 @@ import rt3d_mlir
 from rt3d_mlir.backends.aarch64 import compile_model as compile_aarch64
 from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
 from rt3d_mlir.models import MODELS, build_model, example_input
-from rt3d_mlir.models.x3d import X3D, X3DBlock
+from rt3d_mlir.models.x3d import KGS_PRUNING, X3D, X3DBlock, block_layer
 from test_aarch64 import pytestmark as needs_aarch64_tools, run_build
 from test_vulkan import _check as check_vulkan, needs_device, needs_spirv_val
 
@@ -81,3 +81,10 @@ def test_whole_x3d_xs_on_aarch64_and_vulkan(target, tmp_path: Path):
     with torch.no_grad():
         expected = model(clip).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
+
+
+def test_kgs_profile_names_the_expansions_and_projections_only():
+    model = build_model("x3d_s", width=0.25)
+    layers = {block_layer(path): module for path, module in model.named_modules() if isinstance(module, nn.Conv3d)}
+    assert set(KGS_PRUNING) == {"conv_a", "conv_c"} and {"conv_a", "conv_b", "conv_c"} <= set(layers)
+    assert layers["conv_a"].kernel_size == layers["conv_c"].kernel_size == (1, 1, 1) and layers["conv_b"].groups > 1
