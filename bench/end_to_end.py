@@ -52,6 +52,7 @@ from rt3d_mlir import kgs
 from rt3d_mlir.compiler import check_against_eager, compile as compile_model
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, last_name
 from rt3d_mlir.models import build_model, example_input
+from rt3d_mlir.models.x3d import KGS_PRUNING as X3D_KGS_PRUNING, block_layer
 from rt3d_mlir.prune.flops import kept_macs, measure_layers
 from rt3d_mlir.targets import host_target
 from rt3d_mlir.timing import time_interleaved
@@ -75,6 +76,7 @@ PROFILES: dict[str, tuple[dict[str, float], Callable[[str], str], float]] = {
     # model: (pruning rate per layer key, module path -> layer key, target speedup over the fastest dense peer)
     "c3d": (C3D_PAPER_PRUNING, last_name, 2.5),
     "r2plus1d_18": (R2PLUS1D_PAPER_PRUNING, stage_name, 2.2),
+    **{name: (X3D_KGS_PRUNING, block_layer, 1.0) for name in ("x3d_xs", "x3d_s", "x3d_m")},
 }
 
 
