@@ -30,7 +30,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from rt3d_mlir import kgs
+from rt3d_mlir import kgs, progress
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
@@ -106,8 +106,11 @@ class Sparse3DFromLinalg(ModulePass):
         return choices
 
     def apply(self, module: ir.Operation) -> None:
-        for conv in ops_named(module, CONV_OP):
+        convs = ops_named(module, CONV_OP)
+        progress.expect(len(convs))
+        for conv in convs:
             self._rewrite(conv)
+            progress.conv_done()
 
     def _rewrite(self, conv: ir.Operation) -> None:
         conv_data, filter_value, init = conv.operands[0], conv.operands[1], conv.operands[2]

@@ -110,7 +110,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise UserError("rt3d compile needs a zoo model, an ONNX model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
     reference = "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
     inputs = example if isinstance(example, tuple) else (example,)
-    compiled = compile_model(model, example, target=args.target, threads=args.threads)
+    compiled = compile_model(model, example, target=args.target, threads=args.threads, progress=not args.quiet)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
     if args.output:
@@ -135,7 +135,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
-    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat, threads=args.threads)
+    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat,
+             threads=args.threads, progress=not args.quiet, plot=args.plot)
     return 0
 
 
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     aarch64.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod,+fullfp16")
     aarch64.add_argument("--name", default=None, help="C name prefix of the artifacts (default: rt3d_MODEL)")
     aarch64.add_argument("--qemu-check", action="store_true", help="run the single-threaded object under qemu-aarch64, compare to torch eager")
+    compiler.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     compiler.set_defaults(handler=cmd_compile)
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")
@@ -185,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
     demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
     demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar while compiling")
+    demo.add_argument("--plot", metavar="FILE", default=None, help="also write an SVG: latency per variant, FLOPs pruning rate per layer")
     demo.set_defaults(handler=cmd_demo)
 
     try:

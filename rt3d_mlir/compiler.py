@@ -20,6 +20,8 @@ from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
+from rt3d_mlir.onnx_import import OnnxModel
+from rt3d_mlir.progress import compile_progress, expect, stage
 from rt3d_mlir.passes import kgs_kernel_steps
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 ENTRY_POINT = "main"
 HOST_TARGETS = ("host", *(name for name in PRESETS if name.startswith("host-")))
+# what the progress bar names while a host compile runs (the convs of sparse3d-from-linalg count too)
+HOST_STAGES = ("torch-mlir import", "sparse3d-from-linalg", "KGS kernels", "LLVM JIT")
 
 
 @dataclass
@@ -97,11 +101,12 @@ def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...
 
 
 def compile(
-    model: torch.nn.Module | torch.export.ExportedProgram,
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
     example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
+    progress: bool = False,
 ) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors.
 
@@ -109,7 +114,20 @@ def compile(
     (a :class:`~rt3d_mlir.backends.vulkan.compiler.VulkanCompiledModel`; docs/vulkan.md);
     ``"aarch64"``, ``"aarch64-a55"`` compile to AArch64 objects and a C header
     (a :class:`~rt3d_mlir.backends.aarch64.Aarch64Build`, ``.save(folder)``; docs/aarch64.md).
+    ``progress=True`` shows a bar over the stages and convs on stderr when it is a terminal
+    and the compile takes more than a second.
     """
+    with compile_progress(progress, f"rt3d: compiling for {target}"):
+        return _compile(model, example_input, target, threads, group_shape)
+
+
+def _compile(
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None,
+    target: str,
+    threads: int | None,
+    group_shape: str,
+) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     if target == "vulkan" or target.startswith("vulkan-"):
         from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
 
@@ -126,14 +144,19 @@ def compile(
     if target not in HOST_TARGETS:
         raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}, vulkan, aarch64")
     start = time.perf_counter()
+    expect(len(HOST_STAGES))
+    stage(HOST_STAGES[0])
     if isinstance(model, torch.nn.Module):
         model, _ = fold_batch_norms(model)
     module = import_model(model, example_input)
+    stage(HOST_STAGES[1])
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
+    stage(HOST_STAGES[2])
     run_pipeline(module, ", ".join(kgs_kernel_steps(f"target={target}")))
     inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
+    stage(HOST_STAGES[3])
     with module.context:
         jit = JitModule(module)
     compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, time.perf_counter() - start)

@@ -1,6 +1,7 @@
 """rt3d command line, model import errors, the demo and the model zoo."""
 
 import io
+from xml.etree import ElementTree
 
 import pytest
 import torch
@@ -84,9 +85,9 @@ def test_rt3d_import_writes_linalg(tmp_path, capsys):
     assert text.count("linalg.conv_3d_ncdhw_fcdhw") == 8 and "dense_resource" in text
 
 
-def test_demo_compiles_checks_and_times_both_variants():
+def test_demo_compiles_checks_and_times_both_variants(tmp_path):
     out = io.StringIO()
-    table = run_demo(input_size=(16, 32, 32), width=0.125, repeat=1, out=out)
+    table = run_demo(input_size=(16, 32, 32), width=0.125, repeat=1, out=out, plot=str(tmp_path / "demo.svg"))
     rows = table.splitlines()
     assert [row.split()[0] for row in rows[2:10]] == [
         "conv1a", "conv2a", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b"
@@ -99,6 +100,10 @@ def test_demo_compiles_checks_and_times_both_variants():
     for label in ("KGS", "dense"):
         assert f"{label}: max |compiled - torch eager| = " in printed
     assert "ours, KGS" in printed and "torch eager, dense" in printed and "speedup over our dense code" in printed
+    svg = ElementTree.parse(tmp_path / "demo.svg").getroot()
+    bars = [rect.find("{http://www.w3.org/2000/svg}title").text for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
+            if rect.find("{http://www.w3.org/2000/svg}title") is not None]
+    assert len(bars) == 3 + 8 and bars[0].startswith("ours, KGS, ") and bars[4].startswith("FLOPs pruning rate, conv2a: 6.75 x")
 
 
 def test_zoo_models_have_the_papers_shapes():
