@@ -62,6 +62,7 @@ from baselines import (  # noqa: E402
     FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
 )
 from conv_layers import FmaPeak  # noqa: E402  (the FMA peak microkernel, shared with the layer benchmark)
+from plot import write_report_plot  # noqa: E402
 
 GROUP = kgs.GroupShape(8, 4)
 R2PLUS1D_PAPER_PRUNING = {"layer1": 0.9, "layer2": 0.8}
@@ -151,6 +152,7 @@ def main() -> None:
     parser.add_argument("--input-size", default="16x112x112")
     parser.add_argument("--no-inductor", action="store_true", help="skip torch.compile (its compile takes minutes)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--plot", default=None, help="also write an SVG of the results here (bench/plot.py)")
     args = parser.parse_args()
     clip_size = tuple(int(d) for d in args.input_size.split("x"))
     commit = current_commit()
@@ -170,6 +172,8 @@ def main() -> None:
     print(json.dumps(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.plot:
+        write_report_plot(report, args.plot)
 
 
 if __name__ == "__main__":
