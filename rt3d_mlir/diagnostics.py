@@ -116,11 +116,17 @@ def without_operation(message: str) -> str:
 _NAME_LOCATION = re.compile(r'^loc\("([^"]*)"\)$')
 
 
+def location_name(location: ir.Location) -> str | None:
+    """The name of a name location (``loc("conv_3")``: an ONNX node), or None for any other location."""
+    match = _NAME_LOCATION.match(str(location))
+    return match[1] if match else None
+
+
 def failure_cause(error: ir.MLIRError, captured: list[str]) -> str:
     """One line for a failed pass pipeline: its first error, and the node when the location is a name (ONNX nodes)."""
     if not error.error_diagnostics:
         return without_operation(captured[0]) if captured else "a pass failed"
     first = error.error_diagnostics[0]
-    node = _NAME_LOCATION.match(str(first.location))
-    where = f" (node '{node[1]}')" if node else ""
+    node = location_name(first.location)
+    where = f" (node '{node}')" if node else ""
     return without_operation(first.message.splitlines()[0]) + where

@@ -13,14 +13,9 @@ from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_ml
 
 from rt3d_mlir.diagnostics import capturing_errors, failure_cause, without_operation
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.onnx_import import OnnxModel, import_onnx
 from rt3d_mlir.pipeline import run_pipeline
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class _WeightsWithoutCopies(FxImporterHooks):
@@ -55,7 +50,7 @@ def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
     except FileNotFoundError:
         raise UserError(f"no such file: '{path}'") from None
     except Exception as error:
-        raise UserError(f"'{path}' is not a saved torch.export program: {_first_line(error)}") from None
+        raise UserError(f"'{path}' is not a saved torch.export program: {first_line(error)}") from None
 
 
 def import_model(
@@ -85,7 +80,7 @@ def import_model(
             logging.disable(logging.ERROR)
             program = torch.export.export(model.eval(), args)
         except Exception as error:
-            raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
+            raise UserError(f"torch.export cannot trace {type(model).__name__}: {first_line(error)}") from None
         finally:
             logging.disable(logging.NOTSET)
     with capturing_errors(context) as errors:
@@ -95,7 +90,7 @@ def import_model(
                 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
                 module = fx.export_and_import(program, output_type="torch", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
         except Exception as error:
-            cause = without_operation(errors[0]) if errors else _first_line(error)
+            cause = without_operation(errors[0]) if errors else first_line(error)
             raise UserError(f"torch-mlir cannot lower the model to linalg: {cause}") from None
     return lower_to_linalg(module, "model")
 

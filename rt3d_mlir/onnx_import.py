@@ -13,23 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch_mlir import ir, passmanager
 
-from rt3d_mlir.diagnostics import capturing_errors, failure_cause
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.diagnostics import capturing_errors, failure_cause, location_name
+from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.ir_walk import ops_named
+
+if TYPE_CHECKING:
+    import onnx  # imported when a model is loaded: rt3d_mlir.importer imports this module
 
 ENTRY_POINT = "main"  # what rt3d_mlir.compiler calls
 _TO_TORCH = "builtin.module(func.func(convert-torch-onnx-to-torch))"
 _TO_BACKEND_CONTRACT = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass
@@ -37,7 +36,7 @@ class OnnxModel:
     """A checked, shape-inferred ONNX model with static input shapes; calling it runs ONNX Runtime."""
 
     path: Path
-    proto: "onnx.ModelProto"  # type: ignore[name-defined]  # noqa: F821 (onnx loads lazily)
+    proto: "onnx.ModelProto"
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
     _session: object = field(default=None, init=False, repr=False)
@@ -72,7 +71,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
     try:
         proto = onnx.load(str(path))
     except (DecodeError, ValueError, RuntimeError) as error:
-        raise UserError(f"'{path}' is not an ONNX model: {_first_line(error)}") from None
+        raise UserError(f"'{path}' is not an ONNX model: {first_line(error)}") from None
     opsets = {entry.domain: entry.version for entry in proto.opset_import}
     newest = onnx.defs.onnx_opset_version()
     if "" not in opsets and "ai.onnx" not in opsets:
@@ -84,7 +83,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
         onnx.checker.check_model(proto)
         proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
-        raise UserError(f"'{path}' is not a valid ONNX model: {_first_line(error)}") from None
+        raise UserError(f"'{path}' is not a valid ONNX model: {first_line(error)}") from None
     initializers = {tensor.name for tensor in proto.graph.initializer}
     names, shapes = [], []
     for value in proto.graph.input:
@@ -101,16 +100,11 @@ def load_onnx(path: str | Path) -> OnnxModel:
     return OnnxModel(path, proto, names, shapes)
 
 
-def _node_name(location: ir.Location) -> str:
-    text = str(location)  # loc("node name")
-    return text[len('loc("'):-len('")')] if text.startswith('loc("') else text
-
-
 def _reject_unconverted_ops(module: ir.Module) -> None:
     for operation in ops_named(module.operation, "torch.operator"):
         name = ir.StringAttr(operation.attributes["name"]).value
         if name.startswith("onnx."):
-            raise UserError(f"ONNX op '{name.removeprefix('onnx.')}' (node '{_node_name(operation.location)}') "
+            raise UserError(f"ONNX op '{name.removeprefix('onnx.')}' (node '{location_name(operation.location)}') "
                             "is not supported by torch-mlir's ONNX importer")
 
 
@@ -126,7 +120,7 @@ def import_onnx(model: OnnxModel, context: ir.Context) -> ir.Module:
     try:
         onnx_importer.NodeImporter.define_function(info.main_graph, module.operation).import_all()
     except onnx_importer.OnnxImportError as error:
-        raise UserError(f"torch-mlir's ONNX importer cannot read '{model.path}': {_first_line(error)}") from None
+        raise UserError(f"torch-mlir's ONNX importer cannot read '{model.path}': {first_line(error)}") from None
     with context, capturing_errors(context) as errors:
         try:
             passmanager.PassManager.parse(_TO_TORCH).run(module.operation)
