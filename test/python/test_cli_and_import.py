@@ -62,7 +62,7 @@ def test_lowering_failure_is_one_line_on_stderr(model, cause, tmp_path, capfd):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"),
+        (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d, x3d_xs, x3d_s, x3d_m), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"),
         (["import", "missing.pt2"], "no such file: 'missing.pt2'"),
         (["import", "c3d", "--input-size", "8x32x32"], "clip is too small for C3D"),
         (["import", "c3d", "--width", "-1"], "width multiplier must be positive"),
