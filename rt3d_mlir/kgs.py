@@ -85,7 +85,7 @@ def choose_group_shape(
 
 
 def conv_groups(weight: torch.Tensor | np.ndarray) -> int:
-    """The most diagonal blocks g (g dividing M and C) outside which ``weight`` is all zero, 1 if none.
+    """The most diagonal blocks g (g dividing M and C), each with a nonzero, outside which ``weight`` is all zero; else 1.
 
     A grouped conv written as a dense one (``ungroup-convolution``) has g = its group count.
     """
@@ -94,7 +94,8 @@ def conv_groups(weight: torch.Tensor | np.ndarray) -> int:
     common = math.gcd(filters, channels)
     for groups in (g for g in range(common, 1, -1) if common % g == 0):
         blocks = nonzero.reshape(groups, filters // groups, groups, channels // groups).any(axis=(1, 3))
-        if not (blocks & ~np.eye(groups, dtype=bool)).any():
+        # every block on the diagonal used, none off it (an all-zero filter is no grouped conv)
+        if (blocks == np.eye(groups, dtype=bool)).all():
             return groups
     return 1
 

@@ -35,6 +35,7 @@ def test_a_dense_filter_has_one_conv_group_and_keeps_its_group_shape():
     weight = np.ones((16, 8, 3, 3, 3), dtype=np.float32)
     assert kgs.conv_groups(weight) == 1
     assert kgs.fit_to_conv_groups(kgs.GroupShape(8, 4), weight.shape, 1) == kgs.GroupShape(8, 4)
+    assert kgs.conv_groups(np.zeros_like(weight)) == 1  # all pruned: no blocks to fit the groups into
 
 
 @pytest.mark.parametrize(
