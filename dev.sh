@@ -73,7 +73,7 @@ ensure_venv() {
     [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # torch is pinned (2.13.0, CPU build): an unpinned torch would pull a multi-GB CUDA build.
-    "$VENV/bin/python" -m pip install -q -e ".[test,bench]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,onnx,bench]"
     echo "$want" >"$stamp"
 }
 

@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from baselines import (  # noqa: E402
     FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
 )
+from plot import write_report_plot  # noqa: E402
 
 GROUP = GroupShape(8, 4)
 
@@ -148,6 +149,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="also compare our outputs against torch")
     parser.add_argument("--no-inductor", action="store_true", help="skip torch.compile")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--plot", default=None, help="also write an SVG of the results here (bench/plot.py)")
     args = parser.parse_args()
 
     target = host_target()
@@ -232,6 +234,8 @@ def main() -> None:
     print(json.dumps(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.plot:
+        write_report_plot(report, args.plot)
 
 
 def _label(case: dict) -> str:

@@ -52,6 +52,7 @@ from rt3d_mlir import kgs
 from rt3d_mlir.compiler import check_against_eager, compile as compile_model
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, last_name
 from rt3d_mlir.models import build_model, example_input
+from rt3d_mlir.models.x3d import KGS_PRUNING as X3D_KGS_PRUNING, block_layer
 from rt3d_mlir.prune.flops import kept_macs, measure_layers
 from rt3d_mlir.targets import host_target
 from rt3d_mlir.timing import time_interleaved
@@ -61,6 +62,7 @@ from baselines import (  # noqa: E402
     FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
 )
 from conv_layers import FmaPeak  # noqa: E402  (the FMA peak microkernel, shared with the layer benchmark)
+from plot import write_report_plot  # noqa: E402
 
 GROUP = kgs.GroupShape(8, 4)
 R2PLUS1D_PAPER_PRUNING = {"layer1": 0.9, "layer2": 0.8}
@@ -75,6 +77,7 @@ PROFILES: dict[str, tuple[dict[str, float], Callable[[str], str], float]] = {
     # model: (pruning rate per layer key, module path -> layer key, target speedup over the fastest dense peer)
     "c3d": (C3D_PAPER_PRUNING, last_name, 2.5),
     "r2plus1d_18": (R2PLUS1D_PAPER_PRUNING, stage_name, 2.2),
+    **{name: (X3D_KGS_PRUNING, block_layer, 1.0) for name in ("x3d_xs", "x3d_s", "x3d_m")},
 }
 
 
@@ -149,6 +152,7 @@ def main() -> None:
     parser.add_argument("--input-size", default="16x112x112")
     parser.add_argument("--no-inductor", action="store_true", help="skip torch.compile (its compile takes minutes)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--plot", default=None, help="also write an SVG of the results here (bench/plot.py)")
     args = parser.parse_args()
     clip_size = tuple(int(d) for d in args.input_size.split("x"))
     commit = current_commit()
@@ -168,6 +172,8 @@ def main() -> None:
     print(json.dumps(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.plot:
+        write_report_plot(report, args.plot)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ _PASSES: dict[str, str] = {
     "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
     "sparse3d-to-gpu": "sparse3d_to_gpu:Sparse3DToGpu",
     "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
+    "ungroup-convolution": "ungroup_convolution:UngroupConvolution",
 }
 
 # The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level
@@ -91,7 +92,7 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
             "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}", "canonicalize", "cse", "memref-copy-to-linalg", "inline", "symbol-dce",
             "convert-linalg-to-parallel-loops", "canonicalize", "parallel-loops-to-gpu-grid", "convert-parallel-loops-to-gpu", "canonicalize",
             "gpu-launch-sink-index-computations", "gpu-kernel-outlining", "lower-affine", "canonicalize", "cse",
-            "gpu-spirv-abi", "convert-gpu-to-spirv", "gpu-spirv-embed",
+            "gpu-spirv-abi", "convert-math-to-spirv", "convert-gpu-to-spirv", "gpu-spirv-embed",
             "gpu.module(spirv.module(spirv-lower-abi-attrs, spirv-update-vce))", "gpu-module-to-binary",
         ),
     ),

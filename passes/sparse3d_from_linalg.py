@@ -15,7 +15,8 @@ Output: one ``sparse3d.kgs_conv3d`` on the unpadded input (a zero ``tensor.pad``
 in front of the conv becomes the op's ``padding``) with the weight in compact
 form (values in a ``dense_resource`` constant, index tables as dense constants).
 The group shape is the ``group-shape`` option, or by default the candidate that
-leaves the fewest computed MACs. Each conv gets a remark with the group shape
+leaves the fewest computed MACs; a block-diagonal filter (a grouped conv,
+see ``ungroup-convolution``) shrinks it to fit inside the blocks. Each conv gets a remark with the group shape
 and kept fraction chosen; a conv the pass cannot take is left as it is, with a
 remark saying why.
 """
@@ -29,7 +30,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from rt3d_mlir import kgs
+from rt3d_mlir import kgs, progress
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
@@ -105,8 +106,11 @@ class Sparse3DFromLinalg(ModulePass):
         return choices
 
     def apply(self, module: ir.Operation) -> None:
-        for conv in ops_named(module, CONV_OP):
+        convs = ops_named(module, CONV_OP)
+        progress.expect(len(convs))
+        for conv in convs:
             self._rewrite(conv)
+            progress.conv_done()
 
     def _rewrite(self, conv: ir.Operation) -> None:
         conv_data, filter_value, init = conv.operands[0], conv.operands[1], conv.operands[2]
@@ -127,7 +131,9 @@ class Sparse3DFromLinalg(ModulePass):
         folded = _zero_padding(data)
         if folded is not None:
             data, padding = folded
-        group_shape = kgs.choose_group_shape(weight, self.shape_choices())
+        groups = kgs.conv_groups(weight)
+        fitted = [kgs.fit_to_conv_groups(shape, weight.shape, groups) for shape in self.shape_choices()]
+        group_shape = kgs.choose_group_shape(weight, list(dict.fromkeys(fitted)))
         compact = kgs.compact(weight, group_shape)
         element_type = ir.RankedTensorType(filter_value.type).element_type
         with conv.context, conv.location:
@@ -159,7 +165,7 @@ class Sparse3DFromLinalg(ModulePass):
         shape = "x".join(str(d) for d in weight.shape)
         remark(
             kgs_conv.location,
-            f"{shape} filter as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
+            f"{shape} filter{f' ({groups} conv groups)' if groups > 1 else ''} as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
             f"({1 / max(compact.kept_fraction, 1e-12):.2f}x fewer)",
         )
 

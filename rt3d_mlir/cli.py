@@ -39,10 +39,16 @@ def group_shape(text: str) -> GroupShape:
 
 
 def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
-    """The model a MODEL argument names, with its example input: a zoo name, a .pt2 program or a pruned checkpoint."""
+    """The model a MODEL argument names, with its example input: a zoo name, an .onnx file, a .pt2 program or a pruned checkpoint."""
     from rt3d_mlir.importer import load_exported_program
     from rt3d_mlir.models import build_model, example_input
 
+    if args.model.endswith(".onnx"):
+        from rt3d_mlir.onnx_import import load_onnx
+
+        onnx_model = load_onnx(args.model)
+        inputs = onnx_model.example_inputs()
+        return onnx_model, inputs[0] if len(inputs) == 1 else inputs
     if args.model.endswith(".pt2"):
         program = load_exported_program(args.model)
         return program, tuple(program.example_inputs[0]) if program.example_inputs else None
@@ -56,7 +62,7 @@ def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
         model = build_model(args.model, num_classes=args.num_classes, width=args.width, input_size=args.input_size)
         return model, example_input(args.model, batch=args.batch, input_size=args.input_size)
     raise UserError(
-        f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}), a .pt2 program nor a pruned checkpoint (.pt)"
+        f"'{args.model}' is neither a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"
     )
 
 
@@ -100,9 +106,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from rt3d_mlir.backends.aarch64 import command
 
         return command.run(args, model, example)
-    if not isinstance(model, torch.nn.Module):
-        raise UserError("rt3d compile needs a zoo model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
-    compiled = compile_model(model, example, target=args.target, threads=args.threads)
+    if isinstance(model, torch.export.ExportedProgram):
+        raise UserError("rt3d compile needs a zoo model, an ONNX model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
+    reference = "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
+    inputs = example if isinstance(example, tuple) else (example,)
+    compiled = compile_model(model, example, target=args.target, threads=args.threads, progress=not args.quiet)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
     if args.output:
@@ -113,14 +121,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if vulkan and args.no_run:
         return 0
     error, scale = check_against_eager(compiled, model, example)
-    print(f"max |compiled - torch eager| = {error:.3g} (outputs up to {scale:.3g})")
+    print(f"max |compiled - {reference}| = {error:.3g} (outputs up to {scale:.3g})")
     if args.repeat:
         with torch.no_grad():
-            ours = median_time(lambda: compiled(example), args.repeat)
-            eager = median_time(lambda: model(example), args.repeat)
+            ours = median_time(lambda: compiled(*inputs), args.repeat)
+            theirs = median_time(lambda: model(*inputs), args.repeat)
         where = f"on {compiled.runner().info.name}" if vulkan else f"{compiled.threads} thread(s)"
         print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
-              f"torch eager {eager * 1e3:.1f} ms (ratio {eager / ours:.2f}x)")
+              f"{reference} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
     return 0
 
 
@@ -156,7 +164,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
-    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat, threads=args.threads)
+    run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat,
+             threads=args.threads, progress=not args.quiet, plot=args.plot)
     return 0
 
 
@@ -167,7 +176,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
+    parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
     parser.add_argument("--batch", type=positive_int, default=1)
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")
@@ -198,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     aarch64.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod,+fullfp16")
     aarch64.add_argument("--name", default=None, help="C name prefix of the artifacts (default: rt3d_MODEL)")
     aarch64.add_argument("--qemu-check", action="store_true", help="run the single-threaded object under qemu-aarch64, compare to torch eager")
+    compiler.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     compiler.set_defaults(handler=cmd_compile)
 
     tuner = commands.add_parser("tune", help="time the cost model's best schedules of each conv here and cache the fastest for later compiles")
@@ -215,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
     demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
     demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar while compiling")
+    demo.add_argument("--plot", metavar="FILE", default=None, help="also write an SVG: latency per variant, FLOPs pruning rate per layer")
     demo.set_defaults(handler=cmd_demo)
 
     try:

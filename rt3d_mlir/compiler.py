@@ -23,7 +23,9 @@ from rt3d_mlir.codegen.jit import JitModule
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
+from rt3d_mlir.onnx_import import OnnxModel
 from rt3d_mlir.passes import KGS_BEFORE_TILE, kgs_kernel_steps
+from rt3d_mlir.progress import compile_progress, expect, stage
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import PRESETS, resolve
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 ENTRY_POINT = "main"
 HOST_TARGETS = ("host", *(name for name in PRESETS if name.startswith("host-")))
+# what the progress bar names while a host compile runs (the convs of sparse3d-from-linalg count too)
+HOST_STAGES = ("torch-mlir import", "sparse3d-from-linalg", "KGS kernels", "LLVM JIT")
 
 
 @dataclass
@@ -72,13 +76,19 @@ class CompiledModel:
 
 
 def check_against_eager(
-    compiled: Callable[[torch.Tensor], torch.Tensor], model: torch.nn.Module, example: torch.Tensor
+    compiled: Callable[..., torch.Tensor],
+    model: torch.nn.Module | Callable[..., torch.Tensor],
+    example: torch.Tensor | tuple[torch.Tensor, ...],
 ) -> tuple[float, float]:
-    """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error."""
+    """(max |compiled - eager|, max |eager|) on ``example``; a mismatch beyond fp32 noise is an error.
+
+    ``model`` is the torch module, or another reference such as an OnnxModel (ONNX Runtime).
+    """
+    inputs = example if isinstance(example, tuple) else (example,)
     with torch.no_grad():
-        expected = model.eval()(example)
+        expected = (model.eval() if isinstance(model, torch.nn.Module) else model)(*inputs)
     scale = float(expected.abs().max())
-    error = float((compiled(example) - expected).abs().max())
+    error = float((compiled(*inputs) - expected).abs().max())
     if error > 1e-3 * max(scale, 1.0):
         raise UserError(f"the compiled model differs from torch eager by {error:.3g}: please report this bug")
     return error, scale
@@ -96,13 +106,14 @@ def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...
 
 
 def compile(
-    model: torch.nn.Module | torch.export.ExportedProgram,
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
     example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
     tune: "bool | TuningOptions" = False,
     tuning_cache: str | os.PathLike | None = None,
+    progress: bool = False,
 ) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors.
 
@@ -115,9 +126,25 @@ def compile(
     :func:`rt3d_mlir.tuning.default_cache_path`) when it holds one for that conv, else from the
     cost model; ``tune=True`` first times the best candidates of every conv the cache lacks and
     adds the winners to it (:mod:`rt3d_mlir.tuning`).
+
+    ``progress=True`` shows a bar over the stages and convs on stderr when it is a terminal
+    and the compile takes more than a second.
     """
     if tune and target not in HOST_TARGETS:
         raise UserError(f"tuning times kernels on this machine: it applies to host targets only, not to '{target}'")
+    with compile_progress(progress, f"rt3d: compiling for {target}"):
+        return _compile(model, example_input, target, threads, group_shape, tune, tuning_cache)
+
+
+def _compile(
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None,
+    target: str,
+    threads: int | None,
+    group_shape: str,
+    tune: "bool | TuningOptions",
+    tuning_cache: str | os.PathLike | None,
+) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
     if target == "vulkan" or target.startswith("vulkan-"):
         from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
 
@@ -134,11 +161,15 @@ def compile(
     if target not in HOST_TARGETS:
         raise UserError(f"target '{target}' is not supported by rt3d_mlir.compile yet; use one of {', '.join(HOST_TARGETS)}, vulkan, aarch64")
     start = time.perf_counter()
+    expect(len(HOST_STAGES))
+    stage(HOST_STAGES[0])
     if isinstance(model, torch.nn.Module):
         model, _ = fold_batch_norms(model)
     module = import_model(model, example_input)
+    stage(HOST_STAGES[1])
     run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
     convs = conv_reports(module)
+    stage(HOST_STAGES[2])
     run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
     cache_path = Path(tuning_cache) if tuning_cache is not None else default_cache_path()
     tuning: list[TuneResult] = []
@@ -149,6 +180,7 @@ def compile(
     run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
     inputs, output = _signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
+    stage(HOST_STAGES[3])
     with module.context:
         jit = JitModule(module)
     compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, time.perf_counter() - start, tuning)

@@ -49,13 +49,16 @@ def defining_op(value: ir.Value) -> ir.Operation | None:
     return None if isinstance(owner, ir.Block) else owner.operation
 
 
+CONSTANT_OPS = ("arith.constant", "torch.vtensor.literal")
+
+
 def constant_array(value: ir.Value) -> np.ndarray | None:
-    """The contents of ``value`` if an ``arith.constant`` defines it and numpy can hold them, else None."""
+    """The contents of ``value`` if a constant op (arith's or torch's) defines it and numpy can hold them, else None."""
     owner = defining_op(value)
-    if owner is None or owner.name != "arith.constant":
+    if owner is None or owner.name not in CONSTANT_OPS:
         return None
     attribute = owner.attributes["value"]
-    tensor_type = ir.RankedTensorType(value.type)
+    tensor_type = ir.RankedTensorType(attribute.type)  # a torch literal's result is a !torch.vtensor
     if _is_dense_resource(attribute):
         return resource_array(owner, tensor_type)
     if isinstance(attribute, ir.DenseElementsAttr):

@@ -18,6 +18,7 @@ from rt3d_mlir import kgs
 from rt3d_mlir.compiler import check_against_eager
 from rt3d_mlir.compiler import compile as compile_model
 from rt3d_mlir.models import build_model, example_input
+from rt3d_mlir.plot import BarChart, write_svg
 from rt3d_mlir.report import format_table
 from rt3d_mlir.timing import median_time
 
@@ -62,8 +63,10 @@ def run_demo(
     repeat: int = 3,
     threads: int | None = None,
     out: TextIO = sys.stdout,
+    progress: bool = False,
+    plot: str | None = None,
 ) -> str:
-    """Runs the demo; returns the per-layer table it printed."""
+    """Runs the demo; returns the per-layer table it printed. ``plot``: also write the results as an SVG there."""
 
     def step(message: str) -> None:
         print(message, file=out, flush=True)
@@ -74,12 +77,12 @@ def run_demo(
     clip = example_input("c3d", input_size=input_size)
     step(f"[1/4] C3D (width {width}, clip {'x'.join(map(str, input_size))}) with random {group_shape} KGS "
          f"patterns at the paper's 3.6x profile rates")
-    compiled_sparse = compile_model(sparse, clip, threads=threads, group_shape=str(group_shape))
+    compiled_sparse = compile_model(sparse, clip, threads=threads, group_shape=str(group_shape), progress=progress)
     step(f"[2/4] compiled the KGS model in {compiled_sparse.compile_seconds:.1f} s "
          "(torch-mlir import, sparse3d-from-linalg, sparse3d-tile, sparse3d-vectorize, LLVM JIT):")
     table = format_table(names, compiled_sparse.convs)
     print(table, file=out)
-    compiled_dense = compile_model(dense, clip, threads=threads, group_shape=str(group_shape))
+    compiled_dense = compile_model(dense, clip, threads=threads, group_shape=str(group_shape), progress=progress)
     step(f"[3/4] compiled the same model unpruned in {compiled_dense.compile_seconds:.1f} s")
     for label, model, compiled in (("KGS", sparse, compiled_sparse), ("dense", dense, compiled_dense)):
         error, scale = check_against_eager(compiled, model, clip)
@@ -97,4 +100,12 @@ def run_demo(
         step(f"      {label:<20} {seconds * 1e3:9.1f} ms   ours KGS is {seconds / times['ours, KGS']:.2f}x faster")
     step(f"      conv FLOPs pruning rate {dense_macs / kept_macs:.2f}x; "
          f"speedup over our dense code {times['ours, dense'] / times['ours, KGS']:.2f}x")
+    if plot is not None:
+        write_svg(plot, [
+            BarChart(f"C3D (width {width}, clip {'x'.join(map(str, input_size))}): median latency", "ms",
+                     [f"{compiled_sparse.threads} thread(s)"], {label: [seconds * 1e3] for label, seconds in times.items()}),
+            BarChart("conv FLOPs pruning rate per layer", "x fewer MACs", names,
+                     {"FLOPs pruning rate": [c.dense_macs / c.kept_macs for c in compiled_sparse.convs]}),
+        ])
+        step(f"      wrote {plot}")
     return table

@@ -75,3 +75,58 @@ def collecting(sink: Sink) -> Iterator[None]:
         yield
     finally:
         _sink.reset(token)
+
+
+
+@contextlib.contextmanager
+def capturing_errors(context: ir.Context) -> Iterator[list[str]]:
+    """Collects the first line of each error diagnostic raised in ``context`` inside the block.
+
+    MLIR would otherwise print them on stderr ahead of the caller's own
+    one-line error, which can say the cause itself.
+    """
+    errors: list[str] = []
+
+    def record(diagnostic: ir.DiagnosticInfo) -> bool:
+        if diagnostic.severity == ir.DiagnosticSeverity.ERROR:
+            errors.append(diagnostic.message.splitlines()[0])
+        return True  # handled: nothing reaches stderr
+
+    registration = context.attach_diagnostic_handler(record)
+    try:
+        yield errors
+    finally:
+        registration.detach()
+
+
+_OPERATION_DUMP = re.compile(r": %\S+ = .*$")
+_OPERATOR_NAME = re.compile(r'"torch\.operator"\(.*?<\{name = "([^"]+)"')
+
+
+def without_operation(message: str) -> str:
+    """``failed to legalize operation 'x' ...: %10 = "x"(...) : ...`` without the operation MLIR appends.
+
+    An op that torch-mlir only knows as ``torch.operator`` is named by the aten op it stands for.
+    """
+    operator = _OPERATOR_NAME.search(message)
+    message = _OPERATION_DUMP.sub("", message)
+    return message.replace("'torch.operator'", f"'{operator[1]}'") if operator else message
+
+
+_NAME_LOCATION = re.compile(r'^loc\("([^"]*)"\)$')
+
+
+def location_name(location: ir.Location) -> str | None:
+    """The name of a name location (``loc("conv_3")``: an ONNX node), or None for any other location."""
+    match = _NAME_LOCATION.match(str(location))
+    return match[1] if match else None
+
+
+def failure_cause(error: ir.MLIRError, captured: list[str]) -> str:
+    """One line for a failed pass pipeline: its first error, and the node when the location is a name (ONNX nodes)."""
+    if not error.error_diagnostics:
+        return without_operation(captured[0]) if captured else "a pass failed"
+    first = error.error_diagnostics[0]
+    node = location_name(first.location)
+    where = f" (node '{node}')" if node else ""
+    return without_operation(first.message.splitlines()[0]) + where

@@ -1,4 +1,4 @@
-"""torch.nn.Module (or a saved torch.export program) -> linalg-on-tensors MLIR, in a sparse3d-ready Context."""
+"""torch.nn.Module (or a saved torch.export program, or an ONNX model) -> linalg-on-tensors MLIR, in a sparse3d-ready Context."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from torch_mlir import fx, ir
 from torch_mlir.dialects import torch as torch_dialect
 from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_mlir_tensor_type
 
+from rt3d_mlir.diagnostics import capturing_errors, failure_cause, without_operation
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import UserError
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+from rt3d_mlir.errors import UserError, first_line
+from rt3d_mlir.onnx_import import OnnxModel, import_onnx
+from rt3d_mlir.pipeline import run_pipeline
 
 
 class _WeightsWithoutCopies(FxImporterHooks):
@@ -52,22 +50,25 @@ def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
     except FileNotFoundError:
         raise UserError(f"no such file: '{path}'") from None
     except Exception as error:
-        raise UserError(f"'{path}' is not a saved torch.export program: {_first_line(error)}") from None
+        raise UserError(f"'{path}' is not a saved torch.export program: {first_line(error)}") from None
 
 
 def import_model(
-    model: torch.nn.Module | torch.export.ExportedProgram,
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
     example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
     context: ir.Context | None = None,
 ) -> ir.Module:
     """Imports ``model`` as linalg-on-tensors MLIR (weights as constants) into a Context with sparse3d loaded.
 
-    ``example_input`` fixes the static shapes; it may be omitted for an ExportedProgram.
+    ``example_input`` fixes the static shapes; it may be omitted for an ExportedProgram or an
+    :class:`~rt3d_mlir.onnx_import.OnnxModel` (``load_onnx``), whose shapes are static already.
     """
     if context is None:
         context = make_context()
     if not context.is_dialect_loaded("torch"):
         torch_dialect.register_dialect(context)
+    if isinstance(model, OnnxModel):
+        return lower_to_linalg(import_onnx(model, context), "ONNX model")
     if isinstance(model, torch.export.ExportedProgram):
         program = model
     else:
@@ -79,13 +80,30 @@ def import_model(
             logging.disable(logging.ERROR)
             program = torch.export.export(model.eval(), args)
         except Exception as error:
-            raise UserError(f"torch.export cannot trace {type(model).__name__}: {_first_line(error)}") from None
+            raise UserError(f"torch.export cannot trace {type(model).__name__}: {first_line(error)}") from None
         finally:
             logging.disable(logging.NOTSET)
-    try:
-        with warnings.catch_warnings():
-            # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
-            return fx.export_and_import(program, output_type="linalg-on-tensors", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
-    except Exception as error:
-        raise UserError(f"torch-mlir cannot lower the model to linalg: {_first_line(error)}") from None
+    with capturing_errors(context) as errors:
+        try:
+            with warnings.catch_warnings():
+                # torch 2.13's own pytree code trips its LeafSpec deprecation while copying the program
+                warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+                module = fx.export_and_import(program, output_type="torch", fx_importer=FxImporter(context=context, hooks=_WeightsWithoutCopies()))
+        except Exception as error:
+            cause = without_operation(errors[0]) if errors else first_line(error)
+            raise UserError(f"torch-mlir cannot lower the model to linalg: {cause}") from None
+    return lower_to_linalg(module, "model")
+
+
+# torch-mlir's own lowering, after our rewrite of what it refuses (grouped 3D convs)
+TORCH_TO_LINALG = "ungroup-convolution, torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true}"
+
+
+def lower_to_linalg(module: ir.Module, what: str) -> ir.Module:
+    """Torch backend-contract IR -> linalg on tensors, in place; a failure is a one-line UserError about ``what``."""
+    with capturing_errors(module.context) as errors:
+        try:
+            run_pipeline(module, TORCH_TO_LINALG)
+        except ir.MLIRError as error:
+            raise UserError(f"torch-mlir cannot lower the {what} to linalg: {failure_cause(error, errors)}") from None
+    return module

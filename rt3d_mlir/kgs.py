@@ -21,6 +21,7 @@ Compact form (the ``sparse3d.kgs_conv3d`` operands):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -81,6 +82,38 @@ def choose_group_shape(
         raise UserError("no candidate group shapes given")
     fractions = [kept_fraction(weight, shape) for shape in candidates]
     return candidates[int(np.argmin(fractions))]
+
+
+def conv_groups(weight: torch.Tensor | np.ndarray) -> int:
+    """The most diagonal blocks g (g dividing M and C), each with a nonzero, outside which ``weight`` is all zero; else 1.
+
+    A grouped conv written as a dense one (``ungroup-convolution``) has g = its group count.
+    """
+    nonzero = (_as_mck(weight) != 0).any(dim=2).numpy()
+    filters, channels = nonzero.shape
+    common = math.gcd(filters, channels)
+    for groups in (g for g in range(common, 1, -1) if common % g == 0):
+        blocks = nonzero.reshape(groups, filters // groups, groups, channels // groups).any(axis=(1, 3))
+        # every block on the diagonal used, none off it (an all-zero filter is no grouped conv)
+        if (blocks == np.eye(groups, dtype=bool)).all():
+            return groups
+    return 1
+
+
+def _largest_divisor_up_to(number: int, limit: int) -> int:
+    return max(d for d in range(1, min(number, limit) + 1) if number % d == 0)
+
+
+def fit_to_conv_groups(shape: GroupShape, weight_shape: Sequence[int], groups: int) -> GroupShape:
+    """``shape`` shrunk to the largest kernel group that divides each of ``groups`` conv groups' filters and channels.
+
+    Its groups then never straddle two conv groups, so the zeros between the blocks cost no MACs
+    (a depthwise conv, one channel per group, gets Fx1 groups). ``groups`` 1 keeps ``shape``.
+    """
+    if groups == 1:
+        return shape
+    return GroupShape(_largest_divisor_up_to(weight_shape[0] // groups, shape.filters),
+                      _largest_divisor_up_to(weight_shape[1] // groups, shape.channels))
 
 
 @dataclass(frozen=True)

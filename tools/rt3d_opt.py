@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from torch_mlir import ir
+from torch_mlir.dialects import torch as torch_dialect
 
 from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
@@ -284,6 +285,7 @@ def write_output(path: str, text: str) -> None:
 
 def run(argv: list[str]) -> int:
     context = make_context()
+    torch_dialect.register_dialect(context)  # ungroup-convolution runs on torch-mlir's torch dialect
     with context:
         args, steps = parse_command_line(argv)
     if args.list_passes:

@@ -1,4 +1,4 @@
-"""The model zoo: faithful C3D, R(2+1)D-18 and S3D definitions, built by name.
+"""The model zoo: faithful C3D, R(2+1)D-18, S3D and X3D definitions, built by name.
 
 >>> model = build_model("c3d", input_size=(8, 56, 56))
 >>> example = example_input("c3d", input_size=(8, 56, 56))
@@ -16,6 +16,7 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.models.c3d import C3D
 from rt3d_mlir.models.r2plus1d import R2Plus1D18
 from rt3d_mlir.models.s3d import S3D
+from rt3d_mlir.models.x3d import X3D
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ MODELS: dict[str, ModelSpec] = {
     "c3d": ModelSpec(C3D, (16, 112, 112), True, "C3D, 8 3x3x3 convs (38.5 GMAC at 16x112x112)"),
     "r2plus1d_18": ModelSpec(R2Plus1D18, (16, 112, 112), False, "R(2+1)D-18, factored 1x3x3 + 3x1x1 convs"),
     "s3d": ModelSpec(S3D, (16, 224, 224), False, "S3D, separable Inception-v1"),
+    # one network, three clip sizes (the paper's X3D-XS, -S and -M)
+    "x3d_xs": ModelSpec(X3D, (4, 160, 160), False, "X3D-XS, depthwise 3x3x3 bottlenecks with squeeze-excitation and swish"),
+    "x3d_s": ModelSpec(X3D, (13, 160, 160), False, "X3D-S, X3D-XS's network on 13-frame clips"),
+    "x3d_m": ModelSpec(X3D, (16, 224, 224), False, "X3D-M, X3D-XS's network on 16x224x224 clips"),
 }
 
 
@@ -66,4 +71,4 @@ def example_input(
     return torch.randn(batch, 3, frames, height, width, generator=generator)
 
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "example_input", "C3D", "R2Plus1D18", "S3D"]
+__all__ = ["MODELS", "ModelSpec", "build_model", "example_input", "C3D", "R2Plus1D18", "S3D", "X3D"]

@@ -1,6 +1,7 @@
 """rt3d command line, model import errors, the demo and the model zoo."""
 
 import io
+from xml.etree import ElementTree
 
 import pytest
 import torch
@@ -32,10 +33,36 @@ def test_corrupt_program_file_is_a_user_error(tmp_path):
         load_exported_program(path)
 
 
+class SpectrumMagnitude(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.rfft(x, dim=-1).abs()  # torch-mlir's linalg lowering has no complex abs
+
+
+class Median(torch.nn.Module):
+    def forward(self, x):
+        return x.median(dim=-1).values  # torch-mlir keeps it as an opaque torch.operator
+
+
+@pytest.mark.parametrize(
+    "model, cause",
+    [
+        (SpectrumMagnitude(), "'math.absf' op operand #0 must be floating-point-like, but got 'complex<f32>'"),
+        (Median(), "failed to legalize operation 'torch.aten.median.dim' that was explicitly marked illegal"),
+    ],
+)
+def test_lowering_failure_is_one_line_on_stderr(model, cause, tmp_path, capfd):
+    # MLIR's own diagnostic (a "loc(...): error: ..." line) must not precede our error on the C stderr
+    path = tmp_path / "model.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(1, 2, 8),)), str(path))
+    assert cli.main(["import", str(path)]) == 1
+    err = capfd.readouterr().err.strip()
+    assert err == f"rt3d: error: torch-mlir cannot lower the model to linalg: {cause}"
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d), a .pt2 program nor a pruned checkpoint (.pt)"),
+        (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d, x3d_xs, x3d_s, x3d_m), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"),
         (["import", "missing.pt2"], "no such file: 'missing.pt2'"),
         (["import", "c3d", "--input-size", "8x32x32"], "clip is too small for C3D"),
         (["import", "c3d", "--width", "-1"], "width multiplier must be positive"),
@@ -58,9 +85,9 @@ def test_rt3d_import_writes_linalg(tmp_path, capsys):
     assert text.count("linalg.conv_3d_ncdhw_fcdhw") == 8 and "dense_resource" in text
 
 
-def test_demo_compiles_checks_and_times_both_variants():
+def test_demo_compiles_checks_and_times_both_variants(tmp_path):
     out = io.StringIO()
-    table = run_demo(input_size=(16, 32, 32), width=0.125, repeat=1, out=out)
+    table = run_demo(input_size=(16, 32, 32), width=0.125, repeat=1, out=out, plot=str(tmp_path / "demo.svg"))
     rows = table.splitlines()
     assert [row.split()[0] for row in rows[2:10]] == [
         "conv1a", "conv2a", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b"
@@ -73,6 +100,10 @@ def test_demo_compiles_checks_and_times_both_variants():
     for label in ("KGS", "dense"):
         assert f"{label}: max |compiled - torch eager| = " in printed
     assert "ours, KGS" in printed and "torch eager, dense" in printed and "speedup over our dense code" in printed
+    svg = ElementTree.parse(tmp_path / "demo.svg").getroot()
+    bars = [rect.find("{http://www.w3.org/2000/svg}title").text for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
+            if rect.find("{http://www.w3.org/2000/svg}title") is not None]
+    assert len(bars) == 3 + 8 and bars[0].startswith("ours, KGS, ") and bars[4].startswith("FLOPs pruning rate, conv2a: 6.75 x")
 
 
 def test_zoo_models_have_the_papers_shapes():

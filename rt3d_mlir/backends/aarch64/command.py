@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, model: object, example: object) -> int:
         raise UserError("--threads and --repeat are for host targets; on aarch64 the thread count is chosen at run "
                         "time (PREFIX_set_threads, or the driver's -t)")
     if args.qemu_check and not isinstance(model, torch.nn.Module):
-        raise UserError("--qemu-check compares with torch eager: it needs a zoo model or a pruned checkpoint, not a .pt2 program")
+        raise UserError("--qemu-check compares with torch eager: it needs a zoo model or a pruned checkpoint, not a .pt2 program or an ONNX model")
     if args.qemu_check:  # missing tools (and the driver source, absent from an installed package) before the slow compile
         toolchain.cross_gcc()
         toolchain.qemu()

@@ -29,6 +29,7 @@ from torch_mlir.dialects import gpu
 from rt3d_mlir import passes
 from rt3d_mlir.backends.vulkan.program import Buffer, ConstantPool, Dispatch, TensorSlot, VulkanProgram
 from rt3d_mlir.constants import defining_op, resource_array
+from rt3d_mlir.diagnostics import capturing_errors
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -239,21 +240,12 @@ def _explain(message: str) -> str:
 
 def _run_gpu_pipeline(module: ir.Module, pipeline: str) -> None:
     """Runs ``pipeline``; an upstream conversion that fails (an op or type the GPU path cannot map) is a UserError."""
-    errors: list[str] = []
-
-    def record(diagnostic: ir.DiagnosticInfo) -> bool:
-        if diagnostic.severity == ir.DiagnosticSeverity.ERROR:
-            errors.append(diagnostic.message.splitlines()[0])
-        return True
-
-    registration = module.context.attach_diagnostic_handler(record)
-    try:
-        run_pipeline(module, pipeline)
-    except ir.MLIRError as error:
-        errors += [d.message.splitlines()[0] for d in error.error_diagnostics]
-        raise UserError(f"the Vulkan path cannot compile this model: {_explain(errors[0] if errors else 'an upstream pass failed')}") from None
-    finally:
-        registration.detach()
+    with capturing_errors(module.context) as errors:
+        try:
+            run_pipeline(module, pipeline)
+        except ir.MLIRError as error:
+            errors += [d.message.splitlines()[0] for d in error.error_diagnostics]
+            raise UserError(f"the Vulkan path cannot compile this model: {_explain(errors[0] if errors else 'an upstream pass failed')}") from None
 
 
 def compile_vulkan(
