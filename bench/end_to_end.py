@@ -9,10 +9,10 @@ weights pruned), R(2+1)D-18 3.2x (stages layer1 0.9 and layer2 0.8, the rest
 dense). The variants run interleaved, round by round, in this one process, on
 the same thread count: our compiled KGS model, our compiled dense model (same
 weights before pruning), and the dense peers: torch eager (oneDNN),
-torch.compile (inductor), ONNX Runtime and MNN (bench/baselines.py), plus the
-FMA peak microkernel of bench/conv_layers.py. Our outputs and the ONNX
-Runtime and MNN ones are checked against torch eager first. It prints medians with min-max,
-the ratio of every variant to our KGS and our dense code, effective GFLOP/s
+torch.compile (inductor), ONNX Runtime, OpenVINO and MNN (bench/baselines.py),
+plus the FMA peak microkernel of bench/conv_layers.py. Our outputs and the
+peers' are checked against torch eager first. It prints, under the target and
+CPU, medians with min-max, the ratio of every variant to our KGS and our dense code, effective GFLOP/s
 (FLOP = 2 x MAC, on the MACs each variant computes), the FLOPs pruning rate
 next to our sparse-over-dense speedup, and the target checks: our KGS model at
 least 2.5x (C3D) / 2.2x (R(2+1)D) faster than the fastest dense peer. Not a
@@ -58,18 +58,13 @@ from rt3d_mlir.timing import time_interleaved
 
 sys.path.insert(0, str(Path(__file__).parent))
 from baselines import (  # noqa: E402
-    FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, print_report, summarize,
+    FMA_PEAK, OURS_DENSE, OURS_KGS, DensePeers, check_target, current_commit, machine_description, print_report,
+    summarize,
 )
-from conv_layers import FmaPeak  # noqa: E402  (the FMA peak microkernel, shared with the layer benchmark)
+# The FMA peak microkernel and R(2+1)D's profile, shared with the layer benchmark.
+from conv_layers import R2PLUS1D_PAPER_PRUNING, FmaPeak, stage_name  # noqa: E402
 
 GROUP = kgs.GroupShape(8, 4)
-R2PLUS1D_PAPER_PRUNING = {"layer1": 0.9, "layer2": 0.8}
-
-
-def stage_name(module_path: str) -> str:
-    """``layer1.0.conv1.0.0`` -> ``layer1``: R(2+1)D's profile names whole stages."""
-    return module_path.split(".", 1)[0]
-
 
 PROFILES: dict[str, tuple[dict[str, float], Callable[[str], str], float]] = {
     # model: (pruning rate per layer key, module path -> layer key, target speedup over the fastest dense peer)
@@ -123,7 +118,7 @@ def bench_model(
         torch.set_num_threads(threads)
         ours_sparse.set_threads(threads)
         ours_dense.set_threads(threads)
-        peak = FmaPeak(host_target().vector_lanes, threads)
+        peak = FmaPeak(host_target(), threads)
         runs = {OURS_KGS: lambda: ours_sparse(clip), OURS_DENSE: lambda: ours_dense(clip), "torch eager": lambda: dense_model(clip)}
         if inductor_model is not None:
             runs["torch.compile"] = lambda: inductor_model(clip)
@@ -134,6 +129,7 @@ def bench_model(
         macs.update({variant: dense_macs for variant in runs if variant != OURS_KGS})
         case_rows, summary = summarize({"model": name, "threads": threads}, times, macs, peak.flops)
         summary["peer_errors"] = dict(peers.errors)
+        summary["fma_peak_clock"] = peak.clock(summary["fma_peak_gflops"])
         check_target(summary, f"KGS over the fastest dense peer >= {target}x", summary["kgs_over_fastest_peer"], target)
         rows += case_rows
         summaries.append(summary)
@@ -152,7 +148,9 @@ def main() -> None:
     args = parser.parse_args()
     clip_size = tuple(int(d) for d in args.input_size.split("x"))
     commit = current_commit()
-    report = {"commit": commit, "input_size": list(clip_size), "target": host_target().name,
+    machine = machine_description(host_target())
+    print(f"commit {commit}; {machine}")
+    report = {"commit": commit, "input_size": list(clip_size), "target": host_target().name, "machine": machine,
               "rows": [], "summaries": [], "skipped": {}}
     for name in args.models.split(","):
         rows, summaries, skipped = bench_model(
@@ -161,8 +159,8 @@ def main() -> None:
         report["rows"] += rows
         report["summaries"] += summaries
         report["skipped"].update({f"{name} {peer}": reason for peer, reason in skipped.items()})
-    print(f"\ncommit {commit}, clip {args.input_size}, {args.rounds} rounds, target {report['target']}")
-    print_report(lambda case: f"{case['model']} {case['threads']} thr", report["rows"], report["summaries"])
+    print(f"\ncommit {commit}, clip {args.input_size}, {args.rounds} rounds")
+    print_report(lambda case: f"{case['model']} {case['threads']} thr", report["rows"], report["summaries"], machine)
     for peer, reason in report["skipped"].items():
         print(f"skipped {peer}: {reason}")
     print(json.dumps(report))
