@@ -220,7 +220,7 @@ class FmaPeak:
 
     def __init__(self, target: Target, threads: int, iterations: int = 2_000_000) -> None:
         self.lanes, self.threads, self.iterations = target.vector_lanes, threads, iterations
-        self.accumulators = count = min(24, target.vector_registers - 4)
+        self.accumulators = count = max(1, min(24, target.vector_registers - 4))
         vector_type = f"vector<{self.lanes}xf32>"
         buffer_type = f"memref<{threads}x{count}x{self.lanes}xf32>"
         types = ", ".join([vector_type] * count)
