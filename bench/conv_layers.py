@@ -8,7 +8,8 @@ The layers are read from the zoo's definitions (rt3d_mlir/models), traced on
 the meta device at each model's paper clip (16x112x112 for C3D and
 R(2+1)D-18, 16x224x224 for S3D), with their kernel, stride and padding; convs
 of one model with the same geometry and rate are timed once (the table names
-the first, e.g. conv5a for conv5a and conv5b; ``--list`` shows how many share it). ``--input-size`` scales every
+the first, e.g. conv5a for conv5a and conv5b; ``--list`` shows the others, and ``--layers``
+accepts any of their names). ``--input-size`` scales every
 layer's input D, H, W by that clip over the model's paper clip (at least 1),
 the old default being 16x112x112 for C3D; without it each model runs at its
 paper clip. Batch 1, no bias (ours accumulate into a zero ``linalg.fill``, as
@@ -124,7 +125,7 @@ class Layer:
     stride: tuple[int, int, int]
     padding: tuple[int, int, int]
     rate: float  # share of (group, position) pairs pruned; 0: the paper leaves it dense
-    count: int = 1  # convs of the model with this geometry and rate
+    also: tuple[str, ...] = ()  # the other convs of the model with this geometry and rate, timed as this one
 
     def input_size(self, clip: tuple[int, int, int] | None) -> tuple[int, int, int]:
         """The layer's input D, H, W when the model sees ``clip`` (None: its paper clip)."""
@@ -172,10 +173,11 @@ def model_layers(model: str) -> list[Layer]:
         def hook(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             geometry = (conv.in_channels, conv.out_channels, tuple(inputs[0].shape[2:]), tuple(conv.kernel_size),
                         tuple(conv.stride), tuple(conv.padding), profile.rate(path))
+            name = layer_name(model, path, conv.kernel_size)
             if geometry in layers:
-                layers[geometry] = replace(layers[geometry], count=layers[geometry].count + 1)
+                layers[geometry] = replace(layers[geometry], also=layers[geometry].also + (name,))
             else:
-                layers[geometry] = Layer(layer_name(model, path, conv.kernel_size), model, *geometry)
+                layers[geometry] = Layer(name, model, *geometry)
         return hook
 
     for path, module in network.named_modules():
@@ -319,7 +321,7 @@ def select_layers(models: str, names: str) -> list[Layer]:
     layers = [layer for model in models.split(",") for layer in model_layers(model)]
     if not names:
         return layers
-    by_name = {layer.name: layer for layer in layers}
+    by_name = {name: layer for layer in layers for name in (layer.name, *layer.also)}
     unknown = [name for name in names.split(",") if name not in by_name]
     if unknown:
         raise UserError(f"unknown layer(s) {', '.join(unknown)} in --models {models}; see --list")
@@ -346,7 +348,8 @@ def run(args: argparse.Namespace) -> None:
             spec = layer.spec(clip)
             print(f"{layer.name}: {layer.in_channels}->{layer.out_channels}, input {'x'.join(map(str, spec.input_shape[2:]))}, "
                   f"kernel {'x'.join(map(str, layer.kernel))}, stride {'x'.join(map(str, layer.stride))}, "
-                  f"padding {'x'.join(map(str, layer.padding))}, pruned {layer.rate:.2f}, {layer.count} in the model")
+                  f"padding {'x'.join(map(str, layer.padding))}, pruned {layer.rate:.2f}"
+                  + (f"; also {', '.join(layer.also)}" if layer.also else ""))
         return
     target = host_target()
     thread_counts = [int(t) for t in args.threads.split(",")]
