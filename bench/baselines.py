@@ -1,4 +1,4 @@
-"""ONNX Runtime and MNN as dense peers in the benchmarks, and the report both benchmarks print.
+"""ONNX Runtime, OpenVINO and MNN as dense peers in the benchmarks, and the report both benchmarks print.
 
 A torch module is exported once to ONNX with torch's TorchScript-based exporter
 (``dynamo=False``: the torch.export-based one needs ``onnxscript``, which the
@@ -9,8 +9,10 @@ usage log to a remote server and, when its logging SDK is missing, runs
 ``pip install`` itself, which downgrades protobuf below what onnx needs.
 
 For each thread count, :meth:`DensePeers.runners` opens an ONNX Runtime session
-(intra-op threads N, inter-op 1, sequential execution, no spinning) and an MNN
-module (CPU runtime with N threads, fp32 "high" precision), checks each one's
+(intra-op threads N, inter-op 1, sequential execution, no spinning), an OpenVINO
+CPU model compiled from the same ONNX file (f32 inference precision, latency
+performance hint, N inference threads) and an MNN module (CPU runtime with N
+threads, fp32 "high" precision), checks each one's
 output against torch eager's, and returns one-inference callables for
 ``rt3d_mlir.timing.time_interleaved``. A peer that fails to import, export,
 convert, open or match is listed in ``skipped`` with the reason and printed,
@@ -25,6 +27,7 @@ variant, even where a peer does fewer, e.g. MNN's fast (most likely Winograd) co
 
 from __future__ import annotations
 
+import platform
 import statistics
 import subprocess
 import sys
@@ -36,11 +39,17 @@ from typing import Callable, TypeVar
 import numpy as np
 import torch
 
+from rt3d_mlir.targets import Target
+
 OURS_KGS = "ours KGS"
 OURS_DENSE = "ours dense"
 FMA_PEAK = "FMA peak"
 ONNX_RUNTIME = "onnxruntime"
+OPENVINO = "OpenVINO"
 MNN = "MNN"
+# Peers that compute fewer multiplications than a direct convolution (MNN's Winograd): the
+# direct-convolution targets compare against the others.
+FAST_CONVOLUTION_PEERS = frozenset({MNN})
 # Foreign runtimes reorder sums and MNN uses Winograd for 3x3 convs: a wrong result is off by O(1), these by ~1e-3.
 RELATIVE_TOLERANCE = 1e-2
 
@@ -78,6 +87,20 @@ def open_onnx_runtime(path: Path, example: np.ndarray, threads: int) -> Callable
     return lambda: session.run(None, feeds)[0]
 
 
+def open_openvino(path: Path, example: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
+    import openvino
+
+    properties = {
+        openvino.properties.hint.inference_precision: openvino.Type.f32,
+        openvino.properties.hint.performance_mode: openvino.properties.hint.PerformanceMode.LATENCY,
+        openvino.properties.inference_num_threads: threads,
+    }
+    model = openvino.Core().compile_model(str(path), "CPU", properties)
+    request = model.create_infer_request()
+    output = model.output(0)
+    return lambda: request.infer({0: example})[output]
+
+
 def open_mnn(path: Path, example: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
     import MNN as mnn
 
@@ -91,12 +114,13 @@ def open_mnn(path: Path, example: np.ndarray, threads: int) -> Callable[[], np.n
 
 OPENERS: dict[str, Callable[[Path, np.ndarray, int], Callable[[], np.ndarray]]] = {
     ONNX_RUNTIME: open_onnx_runtime,
+    OPENVINO: open_openvino,
     MNN: open_mnn,
 }
 
 
 class DensePeers:
-    """ONNX Runtime and MNN running one dense torch module on one input."""
+    """ONNX Runtime, OpenVINO and MNN running one dense torch module on one input."""
 
     def __init__(self, module: torch.nn.Module, example: torch.Tensor) -> None:
         self.skipped: dict[str, str] = {}
@@ -106,10 +130,10 @@ class DensePeers:
             self.reference = module(example).numpy()
         self._folder = tempfile.TemporaryDirectory(prefix="rt3d-bench-")
         folder = Path(self._folder.name)
-        # MNN converts the ONNX model, so a failed export skips both.
-        onnx_path = self._attempt((ONNX_RUNTIME, MNN), "ONNX export", lambda: export_onnx(module, example, folder / "model.onnx"))
+        # OpenVINO reads and MNN converts the ONNX model, so a failed export skips all three.
+        onnx_path = self._attempt((ONNX_RUNTIME, OPENVINO, MNN), "ONNX export", lambda: export_onnx(module, example, folder / "model.onnx"))
         mnn_path = onnx_path and self._attempt((MNN,), "MNN conversion", lambda: convert_to_mnn(onnx_path, folder / "model.mnn"))
-        self._models = {ONNX_RUNTIME: onnx_path, MNN: mnn_path}
+        self._models = {ONNX_RUNTIME: onnx_path, OPENVINO: onnx_path, MNN: mnn_path}
 
     def runners(self, threads: int) -> dict[str, Callable[[], np.ndarray]]:
         """One-inference callables on ``threads`` threads for each peer that opens and matches torch eager."""
@@ -147,6 +171,26 @@ class DensePeers:
             return None
 
 
+def cpuinfo_field(name: str) -> str | None:
+    """The first ``name : value`` line of /proc/cpuinfo (Linux), or None where there is none."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def machine_description(target: Target) -> str:
+    """The ISA every table is read against: the target (lanes, registers, cores) and the CPU model."""
+    cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
+    return (f"target {target.name}: {target.vector_lanes} f32 lanes, {target.vector_registers} vector registers, "
+            f"{target.cores} cores; CPU {cpu}")
+
+
 def current_commit() -> str:
     """The repository's commit (short hash), recorded with every result."""
     result = subprocess.run(["git", "log", "-1", "--format=%h"], capture_output=True, text=True, cwd=Path(__file__).parent)
@@ -156,10 +200,11 @@ def current_commit() -> str:
 def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], peak_flops: int) -> tuple[list[dict], dict]:
     """Rows per variant and the summary of one measurement of ``case`` (e.g. model and threads).
 
-    ``times`` holds our KGS and dense code, the dense peers and the FMA peak microkernel;
-    ``macs`` the MACs each variant computes.
+    ``times`` holds our dense code, the dense peers, the FMA peak microkernel and, where the
+    case is pruned, our KGS code; ``macs`` the MACs each variant computes.
     """
     medians = {variant: statistics.median(samples) for variant, samples in times.items()}
+    kgs = medians.get(OURS_KGS)
     # The peak is the microkernel's best round: its median, on a loaded machine, would understate it.
     peak_gflops = peak_flops / min(times[FMA_PEAK]) / 1e9
     rows = []
@@ -170,25 +215,34 @@ def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], p
         rows.append({
             **case, "variant": variant, "median_ms": medians[variant] * 1e3,
             "min_ms": min(samples) * 1e3, "max_ms": max(samples) * 1e3, "rounds_ms": [t * 1e3 for t in samples],
-            "kgs_faster": medians[variant] / medians[OURS_KGS], "vs_ours_dense": medians[variant] / medians[OURS_DENSE],
+            "kgs_faster": medians[variant] / kgs if kgs else None, "vs_ours_dense": medians[variant] / medians[OURS_DENSE],
             "gflops": gflops, "percent_of_fma_peak": 100 * gflops / peak_gflops,
         })
     peers = {variant: medians[variant] for variant in medians if variant not in (OURS_KGS, OURS_DENSE, FMA_PEAK)}
     fastest = min(peers, key=peers.__getitem__)
+    direct = {peer: median for peer, median in peers.items() if peer not in FAST_CONVOLUTION_PEERS} or peers
+    fastest_direct = min(direct, key=direct.__getitem__)
     summary = {
         **case, "fma_peak_gflops": peak_gflops,
-        "flops_pruning_rate": macs[OURS_DENSE] / macs[OURS_KGS],
-        "kgs_over_ours_dense": medians[OURS_DENSE] / medians[OURS_KGS],
-        "kgs_over": {peer: median / medians[OURS_KGS] for peer, median in peers.items()},
         "fastest_dense_peer": fastest,
-        "kgs_over_fastest_peer": peers[fastest] / medians[OURS_KGS],
+        "fastest_direct_peer": fastest_direct,
         "ours_dense_over_fastest_peer": medians[OURS_DENSE] / peers[fastest],
-        "kgs_percent_of_fma_peak": 2 * macs[OURS_KGS] / medians[OURS_KGS] / 1e9 / peak_gflops * 100,
-        # The same ratios from each variant's fastest round, the one least disturbed by other load.
-        "best_round_kgs_over_ours_dense": min(times[OURS_DENSE]) / min(times[OURS_KGS]),
-        "best_round_kgs_over_fastest_peer": min(min(times[peer]) for peer in peers) / min(times[OURS_KGS]),
+        "ours_dense_over_fastest_direct_peer": medians[OURS_DENSE] / direct[fastest_direct],
+        "ours_dense_percent_of_fma_peak": 2 * macs[OURS_DENSE] / medians[OURS_DENSE] / 1e9 / peak_gflops * 100,
         "targets": [],
     }
+    if kgs:
+        summary.update({
+            "flops_pruning_rate": macs[OURS_DENSE] / macs[OURS_KGS],
+            "kgs_over_ours_dense": medians[OURS_DENSE] / kgs,
+            "kgs_over": {peer: median / kgs for peer, median in peers.items()},
+            "kgs_over_fastest_peer": peers[fastest] / kgs,
+            "kgs_over_fastest_direct_peer": direct[fastest_direct] / kgs,
+            "kgs_percent_of_fma_peak": 2 * macs[OURS_KGS] / kgs / 1e9 / peak_gflops * 100,
+            # The same ratios from each variant's fastest round, the one least disturbed by other load.
+            "best_round_kgs_over_ours_dense": min(times[OURS_DENSE]) / min(times[OURS_KGS]),
+            "best_round_kgs_over_fastest_peer": min(min(times[peer]) for peer in peers) / min(times[OURS_KGS]),
+        })
     return rows, summary
 
 
@@ -198,26 +252,33 @@ def check_target(summary: dict, text: str, value: float, bound: float, at_least:
     summary["targets"].append({"target": text, "value": value, "bound": bound, "met": met})
 
 
-def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries: list[dict]) -> None:
-    """The table: a block of variant rows per case, then its ratios and target checks."""
-    header = (f"{'case':<18} {'variant':<14} {'median ms':>10} {'min-max ms':>17} {'KGS faster':>10} "
+def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries: list[dict], machine: str) -> None:
+    """The table, under ``machine`` (:func:`machine_description`): variant rows per case, then ratios and targets."""
+    width = max([18] + [len(case_label(summary)) for summary in summaries])
+    header = (f"{'case':<{width}} {'variant':<14} {'median ms':>10} {'min-max ms':>17} {'KGS faster':>10} "
               f"{'/ours dense':>11} {'GFLOP/s':>8} {'% peak':>6}")
+    print(machine)
     print(header)
     print("-" * len(header))
     for summary in summaries:
         label = case_label(summary)
         for row in rows:
             if case_label(row) == label:
-                print(f"{label:<18} {row['variant']:<14} {row['median_ms']:>10.1f} "
-                      f"{row['min_ms']:>8.1f}-{row['max_ms']:<8.1f} {row['kgs_faster']:>9.2f}x "
+                kgs_faster = "-" if row["kgs_faster"] is None else f"{row['kgs_faster']:.2f}x"
+                print(f"{label:<{width}} {row['variant']:<14} {row['median_ms']:>10.1f} "
+                      f"{row['min_ms']:>8.1f}-{row['max_ms']:<8.1f} {kgs_faster:>10} "
                       f"{row['vs_ours_dense']:>10.2f}x {row['gflops']:>8.1f} {row['percent_of_fma_peak']:>5.0f}%")
-        peers = ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in summary["kgs_over"].items())
-        print(f"{label:<18} FMA peak {summary['fma_peak_gflops']:.1f} GFLOP/s; FLOPs pruning rate "
-              f"{summary['flops_pruning_rate']:.2f}x, KGS over ours dense {summary['kgs_over_ours_dense']:.2f}x; "
-              f"KGS over {peers}; fastest dense peer {summary['fastest_dense_peer']}")
-        print(f"{label:<18} best rounds: KGS over ours dense {summary['best_round_kgs_over_ours_dense']:.2f}x, "
-              f"over the fastest dense peer {summary['best_round_kgs_over_fastest_peer']:.2f}x")
+        print(f"{label:<{width}} FMA peak {summary['fma_peak_gflops']:.1f} GFLOP/s{summary.get('fma_peak_clock', '')}; "
+              f"ours dense {summary['ours_dense_percent_of_fma_peak']:.0f}% of it, "
+              f"{summary['ours_dense_over_fastest_direct_peer']:.2f}x the time of the fastest direct-convolution "
+              f"peer ({summary['fastest_direct_peer']}); fastest dense peer {summary['fastest_dense_peer']}")
+        if "kgs_over" in summary:
+            peers = ", ".join(f"{peer} {ratio:.2f}x" for peer, ratio in summary["kgs_over"].items())
+            print(f"{label:<{width}} FLOPs pruning rate {summary['flops_pruning_rate']:.2f}x, KGS over ours dense "
+                  f"{summary['kgs_over_ours_dense']:.2f}x; KGS over {peers}")
+            print(f"{label:<{width}} best rounds: KGS over ours dense {summary['best_round_kgs_over_ours_dense']:.2f}x, "
+                  f"over the fastest dense peer {summary['best_round_kgs_over_fastest_peer']:.2f}x")
         for target in summary["targets"]:
-            print(f"{label:<18} target {target['target']}: {target['value']:.2f} -> "
+            print(f"{label:<{width}} target {target['target']}: {target['value']:.2f} -> "
                   f"{'met' if target['met'] else 'MISSED'}")
         print()
