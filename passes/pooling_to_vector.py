@@ -16,8 +16,10 @@ Input (torch-mlir's import of ``nn.MaxPool3d(2)``)::
 
 Output: ``%y = func.call @pool3d_N(%x, %init)``, a private function of
 ``scf.for`` loops over (N*C, D, H) rows and ``vector.load`` / ``vector.shuffle`` /
-``arith.maximumf`` along W (see :mod:`rt3d_mlir.codegen.pooling`). The vector
-width is the module's ``sparse3d.target`` one, or the host's when it has none.
+``arith.maximumf`` along W (see :mod:`rt3d_mlir.codegen.pooling`), the (N*C, D)
+planes an ``scf.parallel`` when the target has more than one core; the fill, no
+longer read, is erased. The vector width and the cores are the module's
+``sparse3d.target`` ones, or the host's when it has none.
 Generics of any other form are left alone.
 """
 
@@ -103,7 +105,7 @@ class PoolingToVector(ModulePass):
     summary = "Rewrite 3D max/sum pooling linalg.generic ops into vector loops (a private function per pool)"
 
     def apply(self, module: ir.Operation) -> None:
-        lanes = (module_target(module) if TARGET_ATTR in module.attributes else host_target()).vector_lanes
+        target = module_target(module) if TARGET_ATTR in module.attributes else host_target()
         taken = 0
         for function in list(module.regions[0].blocks[0].operations):
             for op in ops_named(function.operation, "linalg.generic"):
@@ -113,9 +115,28 @@ class PoolingToVector(ModulePass):
                 with op.context, op.location:
                     while f"pool3d_{taken}" in _symbols(module):
                         taken += 1
-                    result = emit_pool3d(op, pool, lanes, f"pool3d_{taken}", ir.InsertionPoint(function))
+                    result = emit_pool3d(
+                        op, pool, target.vector_lanes, target.cores, f"pool3d_{taken}", ir.InsertionPoint(function)
+                    )
+                init = op.operands[2]
                 op.results[0].replace_all_uses_with(result)
                 op.erase()
+                _erase_if_dead_fill(init)
+
+
+def _erase_if_dead_fill(value: ir.Value) -> None:
+    """Erases the ``linalg.fill`` (and its ``tensor.empty``) that produced ``value`` once nothing reads it.
+
+    The pool takes a fill init's scalar; the fill left behind would be bufferized (one-shot
+    bufferization runs next, before any clean-up) into a full write of the output on every call.
+    """
+    fill = value.owner
+    if not isinstance(fill, ir.OpView) or fill.operation.name != "linalg.fill" or list(value.uses):
+        return
+    empty = fill.operands[1].owner
+    fill.operation.erase()
+    if isinstance(empty, ir.OpView) and empty.operation.name == "tensor.empty" and not list(empty.results[0].uses):
+        empty.operation.erase()
 
 
 def _symbols(module: ir.Operation) -> set[str]:
