@@ -182,7 +182,7 @@ class FilterVectorEmitter:
         """Writes the conv into ``out`` (1-D, NCDHW); the per-(batch, block, depth) body goes to ``kernel_name``."""
         g, s, ix = self.g, self.s, self.ix
         self.full_block_entries = packed.full_block_entries
-        padded = pad_input(g, self.layout, self.f32, input_buffer)
+        padded = pad_input(g, self.layout, self.f32, input_buffer, s.vector_lanes, s.threads, f"{kernel_name}_pad", kernel_at)
         scratch = None
         if self.chunks > 1:
             do, ho, wo = g.out_size

@@ -111,7 +111,9 @@ class WVectorEmitter:
         permutation: ir.Value | None, init: KernelInit, out: ir.Value, kernel_name: str, kernel_at: ir.InsertionPoint,
     ) -> None:
         """Writes the conv of ``input_buffer`` into ``out`` (1-D, NCDHW); the loop body goes to ``kernel_name``."""
-        padded = pad_input(self.g, self.layout, self.f32, input_buffer)
+        padded = pad_input(
+            self.g, self.layout, self.f32, input_buffer, self.s.vector_lanes, self.s.threads, f"{kernel_name}_pad", kernel_at
+        )
         tables = self.entry_tables(offsets, positions, num_entries)
         buffers = _Buffers(flat(padded, self.layout.size), values, offsets, *tables, init, out, permutation)
         self.convolve(buffers, kernel_name, kernel_at)

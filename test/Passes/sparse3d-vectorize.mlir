@@ -3,7 +3,21 @@
 // w-vectors: 8 lanes along W (W = 8: one vector per row), a register block of 2 filters x 1
 // row; per kept entry the group's 4 channels are unrolled: one input vector load, one weight
 // broadcast per filter, an FMA per accumulator. The per-entry tables (index buffers) are built
-// at run time from the op's tables.
+// at run time from the op's tables. The padded input (N, Dp, Hp, C, sw, Wq) = (1, 1, 5, 4, 1, 10)
+// is written per (batch, padded depth) plane by its own function: halo rows as zero vectors,
+// each input row channel by channel, a zero, an 8-wide copy, a zero.
+// CHECK-LABEL: func.func private @kgs_conv3d_block_0_pad(
+// CHECK-SAME:    %{{.*}}: memref<96xf32>, %{{.*}}: memref<200xf32>, %{{.*}}: index, %{{.*}}: index)
+// CHECK:         scf.if
+// CHECK:           scf.for
+// CHECK:             scf.if
+// CHECK:               scf.for
+// CHECK:                 vector.store %{{.*}} : memref<200xf32>, vector<1xf32>
+// CHECK:                 vector.load %{{.*}} : memref<96xf32>, vector<8xf32>
+// CHECK-NEXT:            vector.store %{{.*}} : memref<200xf32>, vector<8xf32>
+// CHECK:                 vector.store %{{.*}} : memref<200xf32>, vector<1xf32>
+// CHECK:               } else {
+// CHECK:                 vector.store %{{.*}} : memref<200xf32>, vector<8xf32>
 // CHECK-LABEL: func.func private @kgs_conv3d_block_0(
 // CHECK-SAME:    memref<2xindex>, %{{.*}}: memref<2xindex>
 // CHECK:         %[[START:.*]] = vector.broadcast %{{.*}} : f32 to vector<8xf32>
@@ -14,10 +28,11 @@
 // CHECK:         vector.store {{.*}} vector<8xf32>
 // CHECK-LABEL: func.func private @kgs_conv3d_0(
 // CHECK:         memref.alloc() {alignment = 64 : i64} : memref<1x1x5x4x1x10xf32>
-// CHECK:         linalg.copy
+// CHECK-NOT:     linalg.
+// CHECK:         call @kgs_conv3d_block_0_pad(
 // CHECK:         scf.for
 // CHECK:         scf.for
-// CHECK:         call @kgs_conv3d_block_0
+// CHECK:         call @kgs_conv3d_block_0(
 // CHECK-LABEL: func.func @w_vectors(
 // CHECK:         call @kgs_conv3d_0
 // CHECK-NOT:     sparse3d.kgs_conv3d
@@ -38,8 +53,8 @@ func.func @w_vectors(%in: tensor<1x4x1x3x8xf32>) -> tensor<1x8x1x3x8xf32> {
 // weights and per-entry tables are new constants packed at compile time (8 entries: 2 kept
 // positions x 4 channels; weights 8 filters each), the kernel reads neither the op's values nor
 // its tables. Per entry: one weight vector load, one broadcast input per output position, an
-// FMA each; the final sums are written lane by lane into NCDHW. Two threads: scf.parallel over
-// (batch, filter block, output depth), here over the 2 output planes.
+// FMA each; the final sums are written lane by lane into NCDHW. Two threads: the padding over
+// (batch, padded depth) and the kernel over (batch, filter block, output depth), each an scf.parallel.
 // CHECK-LABEL: func.func private @kgs_conv3d_block_0(
 // CHECK-SAME:    %{{.*}}: memref<400xf32>, %{{.*}}: memref<64xf32>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2xi32>
 // CHECK:         scf.for
@@ -52,7 +67,9 @@ func.func @w_vectors(%in: tensor<1x4x1x3x8xf32>) -> tensor<1x8x1x3x8xf32> {
 // CHECK-LABEL: func.func private @kgs_conv3d_0(
 // CHECK-SAME:    tensor<64xf32>, %{{.*}}: tensor<8xi32>, %{{.*}}: tensor<2xi32>, %{{.*}}: f32)
 // CHECK:         scf.parallel
-// CHECK:           call @kgs_conv3d_block_0
+// CHECK-NEXT:      func.call @kgs_conv3d_block_0_pad(
+// CHECK:         scf.parallel
+// CHECK-NEXT:      func.call @kgs_conv3d_block_0(
 // CHECK-LABEL: func.func @filter_vectors(
 // Entry k's input offset: channel * 10 + kh * 40 + kw (channel stride 10, row stride 4 x 10),
 // entries in (channel, position) order; the one (block, chunk) holds entries [0, 8).
