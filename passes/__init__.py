@@ -21,7 +21,7 @@ _PASSES: dict[str, str] = {
     "fold-constant-transpose": "fold_constant_transpose:FoldConstantTranspose",
     "gpu-spirv-abi": "gpu_spirv_abi:GpuSpirvAbi",
     "gpu-spirv-embed": "gpu_spirv_embed:GpuSpirvEmbed",
-    "matmul-k-outer": "matmul_k_outer:MatmulKOuter",
+    "matmul-to-vector": "matmul_to_vector:MatmulToVector",
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
     "pooling-to-vector": "pooling_to_vector:PoolingToVector",
     "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
@@ -39,7 +39,7 @@ _PASSES: dict[str, str] = {
 # clean-ups that keep linear layers fast and vectorise pooling, bufferize, map scf.parallel to OpenMP, then every dialect to LLVM.
 BUFFERIZE = (
     "fold-constant-transpose",
-    "matmul-k-outer",
+    "matmul-to-vector",
     "pooling-to-vector",
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}",
     # one-shot-bufferize frees nothing: without this every intermediate activation leaks on every call.

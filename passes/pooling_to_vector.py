@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from rt3d_mlir.codegen.kernel_ir import erase_if_dead_fill
 from rt3d_mlir.codegen.pooling import COMBINERS, Pool3D, emit_pool3d
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
@@ -121,22 +122,7 @@ class PoolingToVector(ModulePass):
                 init = op.operands[2]
                 op.results[0].replace_all_uses_with(result)
                 op.erase()
-                _erase_if_dead_fill(init)
-
-
-def _erase_if_dead_fill(value: ir.Value) -> None:
-    """Erases the ``linalg.fill`` (and its ``tensor.empty``) that produced ``value`` once nothing reads it.
-
-    The pool takes a fill init's scalar; the fill left behind would be bufferized (one-shot
-    bufferization runs next, before any clean-up) into a full write of the output on every call.
-    """
-    fill = value.owner
-    if not isinstance(fill, ir.OpView) or fill.operation.name != "linalg.fill" or list(value.uses):
-        return
-    empty = fill.operands[1].owner
-    fill.operation.erase()
-    if isinstance(empty, ir.OpView) and empty.operation.name == "tensor.empty" and not list(empty.results[0].uses):
-        empty.operation.erase()
+                erase_if_dead_fill(init)
 
 
 def _symbols(module: ir.Operation) -> set[str]:

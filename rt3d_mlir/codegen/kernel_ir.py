@@ -140,3 +140,18 @@ def outlined_parallel_loop(
             scf.ReduceOp([], 0)
     else:
         loop_nest(bounds, call, ix)
+
+
+def erase_if_dead_fill(value: ir.Value) -> None:
+    """Erases the ``linalg.fill`` (and its ``tensor.empty``) that produced ``value`` once nothing reads it.
+
+    A kernel that takes a fill init's scalar leaves the fill behind; one-shot bufferization (which
+    runs before any clean-up) would turn it into a full write of the output on every call.
+    """
+    fill = value.owner
+    if not isinstance(fill, ir.OpView) or fill.operation.name != "linalg.fill" or list(value.uses):
+        return
+    empty = fill.operands[1].owner
+    fill.operation.erase()
+    if isinstance(empty, ir.OpView) and empty.operation.name == "tensor.empty" and not list(empty.results[0].uses):
+        empty.operation.erase()

@@ -90,6 +90,21 @@ def test_thread_count_does_not_change_results():
     assert torch.equal(compiled(example), single)  # threads split filters: same arithmetic per output
 
 
+def test_linear_layers_in_column_blocks_across_threads():
+    # fc widths around the block size (8 vectors): 300 = 2 full 128-column blocks (AVX-512) + a
+    # 44-column tail, 37 = a tail only; batch 3 so the rows loop too. Blocks split the columns,
+    # so each output's sum is the same whatever the thread count.
+    model = nn.Sequential(
+        nn.Conv3d(2, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 2 * 5 * 6, 300), nn.ReLU(), nn.Linear(300, 37)
+    ).eval()
+    example = torch.randn(3, 2, 2, 5, 6)
+    compiled = assert_matches_eager(model, example, threads=2)
+    compiled.set_threads(2)
+    both = compiled(example)
+    compiled.set_threads(1)
+    assert torch.equal(compiled(example), both)
+
+
 def test_folding_keeps_kgs_zeros_and_numerics():
     model = randomize_norms(nn.Sequential(nn.Conv3d(4, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU()))
     with torch.no_grad():
