@@ -11,6 +11,7 @@ from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError, report_internal_error
 from rt3d_mlir.kgs import GroupShape
 from rt3d_mlir.models import MODELS
+from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
 
 def clip_size(text: str) -> tuple[int, int, int]:
@@ -67,8 +68,6 @@ def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
 
 
 def write_text(path: str, text: str) -> None:
-    from rt3d_mlir.tools.rt3d_opt import write_output
-
     write_output(path, text)
     if path != "-":
         print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
@@ -77,6 +76,7 @@ def write_text(path: str, text: str) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from rt3d_mlir.importer import import_model
 
+    check_output_file(args.output)
     model, example = load_model_argument(args)
     write_text(args.output, import_model(model, example).operation.get_asm(assume_verified=True))
     return 0
@@ -101,6 +101,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise UserError(f"--no-run: only for --target vulkan, not {args.target}")
     if args.no_run and args.repeat:
         raise UserError("--no-run and --repeat contradict each other: timing needs a run")
+    if args.output:
+        (check_output_folder if aarch64 or vulkan else check_output_file)(args.output)
     model, example = load_model_argument(args)
     if aarch64:
         from rt3d_mlir.backends.aarch64 import command
@@ -138,12 +140,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from rt3d_mlir.compiler import compile as compile_model
     from rt3d_mlir.tuning import TuningOptions, default_cache_path
 
+    cache = Path(args.cache) if args.cache else default_cache_path()
+    check_output_file(str(cache), "--cache")
     model, example = load_model_argument(args)
     if not isinstance(model, torch.nn.Module):
         raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
-    cache = Path(args.cache) if args.cache else default_cache_path()
-    if cache.is_dir():
-        raise UserError(f"--cache {cache} is a directory; name a file")
     options = TuningOptions(args.candidates, args.rounds, args.retune)
     compiled = compile_model(model, example, target=args.target, tune=options, tuning_cache=cache)
     for index, result in enumerate(compiled.tuning):
@@ -164,6 +165,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
+    if args.plot is not None:
+        check_output_file(args.plot, "--plot")
     run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat,
              threads=args.threads, progress=not args.quiet, plot=args.plot)
     return 0

@@ -24,7 +24,7 @@ from torch_mlir import ir
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError, report_internal_error
-from rt3d_mlir.tools.rt3d_opt import write_output
+from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
 
@@ -73,6 +73,7 @@ def run(argv: list[str]) -> int:
     if args.triple and args.emit not in ("asm", "obj"):
         raise UserError(f"--triple is for --emit=asm or obj (--emit={args.emit} does not depend on it): drop --triple")
     args.triple = args.triple or "linux-gnu"
+    (check_output_folder if args.emit == "artifacts" else check_output_file)(args.output)
     text = _read(args.input)
     with make_context(), ir.Location.unknown():
         try:
@@ -88,10 +89,7 @@ def run(argv: list[str]) -> int:
         for path in build.save(args.output):
             print(f"wrote {path}", file=sys.stderr)
     elif args.emit == "obj":
-        try:
-            Path(args.output).write_bytes(build.objects[f"{args.triple}{suffix}"])
-        except OSError as error:
-            raise UserError(f"cannot write '{args.output}': {error.strerror}") from None
+        write_output(args.output, build.objects[f"{args.triple}{suffix}"])
     elif args.emit == "llvm-ir":
         write_output(args.output, llvm22_compatible(build.lowered[suffix].llvm_ir))
     elif args.emit == "asm":

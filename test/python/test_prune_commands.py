@@ -98,6 +98,32 @@ def test_bad_prune_options_are_user_errors(dense: Path, tmp_path: Path, extra: l
         run(*args, *extra)
 
 
+@pytest.mark.parametrize(
+    ("output", "extra", "message"),
+    [
+        ("folder", [], "--out {out} is a directory: name a file"),
+        ("file", ["--profile-out", "{folder}"], "--profile-out {folder} is a directory: name a file"),
+        ("file", ["--work-dir", "{file}"], "--work-dir {file} is a file: name a folder"),
+    ],
+)
+def test_unwritable_outputs_fail_before_pruning(dense: Path, tmp_path: Path, output: str, extra: list[str], message: str) -> None:
+    folder, file = tmp_path / "taken", tmp_path / "state.txt"
+    folder.mkdir()
+    file.write_text("")
+    out = folder if output == "folder" else tmp_path / "kgs.pt"
+    names = {"out": out, "folder": folder, "file": file}
+    with pytest.raises(UserError, match=message.format(**names)):
+        run(*_prune_args(dense, out, *[option.format(**names) for option in extra]))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["state.txt", "taken"]  # no .partial, no .work
+    assert not any(folder.iterdir())
+
+
+def test_train_to_a_directory_fails_before_training(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is a directory: name a file"):
+        run("train", "--model", "c3d", "--width", "0.125", "--epochs", "1", "--out", str(tmp_path), *TINY_DATA, *QUIET)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_corrupt_dense_checkpoint_is_a_user_error(tmp_path: Path) -> None:
     corrupt = tmp_path / "dense.pt"
     corrupt.write_bytes(b"PK\x03\x04 truncated")

@@ -36,7 +36,7 @@ def test_failure_leaves_an_existing_output_untouched(tmp_path, capsys):
     assert rt3d_opt.main([str(source), "-o", str(output)]) == 1
     assert output.read_text() == "previous contents"
     assert f"{source}:2:26: error: expected non-function type" in capsys.readouterr().err
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rt3d-opt-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rt3d-")]
 
 
 def test_success_writes_the_output(tmp_path):
