@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError, report_internal_error
 from rt3d_mlir.kgs import GroupShape
-from rt3d_mlir.models import MODELS
+from rt3d_mlir.models import MODELS, check_width
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
 
 def clip_size(text: str) -> tuple[int, int, int]:
     """Parses FRAMESxHEIGHTxWIDTH, e.g. 16x112x112."""
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected FRAMESxHEIGHTxWIDTH such as 16x112x112, got '{text}'")
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+    from rt3d_mlir.prune.checkpoint import parse_input_size
+
+    try:
+        return parse_input_size(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def width_multiplier(text: str) -> float:
+    """A channel width multiplier: finite, positive and not absurdly large."""
+    try:
+        return check_width(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.5, got '{text}'") from None
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_int(text: str) -> int:
@@ -173,6 +186,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 class _ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Python 3.13's rule, so that "--input-size -1x32x32" reaches the option's own check as a value
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
     def error(self, message: str) -> NoReturn:
         # every error exits 1, like rt3d-opt (the subcommand parsers inherit this class)
         self.exit(1, f"{self.prog}: error: {message}\n")
@@ -182,7 +200,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
     parser.add_argument("--batch", type=positive_int, default=1)
-    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")
+    parser.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (zoo models)")
     parser.add_argument("--num-classes", type=positive_int, default=101, help="classes (zoo models)")
 
 
@@ -224,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")
-    demo.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    demo.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier")
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
     demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
     demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")

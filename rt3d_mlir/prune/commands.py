@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from rt3d_mlir.cli import width_multiplier
 from rt3d_mlir.data import DATASETS, build_datasets
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
@@ -78,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Trains a dense zoo model; the checkpoint it writes is what rt3d prune starts from.",
     )
     train.add_argument("--model", default="c3d", help=f"one of {', '.join(MODELS)} (default: c3d)")
-    train.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default: 1.0)")
+    train.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (default: 1.0)")
     train.add_argument("--input-size", help="clip size FRAMESxHEIGHTxWIDTH (default: the model's paper size)")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate, cosine-decayed (default: 1e-3)")
     _add_data_options(train)
@@ -134,8 +136,8 @@ def _run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise UserError(f"{name} must be positive, got {value}")
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{name} must be positive and finite, got {value}")
 
 
 def _work_dir(args: argparse.Namespace) -> Path:
