@@ -166,7 +166,7 @@ class Sparse3DFromLinalg(ModulePass):
         remark(
             kgs_conv.location,
             f"{shape} filter{f' ({groups} conv groups)' if groups > 1 else ''} as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
-            f"({1 / max(compact.kept_fraction, 1e-12):.2f}x fewer)",
+            f"({f'{1 / compact.kept_fraction:.2f}x fewer' if compact.kept_fraction else 'all pruned'})",
         )
 
     @staticmethod

@@ -233,6 +233,7 @@ def run_train(args: argparse.Namespace) -> int:
         profile = dense_profile(args.model, trainer.model, input_size)
         metrics = {"accuracy": accuracy, "history": trainer.state.history}
         save_model_checkpoint(args.out, args.model, kwargs, trainer.model.cpu(), profile, metrics)
+        trainer.discard_state()
         print(f"dense {args.model}: test accuracy {accuracy:.4f}, {profile['macs_dense']:,} MACs per clip -> {args.out}")
     return 0
 
@@ -297,6 +298,7 @@ def run_prune(args: argparse.Namespace) -> int:
         save_model_checkpoint(args.out, payload["model"], kwargs, trainer.model.cpu(), profile, metrics)
         profile_path = Path(_profile_path(args))
         profile_path.write_text(json.dumps(profile, indent=2) + "\n")
+        trainer.discard_state()
         print(format_profile(profile))
         before = f"{dense_accuracy:.4f} dense -> " if dense_accuracy is not None else ""
         print(f"{scheme.name}/{algorithm}: test accuracy {before}{accuracy:.4f}; wrote {args.out} and {profile_path}")

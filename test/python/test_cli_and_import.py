@@ -154,10 +154,30 @@ def test_demo_compiles_checks_and_times_both_variants(tmp_path):
     for label in ("KGS", "dense"):
         assert f"{label}: max |compiled - torch eager| = " in printed
     assert "ours, KGS" in printed and "torch eager, dense" in printed and "speedup over our dense code" in printed
+    timing_rows = {line.split(" ms")[0].rsplit(None, 1)[0].strip(): line for line in printed.splitlines() if " ms" in line and "," in line}
+    assert "faster" not in timing_rows["ours, KGS"]  # not "1.00x faster" than itself
+    assert "ours KGS is" in timing_rows["ours, dense"] and "ours KGS is" in timing_rows["torch eager, dense"]
     svg = ElementTree.parse(tmp_path / "demo.svg").getroot()
     bars = [rect.find("{http://www.w3.org/2000/svg}title").text for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
             if rect.find("{http://www.w3.org/2000/svg}title") is not None]
     assert len(bars) == 3 + 8 and bars[0].startswith("ours, KGS, ") and bars[4].startswith("FLOPs pruning rate, conv2a: 6.75 x")
+
+
+def test_report_of_an_all_zero_layer_says_all_pruned():
+    from rt3d_mlir.report import ConvReport, format_table
+
+    empty = ConvReport((1, 4, 2, 8, 8), (8, 4, 3, 3, 3), (1, 8, 2, 8, 8), "8x4", dense_macs=1000, kept_macs=0)
+    rows = format_table(["conv0"], [empty]).splitlines()
+    assert rows[2].endswith("all pruned") and rows[-1].endswith("all pruned")
+
+
+def test_rt3d_compile_takes_a_pt2_program_and_checks_it_against_itself(tmp_path, capsys):
+    model = torch.nn.Sequential(torch.nn.Conv3d(3, 8, 3, padding=1), torch.nn.ReLU()).eval()
+    path = tmp_path / "small.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(1, 3, 4, 8, 8),)), str(path))
+    assert cli.main(["compile", str(path), "--repeat", "1", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "max |compiled - the exported program| = " in printed and "the exported program" in printed.splitlines()[-1]
 
 
 def test_zoo_models_have_the_papers_shapes():

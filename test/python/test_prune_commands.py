@@ -65,6 +65,7 @@ def test_train_prune_and_report(dense: Path, tmp_path: Path, capsys: pytest.Capt
     assert "FLOPs pruning rate" in printed and "kgs/reweighted: test accuracy" in printed
     profile = _assert_kgs_checkpoint(out, 2.0)
     assert json.loads(out.with_suffix(".profile.json").read_text()) == profile
+    assert not out.with_suffix(".work").exists()  # a finished run leaves no state to resume or to refuse a new run
     assert run("prune-report", str(out), "--json") == 0
     assert json.loads(capsys.readouterr().out) == profile  # recomputed from the weights, identical
 
@@ -77,6 +78,9 @@ def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: p
         run(*_prune_args(dense, out))
     assert run(*_prune_args(dense, out, "--resume")) == 0
     _assert_kgs_checkpoint(out, 2.0)
+    assert not out.with_suffix(".work").exists()
+    capsys.readouterr()
+    assert run("train", "--model", "c3d", "--width", "0.125", "--epochs", "0", "--out", str(out), *TINY_DATA, *QUIET) == 0
 
 
 @pytest.mark.parametrize(
@@ -142,12 +146,18 @@ def test_distributed_prune_with_two_gloo_processes(dense: Path, tmp_path: Path) 
         *_prune_args(dense, out), *small, "--device", "cpu",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    except subprocess.TimeoutExpired as timeout:
-        pytest.fail(f"torchrun did not finish:\n{timeout.stdout}\n{timeout.stderr}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("kgs/reweighted: test accuracy") == 1  # only rank 0 reports and writes
+
+    def torchrun(*extra: str) -> str:
+        try:
+            result = subprocess.run([*command, *extra], capture_output=True, text=True, env=env, timeout=600)
+        except subprocess.TimeoutExpired as timeout:
+            pytest.fail(f"torchrun did not finish:\n{timeout.stdout}\n{timeout.stderr}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    torchrun("--max-steps", "1")  # stopped: the run state holds both processes' generators
     state = torch.load(out.with_suffix(".work") / "state.pt", weights_only=True)
     assert state["world_size"] == 2 and len(state["rng"]) == 2
+    assert torchrun("--resume").count("kgs/reweighted: test accuracy") == 1  # only rank 0 reports and writes
     _assert_kgs_checkpoint(out, 2.0)
+    assert not out.with_suffix(".work").exists()
