@@ -17,6 +17,11 @@ from pathlib import Path
 from rt3d_mlir.errors import UserError
 
 
+def user_cache_folder() -> Path:
+    """``$XDG_CACHE_HOME/rt3d-mlir`` (``~/.cache/rt3d-mlir`` by default): the tuning cache and internal errors' reproducers."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rt3d-mlir"
+
+
 def _existing_ancestor(path: Path) -> Path:
     """The nearest folder above ``path`` that exists (missing folders between are created on writing)."""
     ancestor = path.parent

@@ -28,9 +28,10 @@ from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.outputs import check_output_file, write_output
+from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
+KEPT_REPRODUCERS = 5  # internal errors' inputs kept in the per-user cache folder, newest first
 SPLIT_MARKER = re.compile(r"^// -----[ \t]*$", re.MULTILINE)
 _EXPECTATION = re.compile(r"expected-(error|warning|remark|note)\s*(?:@(above|below|[+-]\d+))?\s*\{\{(.*?)\}\}")
 _SEVERITY = {
@@ -247,10 +248,20 @@ def process_chunk(
 
 
 def write_reproducer(chunk: Chunk, steps: list[Step]) -> str:
-    handle, path = tempfile.mkstemp(prefix="rt3d-opt-reproducer-", suffix=".mlir")
-    with os.fdopen(handle, "w") as reproducer:
-        reproducer.write(chunk.text)
-    return f"rt3d-opt {path} --pass-pipeline='{pipeline_text(steps)}'"
+    """Saves the chunk in the per-user reproducer folder (the newest few are kept); returns how to rerun it."""
+    folder = user_cache_folder() / "reproducers"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, path = tempfile.mkstemp(dir=folder, prefix="rt3d-opt-reproducer-", suffix=".mlir")
+        with os.fdopen(handle, "w") as reproducer:
+            reproducer.write(chunk.text)
+        saved = sorted(folder.glob("rt3d-opt-reproducer-*.mlir"), key=lambda file: file.stat().st_mtime_ns)
+        for stale in saved[:-KEPT_REPRODUCERS]:
+            stale.unlink(missing_ok=True)
+    except OSError as error:
+        return f"(no reproducer: cannot write into {folder}: {error.strerror})"
+    return (f"rt3d-opt {path} --pass-pipeline='{pipeline_text(steps)}'\n"
+            f"({folder} keeps the last {KEPT_REPRODUCERS} reproducers)")
 
 
 def run(argv: list[str]) -> int:
