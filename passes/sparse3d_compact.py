@@ -38,7 +38,7 @@ from torch_mlir.dialects import arith
 from rt3d_mlir import kgs
 from rt3d_mlir.codegen.filter_order import MODES, choose_filter_order
 from rt3d_mlir.codegen.geometry import find_kgs_convs
-from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
 from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, option
@@ -55,9 +55,7 @@ def narrowest_width(largest: int) -> int:
 def _constant(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint, resource: bool) -> ir.Value:
     tensor_type = ir.RankedTensorType.get([array.size], element_type)
     if resource:  # weights: a blob, like sparse3d-from-linalg writes them
-        attribute = ir.DenseResourceElementsAttr.get_from_buffer(
-            np.ascontiguousarray(array), f"kgs_compact_values_{next(_resource_ids)}", tensor_type
-        )
+        attribute = weights_attribute(array, tensor_type, f"kgs_compact_values_{next(_resource_ids)}")
     else:
         attribute = ir.DenseElementsAttr.get(np.ascontiguousarray(array), type=tensor_type)
     return arith.ConstantOp(tensor_type, attribute, ip=insertion).result

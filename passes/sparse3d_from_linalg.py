@@ -31,7 +31,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from rt3d_mlir import kgs, progress
-from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
 from rt3d_mlir.errors import UserError
@@ -166,14 +166,13 @@ class Sparse3DFromLinalg(ModulePass):
         remark(
             kgs_conv.location,
             f"{shape} filter{f' ({groups} conv groups)' if groups > 1 else ''} as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
-            f"({1 / max(compact.kept_fraction, 1e-12):.2f}x fewer)",
+            f"({f'{1 / compact.kept_fraction:.2f}x fewer' if compact.kept_fraction else 'all pruned'})",
         )
 
     @staticmethod
     def _constant_resource(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint) -> ir.Value:
         tensor_type = ir.RankedTensorType.get([array.size], element_type)
-        name = f"kgs_values_{next(_resource_ids)}"
-        attribute = ir.DenseResourceElementsAttr.get_from_buffer(np.ascontiguousarray(array), name, tensor_type)
+        attribute = weights_attribute(array, tensor_type, f"kgs_values_{next(_resource_ids)}")
         return arith.ConstantOp(tensor_type, attribute, ip=insertion).result
 
     @staticmethod

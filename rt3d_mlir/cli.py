@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError, report_internal_error
 from rt3d_mlir.kgs import GroupShape
-from rt3d_mlir.models import MODELS
+from rt3d_mlir.models import MODELS, check_width
+from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
 
 def clip_size(text: str) -> tuple[int, int, int]:
     """Parses FRAMESxHEIGHTxWIDTH, e.g. 16x112x112."""
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected FRAMESxHEIGHTxWIDTH such as 16x112x112, got '{text}'")
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+    from rt3d_mlir.prune.checkpoint import parse_input_size
+
+    try:
+        return parse_input_size(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def width_multiplier(text: str) -> float:
+    """A channel width multiplier: finite, positive and not absurdly large."""
+    try:
+        return check_width(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.5, got '{text}'") from None
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_int(text: str) -> int:
@@ -67,8 +81,6 @@ def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
 
 
 def write_text(path: str, text: str) -> None:
-    from rt3d_mlir.tools.rt3d_opt import write_output
-
     write_output(path, text)
     if path != "-":
         print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
@@ -77,6 +89,7 @@ def write_text(path: str, text: str) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from rt3d_mlir.importer import import_model
 
+    check_output_file(args.output)
     model, example = load_model_argument(args)
     write_text(args.output, import_model(model, example).operation.get_asm(assume_verified=True))
     return 0
@@ -101,14 +114,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise UserError(f"--no-run: only for --target vulkan, not {args.target}")
     if args.no_run and args.repeat:
         raise UserError("--no-run and --repeat contradict each other: timing needs a run")
+    if args.output:
+        (check_output_folder if aarch64 or vulkan else check_output_file)(args.output)
     model, example = load_model_argument(args)
     if aarch64:
         from rt3d_mlir.backends.aarch64 import command
 
         return command.run(args, model, example)
     if isinstance(model, torch.export.ExportedProgram):
-        raise UserError("rt3d compile needs a zoo model, an ONNX model or a pruned checkpoint (a .pt2 program cannot be re-run in eager mode for checking)")
-    reference = "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
+        if example is None:
+            raise UserError(f"{args.model} holds no example inputs to check the compiled model on: save a program "
+                            "exported with torch.export.export(model, example_inputs)")
+        program = model.module()  # the program's own graph, run by torch
+        reference, reference_name = (lambda *tensors: program(*tensors)), "the exported program"
+    else:
+        reference, reference_name = model, "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
     inputs = example if isinstance(example, tuple) else (example,)
     compiled = compile_model(model, example, target=args.target, threads=args.threads, progress=not args.quiet)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
@@ -120,15 +140,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
             write_text(args.output, compiled.kernel_ir)
     if vulkan and args.no_run:
         return 0
-    error, scale = check_against_eager(compiled, model, example)
-    print(f"max |compiled - {reference}| = {error:.3g} (outputs up to {scale:.3g})")
+    error, scale = check_against_eager(compiled, reference, example)
+    print(f"max |compiled - {reference_name}| = {error:.3g} (outputs up to {scale:.3g})")
     if args.repeat:
         with torch.no_grad():
             ours = median_time(lambda: compiled(*inputs), args.repeat)
-            theirs = median_time(lambda: model(*inputs), args.repeat)
+            theirs = median_time(lambda: reference(*inputs), args.repeat)
         where = f"on {compiled.runner().info.name}" if vulkan else f"{compiled.threads} thread(s)"
         print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
-              f"{reference} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
+              f"{reference_name} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
     return 0
 
 
@@ -138,12 +158,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from rt3d_mlir.compiler import compile as compile_model
     from rt3d_mlir.tuning import TuningOptions, default_cache_path
 
+    cache = Path(args.cache) if args.cache else default_cache_path()
+    check_output_file(str(cache), "--cache")
     model, example = load_model_argument(args)
     if not isinstance(model, torch.nn.Module):
         raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
-    cache = Path(args.cache) if args.cache else default_cache_path()
-    if cache.is_dir():
-        raise UserError(f"--cache {cache} is a directory; name a file")
     options = TuningOptions(args.candidates, args.rounds, args.retune)
     compiled = compile_model(model, example, target=args.target, tune=options, tuning_cache=cache)
     for index, result in enumerate(compiled.tuning):
@@ -164,12 +183,19 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from rt3d_mlir.demo import run_demo
 
+    if args.plot is not None:
+        check_output_file(args.plot, "--plot")
     run_demo(input_size=args.input_size, width=args.width, group_shape=args.group_shape, repeat=args.repeat,
              threads=args.threads, progress=not args.quiet, plot=args.plot)
     return 0
 
 
 class _ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Python 3.13's rule, so that "--input-size -1x32x32" reaches the option's own check as a value
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
     def error(self, message: str) -> NoReturn:
         # every error exits 1, like rt3d-opt (the subcommand parsers inherit this class)
         self.exit(1, f"{self.prog}: error: {message}\n")
@@ -179,7 +205,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
     parser.add_argument("--batch", type=positive_int, default=1)
-    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (zoo models)")
+    parser.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (zoo models)")
     parser.add_argument("--num-classes", type=positive_int, default=101, help="classes (zoo models)")
 
 
@@ -221,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="prune C3D at the paper's rates, compile it sparse and dense, check and time both")
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")
-    demo.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    demo.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier")
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
     demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
     demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")

@@ -34,6 +34,18 @@ def resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) 
     return np.frombuffer(data, dtype=dtype).reshape(tensor_type.shape).copy()
 
 
+def weights_attribute(array: np.ndarray, tensor_type: ir.RankedTensorType, resource_name: str) -> ir.Attribute:
+    """Weights as a ``dense_resource`` blob named ``resource_name``, or an empty one as ``dense<>``.
+
+    MLIR's LLVM translation divides by a ``dense_resource``'s element count: an empty one (an all-pruned
+    conv keeps no weights) kills the process with SIGFPE when the host JIT compiles it.
+    """
+    data = np.ascontiguousarray(array)
+    if data.size == 0:
+        return ir.DenseElementsAttr.get(data, type=tensor_type)
+    return ir.DenseResourceElementsAttr.get_from_buffer(data, resource_name, tensor_type)
+
+
 def _is_dense_resource(attribute: ir.Attribute) -> bool:
     # The bindings do not downcast dense_resource attributes; the cast checks the kind.
     try:

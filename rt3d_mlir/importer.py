@@ -45,12 +45,18 @@ class _WeightsWithoutCopies(FxImporterHooks):
 
 def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
     """Loads a program saved with ``torch.export.save`` (a ``.pt2`` file)."""
+    if Path(path).is_dir():
+        raise UserError(f"'{path}' is a directory, not a saved torch.export program (.pt2 file)")
     try:
+        # torch logs the traceback of a failed load before it tries the old format; the error below says it in one line
+        logging.disable(logging.ERROR)
         return torch.export.load(str(path))
     except FileNotFoundError:
         raise UserError(f"no such file: '{path}'") from None
     except Exception as error:
         raise UserError(f"'{path}' is not a saved torch.export program: {first_line(error)}") from None
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def import_model(

@@ -52,6 +52,11 @@ def _report(op: KgsConv3dOp) -> ConvReport:
     )
 
 
+def pruning_rate(dense_macs: int, kept_macs: int) -> str:
+    """``dense / kept`` as ``3.60x``, or ``all pruned`` when nothing is kept."""
+    return f"{dense_macs / kept_macs:.2f}x" if kept_macs else "all pruned"
+
+
 def format_table(names: list[str], reports: list[ConvReport]) -> str:
     """A fixed-width table of the reports, with a total row."""
     if not reports:
@@ -63,13 +68,13 @@ def format_table(names: list[str], reports: list[ConvReport]) -> str:
         weight = "x".join(map(str, report.weight_shape))
         lines.append(
             f"{name:<12} {shape:<18} {weight:<20} {report.group_shape:>5} {report.kept_fraction:>7.1%} "
-            f"{report.dense_macs / 1e6:>11.1f} {report.kept_macs / 1e6:>10.1f} {report.dense_macs / report.kept_macs:>5.2f}x"
+            f"{report.dense_macs / 1e6:>11.1f} {report.kept_macs / 1e6:>10.1f} {pruning_rate(report.dense_macs, report.kept_macs):>6}"
         )
     dense = sum(r.dense_macs for r in reports)
     kept = sum(r.kept_macs for r in reports)
     lines.append("-" * len(header))
     lines.append(
-        f"{'total':<12} {'':<18} {'':<20} {'':>5} {kept / dense:>7.1%} {dense / 1e6:>11.1f} {kept / 1e6:>10.1f} {dense / kept:>5.2f}x"
+        f"{'total':<12} {'':<18} {'':<20} {'':>5} {kept / dense:>7.1%} {dense / 1e6:>11.1f} {kept / 1e6:>10.1f} {pruning_rate(dense, kept):>6}"
     )
     return "\n".join(lines)
 

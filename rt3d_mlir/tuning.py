@@ -32,6 +32,7 @@ from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.kept_pattern import constant_pattern, constant_tables
 from rt3d_mlir.dialect.sparse3d import filter_permutation
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.outputs import user_cache_folder
 from rt3d_mlir.targets import Target
 from rt3d_mlir.targets.strategy import (
     FILTER_VECTORS, SCHEDULE_ATTR, FilterSchedule, Schedule, filter_pattern, ranked_schedules, union_entries,
@@ -46,7 +47,7 @@ def default_cache_path() -> Path:
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rt3d-mlir" / "tuning.json"
+    return user_cache_folder() / "tuning.json"
 
 
 def _warn(message: str) -> None:

@@ -28,8 +28,10 @@ from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
+KEPT_REPRODUCERS = 5  # internal errors' inputs kept in the per-user cache folder, newest first
 SPLIT_MARKER = re.compile(r"^// -----[ \t]*$", re.MULTILINE)
 _EXPECTATION = re.compile(r"expected-(error|warning|remark|note)\s*(?:@(above|below|[+-]\d+))?\s*\{\{(.*?)\}\}")
 _SEVERITY = {
@@ -246,41 +248,20 @@ def process_chunk(
 
 
 def write_reproducer(chunk: Chunk, steps: list[Step]) -> str:
-    handle, path = tempfile.mkstemp(prefix="rt3d-opt-reproducer-", suffix=".mlir")
-    with os.fdopen(handle, "w") as reproducer:
-        reproducer.write(chunk.text)
-    return f"rt3d-opt {path} --pass-pipeline='{pipeline_text(steps)}'"
-
-
-def write_output(path: str, text: str) -> None:
-    """Writes all of ``text`` or nothing: a regular file is replaced by renaming a finished temporary file.
-
-    Anything else (``/dev/null``, a pipe, a link to one) is written directly.
-    """
-    if path == "-":
-        sys.stdout.write(text)
-        return
+    """Saves the chunk in the per-user reproducer folder (the newest few are kept); returns how to rerun it."""
+    folder = user_cache_folder() / "reproducers"
     try:
-        if os.path.exists(path) and not os.path.isfile(os.path.realpath(path)):
-            with open(path, "w", encoding="utf-8") as output:
-                output.write(text)
-            return
-        target = os.path.realpath(path)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".rt3d-opt-", suffix=".tmp")
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, path = tempfile.mkstemp(dir=folder, prefix="rt3d-opt-reproducer-", suffix=".mlir")
+        with os.fdopen(handle, "w") as reproducer:
+            reproducer.write(chunk.text)
+        saved = sorted(folder.glob("rt3d-opt-reproducer-*.mlir"), key=lambda file: file.stat().st_mtime_ns)
+        for stale in saved[:-KEPT_REPRODUCERS]:
+            stale.unlink(missing_ok=True)
     except OSError as error:
-        raise UserError(f"cannot write '{path}': {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as output:
-            output.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o666 & ~umask)
-        os.replace(temporary, target)
-    except BaseException as error:
-        os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise UserError(f"cannot write '{path}': {error.strerror}") from None
-        raise
+        return f"(no reproducer: cannot write into {folder}: {error.strerror})"
+    return (f"rt3d-opt {path} --pass-pipeline='{pipeline_text(steps)}'\n"
+            f"({folder} keeps the last {KEPT_REPRODUCERS} reproducers)")
 
 
 def run(argv: list[str]) -> int:
@@ -291,6 +272,7 @@ def run(argv: list[str]) -> int:
     if args.list_passes:
         print(passes_help())
         return 0
+    check_output_file(args.output)
     if args.emit_irdl:
         write_output(args.output, irdl_definition())
         return 0

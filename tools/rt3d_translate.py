@@ -21,10 +21,10 @@ from typing import NoReturn
 
 from torch_mlir import ir
 
-from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.diagnostics import PassError, SourceLocation
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import UserError, report_internal_error
-from rt3d_mlir.tools.rt3d_opt import write_output
+from rt3d_mlir.errors import UserError, first_line, report_internal_error
+from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
 
@@ -59,6 +59,16 @@ def _read(path: str) -> str:
         raise UserError(f"'{path}' is not UTF-8 MLIR text") from None
 
 
+def _parse_failure(error: ir.MLIRError, file_name: str) -> str:
+    """``file:line:col: message`` of the first parse error (MLIR names the parsed text "-")."""
+    if not error.error_diagnostics:
+        return f"{file_name}: {first_line(error)}"
+    diagnostic = error.error_diagnostics[0]
+    location = SourceLocation.of(diagnostic.location)
+    where = f"{file_name}:{location.line}:{location.column}" if location.file is not None else file_name
+    return f"{where}: {diagnostic.message}"
+
+
 def run(argv: list[str]) -> int:
     from rt3d_mlir.backends.aarch64.build import compile_module
     from rt3d_mlir.backends.aarch64.emit import llvm22_compatible
@@ -73,13 +83,13 @@ def run(argv: list[str]) -> int:
     if args.triple and args.emit not in ("asm", "obj"):
         raise UserError(f"--triple is for --emit=asm or obj (--emit={args.emit} does not depend on it): drop --triple")
     args.triple = args.triple or "linux-gnu"
+    (check_output_folder if args.emit == "artifacts" else check_output_file)(args.output)
     text = _read(args.input)
     with make_context(), ir.Location.unknown():
         try:
             module = ir.Module.parse(text)
         except ir.MLIRError as error:
-            first = str(error).strip().splitlines()
-            raise UserError(f"cannot parse {args.input}: {first[-1].strip() if first else error}") from None
+            raise UserError(f"cannot parse {_parse_failure(error, '<stdin>' if args.input == '-' else args.input)}") from None
         platforms = ("linux-gnu", "android") if args.emit == "artifacts" else (args.triple,)
         build = compile_module(module, args.name, args.cpu, args.features, args.group_shape,
                                f"{args.name} translated from {Path(args.input).name} by rt3d-translate", platforms)
@@ -88,10 +98,7 @@ def run(argv: list[str]) -> int:
         for path in build.save(args.output):
             print(f"wrote {path}", file=sys.stderr)
     elif args.emit == "obj":
-        try:
-            Path(args.output).write_bytes(build.objects[f"{args.triple}{suffix}"])
-        except OSError as error:
-            raise UserError(f"cannot write '{args.output}': {error.strerror}") from None
+        write_output(args.output, build.objects[f"{args.triple}{suffix}"])
     elif args.emit == "llvm-ir":
         write_output(args.output, llvm22_compatible(build.lowered[suffix].llvm_ir))
     elif args.emit == "asm":

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -40,6 +41,27 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+MAX_WIDTH = 8.0  # channel counts up to 8x the paper's (C3D: 4096 filters in conv5)
+MAX_CLIP_VALUES = 2**31 - 1  # 3 x frames x height x width of one clip
+
+
+def check_width(width: float) -> float:
+    """``width`` if it is a usable channel width multiplier, else a UserError."""
+    if not (math.isfinite(width) and 0 < width <= MAX_WIDTH):
+        raise UserError(f"width multiplier must be positive and at most {MAX_WIDTH:g}, got {width}")
+    return width
+
+
+def check_input_size(input_size: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``input_size`` (frames, height, width) if each is positive and the clip is not too large, else a UserError."""
+    clip = "x".join(map(str, input_size))
+    if len(input_size) != 3 or min(input_size) < 1:
+        raise UserError(f"a clip is FRAMESxHEIGHTxWIDTH with each size at least 1, got {clip}")
+    if 3 * math.prod(input_size) > MAX_CLIP_VALUES:
+        raise UserError(f"a {clip} clip is too large: 3 x frames x height x width must be at most 2^31 - 1 values")
+    return input_size
+
+
 def _spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise UserError(f"unknown model '{name}'; the zoo has: {', '.join(MODELS)}")
@@ -54,11 +76,9 @@ def build_model(
 ) -> nn.Module:
     """Builds a zoo model in eval mode with PyTorch's default (random) initialisation."""
     spec = _spec(name)
-    if width <= 0:
-        raise UserError(f"width multiplier must be positive, got {width}")
-    kwargs: dict = {"num_classes": num_classes, "width": width}
+    kwargs: dict = {"num_classes": num_classes, "width": check_width(width)}
     if spec.input_size_matters:
-        kwargs["input_size"] = tuple(input_size or spec.input_size)
+        kwargs["input_size"] = check_input_size(tuple(input_size or spec.input_size))
     return spec.build(**kwargs).eval()
 
 
@@ -66,9 +86,9 @@ def example_input(
     name: str, batch: int = 1, input_size: tuple[int, int, int] | None = None, seed: int = 0
 ) -> torch.Tensor:
     """A random clip of the model's paper size (or input_size), NCDHW."""
-    frames, height, width = input_size or _spec(name).input_size
+    frames, height, width = check_input_size(tuple(input_size or _spec(name).input_size))
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch, 3, frames, height, width, generator=generator)
 
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "example_input", "C3D", "R2Plus1D18", "S3D", "X3D"]
+__all__ = ["MODELS", "ModelSpec", "build_model", "check_input_size", "check_width", "example_input", "C3D", "R2Plus1D18", "S3D", "X3D"]

@@ -21,7 +21,7 @@ from torch import nn
 
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
-from rt3d_mlir.models import build_model
+from rt3d_mlir.models import build_model, check_input_size
 from rt3d_mlir.prune.flops import LayerCost, kept_macs, measure_layers
 from rt3d_mlir.prune.schemes import PrunableLayer
 
@@ -118,6 +118,8 @@ def save_atomically(payload: dict[str, Any], path: Path) -> None:
 def read_checkpoint(path: str | os.PathLike, expected_format: str) -> dict[str, Any]:
     """Loads a checkpoint with weights_only=True; any unreadable or foreign file is a UserError."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a directory: name the .pt file")
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")
     try:
@@ -192,6 +194,6 @@ def parse_input_size(text: str) -> tuple[int, int, int]:
     """Parses a clip size ``"16x112x112"`` (frames x height x width)."""
     parts = text.lower().split("x")
     if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise UserError(f"clip size must look like 16x112x112 (frames x height x width), got '{text}'")
-    return tuple(int(part) for part in parts)
+        raise UserError(f"clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '{text}'")
+    return check_input_size(tuple(int(part) for part in parts))
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from rt3d_mlir.cli import width_multiplier
 from rt3d_mlir.data import DATASETS, build_datasets
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
 from rt3d_mlir.models import MODELS
+from rt3d_mlir.outputs import check_output_file, check_output_folder
 from rt3d_mlir.prune.checkpoint import (
     build_from_kwargs,
     build_profile,
@@ -77,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Trains a dense zoo model; the checkpoint it writes is what rt3d prune starts from.",
     )
     train.add_argument("--model", default="c3d", help=f"one of {', '.join(MODELS)} (default: c3d)")
-    train.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default: 1.0)")
+    train.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (default: 1.0)")
     train.add_argument("--input-size", help="clip size FRAMESxHEIGHTxWIDTH (default: the model's paper size)")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate, cosine-decayed (default: 1e-3)")
     _add_data_options(train)
@@ -133,8 +136,24 @@ def _run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise UserError(f"{name} must be positive, got {value}")
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{name} must be positive and finite, got {value}")
+
+
+def _work_dir(args: argparse.Namespace) -> Path:
+    return Path(args.work_dir) if args.work_dir else Path(args.out).with_suffix(".work")
+
+
+def _profile_path(args: argparse.Namespace) -> str:
+    return args.profile_out or str(Path(args.out).with_suffix(".profile.json"))
+
+
+def _check_outputs(args: argparse.Namespace, *files: tuple[str, str]) -> None:
+    """Fails before any training if the checkpoint, the work dir or another output (option, path) cannot be written."""
+    check_output_file(args.out, "--out", create_parents=True)
+    check_output_folder(str(_work_dir(args)), "--work-dir")
+    for option, path in files:
+        check_output_file(path, option, create_parents=True)
 
 
 def _datasets(args: argparse.Namespace, input_size: tuple[int, int, int]):
@@ -158,8 +177,7 @@ def _trainer(args: argparse.Namespace, model: torch.nn.Module, datasets, stages:
         _positive("--threads", args.threads)
         torch.set_num_threads(args.threads)
     distributed, device = init_distributed(args.device)
-    out = Path(args.out)
-    work_dir = Path(args.work_dir) if args.work_dir else out.with_suffix(".work")
+    work_dir = _work_dir(args)
     trainer = Trainer(
         model,
         datasets[0],
@@ -197,6 +215,7 @@ def _finish(trainer: Trainer, completed: bool) -> bool:
 def run_train(args: argparse.Namespace) -> int:
     if args.model not in MODELS:
         raise UserError(f"unknown model '{args.model}'; the zoo has: {', '.join(MODELS)}")
+    _check_outputs(args)
     input_size = parse_input_size(args.input_size) if args.input_size else MODELS[args.model].input_size
     torch.manual_seed(args.seed)
     datasets = _datasets(args, input_size)
@@ -214,6 +233,7 @@ def run_train(args: argparse.Namespace) -> int:
         profile = dense_profile(args.model, trainer.model, input_size)
         metrics = {"accuracy": accuracy, "history": trainer.state.history}
         save_model_checkpoint(args.out, args.model, kwargs, trainer.model.cpu(), profile, metrics)
+        trainer.discard_state()
         print(f"dense {args.model}: test accuracy {accuracy:.4f}, {profile['macs_dense']:,} MACs per clip -> {args.out}")
     return 0
 
@@ -228,6 +248,7 @@ def run_prune(args: argparse.Namespace) -> int:
         raise UserError("--reweight-steps must be at least 1 and epoch counts at least 0")
     if args.distill_weight < 0:
         raise UserError(f"--distill-weight must be >= 0, got {args.distill_weight}")
+    _check_outputs(args, ("--profile-out", _profile_path(args)))
     dense, payload = load_model_checkpoint(args.dense)
     if args.model is not None and args.model != payload["model"]:
         raise UserError(f"--model {args.model} does not match the dense checkpoint's model {payload['model']}")
@@ -275,8 +296,9 @@ def run_prune(args: argparse.Namespace) -> int:
             "history": trainer.state.history,
         }
         save_model_checkpoint(args.out, payload["model"], kwargs, trainer.model.cpu(), profile, metrics)
-        profile_path = Path(args.profile_out) if args.profile_out else Path(args.out).with_suffix(".profile.json")
+        profile_path = Path(_profile_path(args))
         profile_path.write_text(json.dumps(profile, indent=2) + "\n")
+        trainer.discard_state()
         print(format_profile(profile))
         before = f"{dense_accuracy:.4f} dense -> " if dense_accuracy is not None else ""
         print(f"{scheme.name}/{algorithm}: test accuracy {before}{accuracy:.4f}; wrote {args.out} and {profile_path}")

@@ -248,6 +248,12 @@ class Trainer:
             self.state_path,
         )
 
+    def discard_state(self) -> None:
+        """Removes the saved run state once the results are written: a finished run leaves nothing to resume."""
+        self.state_path.unlink(missing_ok=True)
+        if self.work_dir.is_dir() and not any(self.work_dir.iterdir()):  # a --work-dir may hold the user's own files
+            self.work_dir.rmdir()
+
     def resume(self) -> None:
         """Restores the state saved in ``work_dir``; the settings must be those the run started with."""
         saved = read_checkpoint(self.state_path, STATE_FORMAT)

@@ -26,6 +26,8 @@ from torch_mlir import ir
 from rt3d_mlir.errors import UserError
 
 TARGET_ATTR = "sparse3d.target"
+MAX_VECTOR_LANES = 64  # f32 lanes: 2048-bit vectors
+MAX_CORES = 1 << 16
 _Record = TypeVar("_Record")
 
 
@@ -40,15 +42,13 @@ class Target:
     cores: int  # threads the generated code may use
 
     def __post_init__(self) -> None:
+        what = f"target '{self.name}'"
         lanes = self.vector_lanes
-        if lanes < 1 or lanes & (lanes - 1):
-            raise UserError(f"target '{self.name}': vector_lanes must be a power of two, got {lanes}")
-        if self.vector_registers < 4:
-            raise UserError(f"target '{self.name}': needs at least 4 vector registers, got {self.vector_registers}")
-        if self.l1_bytes < 4 * 1024:
-            raise UserError(f"target '{self.name}': l1_bytes must be at least 4 KiB, got {self.l1_bytes}")
-        if self.cores < 1:
-            raise UserError(f"target '{self.name}': cores must be >= 1, got {self.cores}")
+        if not 1 <= lanes <= MAX_VECTOR_LANES or lanes & (lanes - 1):
+            raise UserError(f"{what}: vector_lanes must be a power of two from 1 to {MAX_VECTOR_LANES}, got {lanes}")
+        check_range(what, "vector_registers", self.vector_registers, 4, 256)
+        check_range(what, "l1_bytes", self.l1_bytes, 4 << 10, 1 << 30)
+        check_range(what, "cores", self.cores, 1, MAX_CORES)
 
     def to_attr(self) -> ir.DictAttr:
         """The ``sparse3d.target`` attribute (needs an active Context)."""
@@ -66,13 +66,8 @@ class Target:
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> "Target":
         fields = dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
-        return cls(
-            name=ir.StringAttr(fields["name"]).value,
-            vector_lanes=ir.IntegerAttr(fields["vector_lanes"]).value,
-            vector_registers=ir.IntegerAttr(fields["vector_registers"]).value,
-            l1_bytes=ir.IntegerAttr(fields["l1_bytes"]).value,
-            cores=ir.IntegerAttr(fields["cores"]).value,
-        )
+        integers = {name: int_field(fields, name, TARGET_ATTR) for name in fields if name != "name"}
+        return cls(name=string_field(fields, "name", TARGET_ATTR), **integers)
 
 
 def dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[str, ir.Attribute]:
@@ -88,6 +83,53 @@ def dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[s
     return {name: attr[name] for name in names}
 
 
+def check_range(what: str, name: str, value: int, low: int, high: int) -> None:
+    """A UserError unless ``low <= value <= high``; ``what`` names the record, ``name`` the field."""
+    if not low <= value <= high:
+        raise UserError(f"{what}: {name} must be from {low} to {high}, got {value}")
+
+
+def string_field(fields: dict[str, ir.Attribute], name: str, what: str) -> str:
+    """The string entry ``name`` of a dictionary attribute (called ``what`` in errors)."""
+    try:
+        return ir.StringAttr(fields[name]).value
+    except ValueError:
+        raise UserError(f"{what}: {name} must be a string, got {fields[name]}") from None
+
+
+def int_field(fields: dict[str, ir.Attribute], name: str, what: str) -> int:
+    """The integer entry ``name`` (any integer type but i1: ``true`` is not a count)."""
+    attr = fields[name]
+    try:
+        integer = ir.IntegerAttr(attr)
+    except ValueError:
+        integer = None
+    if integer is None or (isinstance(integer.type, ir.IntegerType) and integer.type.width == 1):
+        raise UserError(f"{what}: {name} must be an integer such as 8 : i64, got {attr}")
+    return integer.value
+
+
+def int_array_field(fields: dict[str, ir.Attribute], name: str, what: str, length: int) -> tuple[int, ...]:
+    """The ``array<i64: ...>`` entry ``name`` with exactly ``length`` elements."""
+    attr = fields[name]
+    try:
+        values = tuple(ir.DenseI64ArrayAttr(attr))
+    except ValueError:
+        values = None
+    if values is None or len(values) != length:
+        example = ", ".join(["1"] * length)
+        raise UserError(f"{what}: {name} must be an array of {length} integers such as array<i64: {example}>, got {attr}")
+    return values
+
+
+def bool_field(fields: dict[str, ir.Attribute], name: str, what: str) -> bool:
+    """The ``true``/``false`` entry ``name``."""
+    try:
+        return ir.BoolAttr(fields[name]).value
+    except ValueError:
+        raise UserError(f"{what}: {name} must be true or false, got {fields[name]}") from None
+
+
 def int_fields_attr(record: object) -> ir.DictAttr:
     """A dataclass of whole numbers as a dictionary of i64 attributes (needs an active Context)."""
     i64 = ir.IntegerType.get_signless(64)
@@ -98,7 +140,7 @@ def int_fields_from_attr(cls: type[_Record], attr: ir.Attribute, what: str) -> _
     """The dataclass ``cls`` back from :func:`int_fields_attr`'s dictionary."""
     names = tuple(f.name for f in dataclasses.fields(cls))
     values = dict_fields(attr, what, names)
-    return cls(**{name: ir.IntegerAttr(values[name]).value for name in names})
+    return cls(**{name: int_field(values, name, what) for name in names})
 
 
 # Cores and cache are properties of the machine the code runs on, not of the ISA: presets

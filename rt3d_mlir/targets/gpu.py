@@ -25,12 +25,23 @@ from dataclasses import dataclass, fields, replace
 from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import dict_fields, module_attribute, set_module_attribute
+from rt3d_mlir.targets import (
+    bool_field,
+    check_range,
+    dict_fields,
+    int_array_field,
+    int_field,
+    module_attribute,
+    set_module_attribute,
+    string_field,
+)
 
 GPU_TARGET_ATTR = "sparse3d.gpu_target"
 
 _TRIPLES = ("max_workgroup_size", "max_workgroup_count")
 _FLAGS = ("fp16", "fp16_math")  # optional in the attribute: absent means false
+MAX_LIMIT = 2**31 - 1  # the SPIR-V resource limits the target becomes are 32-bit signed
+MAX_STORAGE_BUFFER_BYTES = 2**32 - 1  # maxStorageBufferRange is a 32-bit unsigned
 
 
 @dataclass(frozen=True)
@@ -49,10 +60,16 @@ class GpuTarget:
     fp16_math: bool = False  # also multiply-accumulate in f16 within each kernel group (implies fp16)
 
     def __post_init__(self) -> None:
+        what = f"GPU target '{self.name}'"
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name not in ("name", *_FLAGS) and min(value if isinstance(value, tuple) else (value,)) < 1:
-                raise UserError(f"GPU target '{self.name}': {field.name} must be >= 1, got {value}")
+            if field.name in ("name", *_FLAGS):
+                continue
+            if field.name in _TRIPLES and len(value) != 3:
+                raise UserError(f"{what}: {field.name} must have 3 entries (x, y, z), got {list(value)}")
+            high = MAX_STORAGE_BUFFER_BYTES if field.name == "max_storage_buffer_bytes" else MAX_LIMIT
+            for entry in value if field.name in _TRIPLES else (value,):
+                check_range(what, field.name, entry, 1, high)
         if self.fp16_math and not self.fp16:
             raise UserError(f"GPU target '{self.name}': fp16_math needs fp16 (f16 weights)")
         if self.subgroup_size > self.max_invocations:
@@ -80,14 +97,15 @@ class GpuTarget:
         names = tuple(field.name for field in fields(cls) if field.name not in _FLAGS)
         values = dict_fields(attr, GPU_TARGET_ATTR, names)
         dictionary = ir.DictAttr(attr)
-        kwargs: dict[str, object] = {flag: flag in dictionary and ir.BoolAttr(dictionary[flag]).value for flag in _FLAGS}
+        flags = {flag: dictionary[flag] for flag in _FLAGS if flag in dictionary}
+        kwargs: dict[str, object] = {flag: bool_field(flags, flag, GPU_TARGET_ATTR) for flag in flags}
         for name in names:
             if name == "name":
-                kwargs[name] = ir.StringAttr(values[name]).value
+                kwargs[name] = string_field(values, name, GPU_TARGET_ATTR)
             elif name in _TRIPLES:
-                kwargs[name] = tuple(ir.DenseI64ArrayAttr(values[name]))
+                kwargs[name] = int_array_field(values, name, GPU_TARGET_ATTR, 3)
             else:
-                kwargs[name] = ir.IntegerAttr(values[name]).value
+                kwargs[name] = int_field(values, name, GPU_TARGET_ATTR)
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def spirv_target_env(self) -> str:

@@ -32,6 +32,16 @@ func.func @kgs_and_vanilla(%in: tensor<1x1x2x2x3xf32>, %init: tensor<1x2x2x2x2xf
 
 // -----
 
+// A fully pruned filter (every weight zero) keeps no MACs: the remark says so instead of a huge rate.
+func.func @all_pruned(%in: tensor<1x1x2x2x3xf32>, %init: tensor<1x2x2x2x2xf32>) -> tensor<1x2x2x2x2xf32> {
+  %filter = arith.constant dense<0.0> : tensor<2x1x1x1x2xf32>
+  // expected-remark @+1 {{2x1x1x1x2 filter as 1x1 kernel groups: 0.0% of MACs kept (all pruned)}}
+  %0 = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>} ins(%in, %filter : tensor<1x1x2x2x3xf32>, tensor<2x1x1x1x2xf32>) outs(%init : tensor<1x2x2x2x2xf32>) -> tensor<1x2x2x2x2xf32>
+  return %0 : tensor<1x2x2x2x2xf32>
+}
+
+// -----
+
 // A zero tensor.pad of D, H, W folds into the op's padding; strides and dilations carry over.
 // CHECK-LABEL: func.func @zero_pad_folds
 // CHECK-NOT:   tensor.pad

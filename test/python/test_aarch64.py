@@ -236,7 +236,7 @@ def test_rt3d_translate_unparsable_input(tmp_path: Path, capsys) -> None:
     source = tmp_path / "bad.mlir"
     source.write_text("func.func @main( {\n")
     assert main([str(source), "--emit=asm"]) == 1
-    assert capsys.readouterr().err.startswith("rt3d-translate: error: cannot parse")
+    assert capsys.readouterr().err == f"rt3d-translate: error: cannot parse {source}:1:17: expected non-function type\n"
 
 
 def test_rt3d_translate_internal_error_is_not_a_traceback(monkeypatch, capsys) -> None:

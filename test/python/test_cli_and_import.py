@@ -65,7 +65,6 @@ def test_lowering_failure_is_one_line_on_stderr(model, cause, tmp_path, capfd):
         (["import", "resnet50"], "'resnet50' is neither a zoo model (c3d, r2plus1d_18, s3d, x3d_xs, x3d_s, x3d_m), an ONNX model (.onnx), a .pt2 program nor a pruned checkpoint (.pt)"),
         (["import", "missing.pt2"], "no such file: 'missing.pt2'"),
         (["import", "c3d", "--input-size", "8x32x32"], "clip is too small for C3D"),
-        (["import", "c3d", "--width", "-1"], "width multiplier must be positive"),
         (["compile", "c3d", "--cpu", "a55"], "--cpu: only for --target aarch64 or aarch64-<cpu>, not host"),
         (["compile", "c3d", "--target", "vulkan", "--features", "+dotprod", "--qemu-check"], "--features, --qemu-check: only for"),
         (["compile", "c3d", "--target", "host-avx2", "--no-run"], "--no-run: only for --target vulkan, not host-avx2"),
@@ -76,6 +75,61 @@ def test_rt3d_user_errors_exit_1_with_one_line(argv, message, capsys):
     assert cli.main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["import", "c3d", "--width", "-1"], "argument --width: width multiplier must be positive and at most 8, got -1.0"),
+        (["import", "c3d", "--width", "nan"], "argument --width: width multiplier must be positive and at most 8, got nan"),
+        (["compile", "c3d", "--width", "inf"], "argument --width: width multiplier must be positive and at most 8, got inf"),
+        (["demo", "--width", "1e9"], "argument --width: width multiplier must be positive and at most 8"),
+        (["train", "--width", "nan", "--out", "unused.pt"], "argument --width: width multiplier must be positive"),
+        (["import", "c3d", "--input-size", "-1x32x32"], "argument --input-size: clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '-1x32x32'"),
+        (["import", "c3d", "--input-size", "99999999x99999999x99999999"], "a 99999999x99999999x99999999 clip is too large"),
+    ],
+)
+def test_rt3d_usage_errors_exit_1_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("clip", [(0, 16, 16), (16, 2**20, 2**20)])
+def test_zoo_refuses_empty_or_huge_clips(clip):
+    with pytest.raises(UserError, match="each size at least 1" if 0 in clip else "too large"):
+        build_model("c3d", input_size=clip)
+
+
+@pytest.mark.parametrize("width", [float("nan"), float("inf"), 0.0, 1e9])
+def test_zoo_refuses_unusable_widths(width):
+    with pytest.raises(UserError, match="width multiplier must be positive and at most 8"):
+        build_model("r2plus1d_18", width=width)
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "pickle", "directory"])
+@pytest.mark.parametrize("command", ["import", "compile"])
+def test_bad_program_file_is_one_line_without_torch_traceback(command, kind, tmp_path, capfd):
+    import pickle
+
+    path = tmp_path / "model.pt2"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes({"empty": b"", "garbage": b"\x00garbage\xff", "pickle": pickle.dumps({"weights": [1.0]})}[kind])
+    assert cli.main([command, str(path)]) == 1
+    err = capfd.readouterr().err.strip()
+    assert err.startswith("rt3d: error: ") and len(err.splitlines()) == 1, err
+    assert ("is a directory" in err) == (kind == "directory")
+
+
+def test_directory_as_checkpoint_says_so(tmp_path, capsys):
+    folder = tmp_path / "pruned.pt"
+    folder.mkdir()
+    assert cli.main(["compile", str(folder)]) == 1
+    assert capsys.readouterr().err.strip() == f"rt3d: error: checkpoint {folder} is a directory: name the .pt file"
 
 
 def test_rt3d_import_writes_linalg(tmp_path, capsys):
@@ -100,10 +154,30 @@ def test_demo_compiles_checks_and_times_both_variants(tmp_path):
     for label in ("KGS", "dense"):
         assert f"{label}: max |compiled - torch eager| = " in printed
     assert "ours, KGS" in printed and "torch eager, dense" in printed and "speedup over our dense code" in printed
+    timing_rows = {line.split(" ms")[0].rsplit(None, 1)[0].strip(): line for line in printed.splitlines() if " ms" in line and "," in line}
+    assert "faster" not in timing_rows["ours, KGS"]  # not "1.00x faster" than itself
+    assert "ours KGS is" in timing_rows["ours, dense"] and "ours KGS is" in timing_rows["torch eager, dense"]
     svg = ElementTree.parse(tmp_path / "demo.svg").getroot()
     bars = [rect.find("{http://www.w3.org/2000/svg}title").text for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
             if rect.find("{http://www.w3.org/2000/svg}title") is not None]
     assert len(bars) == 3 + 8 and bars[0].startswith("ours, KGS, ") and bars[4].startswith("FLOPs pruning rate, conv2a: 6.75 x")
+
+
+def test_report_of_an_all_zero_layer_says_all_pruned():
+    from rt3d_mlir.report import ConvReport, format_table
+
+    empty = ConvReport((1, 4, 2, 8, 8), (8, 4, 3, 3, 3), (1, 8, 2, 8, 8), "8x4", dense_macs=1000, kept_macs=0)
+    rows = format_table(["conv0"], [empty]).splitlines()
+    assert rows[2].endswith("all pruned") and rows[-1].endswith("all pruned")
+
+
+def test_rt3d_compile_takes_a_pt2_program_and_checks_it_against_itself(tmp_path, capsys):
+    model = torch.nn.Sequential(torch.nn.Conv3d(3, 8, 3, padding=1), torch.nn.ReLU()).eval()
+    path = tmp_path / "small.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(1, 3, 4, 8, 8),)), str(path))
+    assert cli.main(["compile", str(path), "--repeat", "1", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "max |compiled - the exported program| = " in printed and "the exported program" in printed.splitlines()[-1]
 
 
 def test_zoo_models_have_the_papers_shapes():

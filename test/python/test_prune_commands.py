@@ -65,6 +65,7 @@ def test_train_prune_and_report(dense: Path, tmp_path: Path, capsys: pytest.Capt
     assert "FLOPs pruning rate" in printed and "kgs/reweighted: test accuracy" in printed
     profile = _assert_kgs_checkpoint(out, 2.0)
     assert json.loads(out.with_suffix(".profile.json").read_text()) == profile
+    assert not out.with_suffix(".work").exists()  # a finished run leaves no state to resume or to refuse a new run
     assert run("prune-report", str(out), "--json") == 0
     assert json.loads(capsys.readouterr().out) == profile  # recomputed from the weights, identical
 
@@ -77,6 +78,9 @@ def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: p
         run(*_prune_args(dense, out))
     assert run(*_prune_args(dense, out, "--resume")) == 0
     _assert_kgs_checkpoint(out, 2.0)
+    assert not out.with_suffix(".work").exists()
+    capsys.readouterr()
+    assert run("train", "--model", "c3d", "--width", "0.125", "--epochs", "0", "--out", str(out), *TINY_DATA, *QUIET) == 0
 
 
 @pytest.mark.parametrize(
@@ -89,6 +93,8 @@ def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: p
         (["--target-rate", "500"], "cannot be met"),
         (["--model", "s3d"], "does not match the dense checkpoint's model c3d"),
         (["--penalty", "-1"], "--penalty must be positive"),
+        (["--lr", "nan"], "--lr must be positive and finite, got nan"),
+        (["--eps", "inf"], "--eps must be positive and finite, got inf"),
     ],
 )
 def test_bad_prune_options_are_user_errors(dense: Path, tmp_path: Path, extra: list[str], message: str) -> None:
@@ -96,6 +102,32 @@ def test_bad_prune_options_are_user_errors(dense: Path, tmp_path: Path, extra: l
     # Later options win in argparse, so the bad value replaces the good one.
     with pytest.raises(UserError, match=message):
         run(*args, *extra)
+
+
+@pytest.mark.parametrize(
+    ("output", "extra", "message"),
+    [
+        ("folder", [], "--out {out} is a directory: name a file"),
+        ("file", ["--profile-out", "{folder}"], "--profile-out {folder} is a directory: name a file"),
+        ("file", ["--work-dir", "{file}"], "--work-dir {file} is a file: name a folder"),
+    ],
+)
+def test_unwritable_outputs_fail_before_pruning(dense: Path, tmp_path: Path, output: str, extra: list[str], message: str) -> None:
+    folder, file = tmp_path / "taken", tmp_path / "state.txt"
+    folder.mkdir()
+    file.write_text("")
+    out = folder if output == "folder" else tmp_path / "kgs.pt"
+    names = {"out": out, "folder": folder, "file": file}
+    with pytest.raises(UserError, match=message.format(**names)):
+        run(*_prune_args(dense, out, *[option.format(**names) for option in extra]))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["state.txt", "taken"]  # no .partial, no .work
+    assert not any(folder.iterdir())
+
+
+def test_train_to_a_directory_fails_before_training(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is a directory: name a file"):
+        run("train", "--model", "c3d", "--width", "0.125", "--epochs", "1", "--out", str(tmp_path), *TINY_DATA, *QUIET)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_corrupt_dense_checkpoint_is_a_user_error(tmp_path: Path) -> None:
@@ -114,12 +146,18 @@ def test_distributed_prune_with_two_gloo_processes(dense: Path, tmp_path: Path) 
         *_prune_args(dense, out), *small, "--device", "cpu",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    except subprocess.TimeoutExpired as timeout:
-        pytest.fail(f"torchrun did not finish:\n{timeout.stdout}\n{timeout.stderr}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("kgs/reweighted: test accuracy") == 1  # only rank 0 reports and writes
+
+    def torchrun(*extra: str) -> str:
+        try:
+            result = subprocess.run([*command, *extra], capture_output=True, text=True, env=env, timeout=600)
+        except subprocess.TimeoutExpired as timeout:
+            pytest.fail(f"torchrun did not finish:\n{timeout.stdout}\n{timeout.stderr}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    torchrun("--max-steps", "1")  # stopped: the run state holds both processes' generators
     state = torch.load(out.with_suffix(".work") / "state.pt", weights_only=True)
     assert state["world_size"] == 2 and len(state["rng"]) == 2
+    assert torchrun("--resume").count("kgs/reweighted: test accuracy") == 1  # only rank 0 reports and writes
     _assert_kgs_checkpoint(out, 2.0)
+    assert not out.with_suffix(".work").exists()

@@ -16,6 +16,7 @@ def test_internal_error_prints_a_reproducer_not_a_traceback(monkeypatch, tmp_pat
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", broken)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     output = tmp_path / "out.mlir"
     status = rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)])
     err = capsys.readouterr().err
@@ -28,6 +29,20 @@ def test_internal_error_prints_a_reproducer_not_a_traceback(monkeypatch, tmp_pat
     assert not output.exists()
 
 
+def test_reproducers_go_to_the_user_cache_and_only_the_newest_are_kept(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", lambda self, conv: 1 / 0)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "rt3d-mlir" / "reproducers"
+    written = []
+    for _ in range(rt3d_opt.KEPT_REPRODUCERS + 2):
+        assert rt3d_opt.main([str(CONV), "--sparse3d-from-linalg=group-shape=1x1"]) == 1
+        err = capsys.readouterr().err
+        assert f"({folder} keeps the last {rt3d_opt.KEPT_REPRODUCERS} reproducers)" in err
+        written.append(Path(re.search(r"Reproduce it with:\n  rt3d-opt (\S+) ", err)[1]))
+    assert all(path.parent == folder for path in written)
+    assert sorted(folder.iterdir()) == sorted(written[-rt3d_opt.KEPT_REPRODUCERS:])  # the oldest are gone
+
+
 def test_failure_leaves_an_existing_output_untouched(tmp_path, capsys):
     source = tmp_path / "bad.mlir"
     source.write_text("func.func @f() {\n  %0 = arith.constant 1 : i33x\n}\n")
@@ -36,13 +51,13 @@ def test_failure_leaves_an_existing_output_untouched(tmp_path, capsys):
     assert rt3d_opt.main([str(source), "-o", str(output)]) == 1
     assert output.read_text() == "previous contents"
     assert f"{source}:2:26: error: expected non-function type" in capsys.readouterr().err
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rt3d-opt-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rt3d-")]
 
 
 def test_success_writes_the_output(tmp_path):
     output = tmp_path / "out.mlir"
     assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 0
-    assert output.read_text().count('"sparse3d.kgs_conv3d"') == 3
+    assert output.read_text().count('"sparse3d.kgs_conv3d"') == 4
 
 
 @pytest.mark.parametrize(
