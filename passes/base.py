@@ -19,12 +19,15 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, get_type_hints
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, get_type_hints
 
 from torch_mlir import ir
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
+
+if TYPE_CHECKING:
+    from rt3d_mlir.targets import Target
 
 
 def option(default: Any, help: str) -> Any:
@@ -115,3 +118,13 @@ class TargetOptions:
             return self.read(module)
         except UserError as error:
             raise PassError(str(error), module.location) from None
+
+
+def target_or_host(module: ir.Operation) -> "Target":
+    """The module's ``sparse3d.target``, or the host's when it has none; a malformed one is a pass error at the module."""
+    from rt3d_mlir.targets import TARGET_ATTR, host_target, module_target
+
+    try:
+        return module_target(module) if TARGET_ATTR in module.attributes else host_target()
+    except UserError as error:
+        raise PassError(str(error), module.location) from None

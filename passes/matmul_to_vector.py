@@ -23,11 +23,8 @@ from torch_mlir import ir
 from rt3d_mlir.codegen.kernel_ir import erase_if_dead_fill, unused_symbol
 from rt3d_mlir.codegen.kernel_init import producer
 from rt3d_mlir.codegen.matmul import Matmul, emit_matmul
-from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
-from rt3d_mlir.passes.base import ModulePass
-from rt3d_mlir.targets import TARGET_ATTR, host_target, module_target
+from rt3d_mlir.passes.base import ModulePass, target_or_host
 
 PLAIN_MATMUL_MAPS = (
     "[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>]"
@@ -54,10 +51,7 @@ class MatmulToVector(ModulePass):
     summary = "Rewrite linalg.matmul into register-blocked vector loops over blocks of columns, split across cores"
 
     def apply(self, module: ir.Operation) -> None:
-        try:
-            target = module_target(module) if TARGET_ATTR in module.attributes else host_target()
-        except UserError as error:
-            raise PassError(str(error), module.location) from None
+        target = target_or_host(module)
         for function in list(module.regions[0].blocks[0].operations):
             for op in ops_named(function.operation, "linalg.matmul"):
                 matmul = match_matmul(op)

@@ -31,11 +31,8 @@ from torch_mlir import ir
 
 from rt3d_mlir.codegen.kernel_ir import erase_if_dead_fill
 from rt3d_mlir.codegen.pooling import COMBINERS, Pool3D, emit_pool3d
-from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
-from rt3d_mlir.passes.base import ModulePass
-from rt3d_mlir.targets import TARGET_ATTR, host_target, module_target
+from rt3d_mlir.passes.base import ModulePass, target_or_host
 
 _PARALLEL, _REDUCTION = "parallel", "reduction"
 
@@ -108,10 +105,7 @@ class PoolingToVector(ModulePass):
     summary = "Rewrite 3D max/sum pooling linalg.generic ops into vector loops (a private function per pool)"
 
     def apply(self, module: ir.Operation) -> None:
-        try:
-            target = module_target(module) if TARGET_ATTR in module.attributes else host_target()
-        except UserError as error:
-            raise PassError(str(error), module.location) from None
+        target = target_or_host(module)
         taken = 0
         for function in list(module.regions[0].blocks[0].operations):
             for op in ops_named(function.operation, "linalg.generic"):

@@ -54,10 +54,6 @@ def identity_memref(shape: Sequence[int], element_type: ir.Type) -> ir.MemRefTyp
     return ir.MemRefType.get(list(shape), element_type)
 
 
-def strided_memref(shape: Sequence[int], strides: Sequence[int], offset: int, element_type: ir.Type) -> ir.MemRefType:
-    return ir.MemRefType.get(list(shape), element_type, layout=ir.StridedLayoutAttr.get(offset, list(strides)))
-
-
 def row_major_strides(shape: Sequence[int]) -> list[int]:
     strides = [1]
     for size in reversed(shape[1:]):

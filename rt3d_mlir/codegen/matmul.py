@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import bufferization, func, memref, vector
 
-from rt3d_mlir.codegen.kernel_ir import BUFFER_ALIGNMENT, Index, IndexMath, for_loop, identity_memref, outlined_parallel_loop
+from rt3d_mlir.codegen.kernel_ir import (
+    BUFFER_ALIGNMENT, Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop, read_only_buffer,
+)
 
 # Accumulators per block: 8 vectors leave registers for the broadcast and the loads on every
 # target (16 vector registers and up), and 8 independent FMA chains cover the FMA latency.
@@ -32,11 +34,6 @@ class Matmul:
     reduction: int  # K
     columns: int  # N
 
-    def vector_widths(self, lanes: int, first_column: int) -> list[int]:
-        """Widths of the vectors of the block starting at ``first_column``: full ones, then the rest."""
-        width = min(BLOCK_VECTORS * lanes, self.columns - first_column)
-        full, rest = divmod(width, lanes)
-        return [lanes] * full + ([rest] if rest else [])
 
 
 def emit_matmul(
@@ -59,20 +56,17 @@ def emit_matmul(
         function = func.FuncOp(name, ([lhs.type, rhs.type, init.type], [result_type]), visibility="private")
     with ir.InsertionPoint(function.add_entry_block()):
 
-        def flat(tensor: ir.Value, size: int) -> ir.Value:
-            shape = ir.RankedTensorType(tensor.type).shape
-            buffer = bufferization.to_buffer(identity_memref(shape, element), tensor, read_only=True)
-            return memref.collapse_shape(identity_memref([size], element), buffer, [list(range(len(shape)))])
-
         arguments = list(function.arguments)
-        start = arguments[2] if scalar_init else flat(arguments[2], m * n)
+        start = arguments[2] if scalar_init else flat(read_only_buffer(arguments[2]), m * n)
         out = memref.alloc(identity_memref([m, n], element), [], [], alignment=BUFFER_ALIGNMENT)
-        out_flat = memref.collapse_shape(identity_memref([m * n], element), out, [[0, 1]])
-        operands = [flat(arguments[0], m * k), flat(arguments[1], k * n), start, out_flat]
+        operands = [flat(read_only_buffer(arguments[0]), m * k), flat(read_only_buffer(arguments[1]), k * n), start,
+                    flat(out, m * n)]
 
-        def block(buffers: list[ir.Value], first_column: Index) -> None:
+        def block(buffers: list[ir.Value], first_column: Index, width: int) -> None:
+            """Output columns [first_column, first_column + width) of every row."""
             left, right, start, result = buffers
-            widths = matmul.vector_widths(lanes, first_column if isinstance(first_column, int) else 0)
+            full, rest = divmod(width, lanes)
+            widths = [lanes] * full + ([rest] if rest else [])
             types = [ir.VectorType.get([width], element) for width in widths]
             columns = [ix.add(first_column, v * lanes) for v in range(len(widths))]
 
@@ -100,15 +94,14 @@ def emit_matmul(
             for_loop(0, m, 1, [], row, ix)
 
         def full_block(buffers: list[ir.Value], ivs: list[ir.Value]) -> None:
-            block(buffers, ix.mul(ivs[0], block_columns))
+            block(buffers, ix.mul(ivs[0], block_columns), block_columns)
 
         if full_blocks:
             outlined_parallel_loop(f"{name}_blocks", ir.InsertionPoint(function), operands, [full_blocks],
                                    threads > 1 and full_blocks > 1, full_block, ix)
         if tail:
-            block(operands, full_blocks * block_columns)
+            block(operands, full_blocks * block_columns, tail)
         func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True)])
     with ir.InsertionPoint(op), op.location:
         call = func.CallOp(function, [lhs, rhs, init])
     return call.result
-

@@ -75,7 +75,7 @@ def pad_input(
     the planes an ``scf.parallel`` when ``threads > 1``: a halo plane or row is one run of zero
     vectors, and an input row is copied channel by channel with ``lanes``-wide vectors (strided
     ones, element by element, one stride phase at a time). Run as linalg copies and fills on
-    strided views, it was serial and scatter-stored: ~7% of a C3D call at 2 threads.
+    strided views, it was serial and scatter-stored: ~5% of a C3D call at 2 threads.
     """
     g, ix = geometry, IndexMath()
     padded = memref.alloc(identity_memref(layout.shape, f32), [], [], alignment=BUFFER_ALIGNMENT)

@@ -27,7 +27,9 @@ from typing import Callable
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, memref, vector
 
-from rt3d_mlir.codegen.kernel_ir import IndexMath, for_loop, outlined_parallel_loop
+from rt3d_mlir.codegen.kernel_ir import (
+    BUFFER_ALIGNMENT, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop, read_only_buffer, row_major_strides,
+)
 
 COMBINERS: dict[str, Callable[[ir.Value, ir.Value], ir.Value]] = {
     "arith.maximumf": arith.maximumf,
@@ -69,20 +71,13 @@ class Pool3D:
         return pieces
 
 
-def _row_major_strides(shape: tuple[int, ...]) -> list[int]:
-    strides = [1]
-    for size in reversed(shape[1:]):
-        strides.insert(0, strides[0] * size)
-    return strides
-
-
 def emit_pool3d(
     op: ir.Operation, pool: Pool3D, lanes: int, threads: int, name: str, insert_function_at: ir.InsertionPoint
 ) -> ir.Value:
     """Replaces ``op`` (the pooling generic) by a call of a new private function ``name``; returns the call's result.
 
     With ``threads > 1`` the (N*C, D) output planes are an ``scf.parallel`` (OpenMP on the host): a
-    pool is memory-bound, and run on one core it left the other idle for ~8% of a C3D call.
+    pool is memory-bound, and run on one core it left the other idle for ~3% of a C3D call.
     """
     input_tensor, init_tensor = op.operands[0], op.operands[2]
     # torch-mlir's pooling init is a linalg.fill (-inf or 0): take its scalar, not a filled tensor.
@@ -91,22 +86,18 @@ def emit_pool3d(
     init_argument = fill_value if fill_value is not None else init_tensor
     result_type = ir.RankedTensorType(op.results[0].type)
     f32 = result_type.element_type
-    index = ir.IndexType.get()
     combine = COMBINERS[pool.combiner]
-    in_strides = _row_major_strides(pool.input_shape)
-    out_strides = _row_major_strides(pool.output_shape)
+    in_strides = row_major_strides(pool.input_shape)
+    out_strides = row_major_strides(pool.output_shape)
     with insert_function_at:
         function = func.FuncOp(name, ([input_tensor.type, init_argument.type], [result_type]), visibility="private")
     with ir.InsertionPoint(function.add_entry_block()):
 
-        def flat(tensor: ir.Value, shape: tuple[int, ...]) -> ir.Value:
-            buffer = bufferization.to_buffer(ir.MemRefType.get(list(shape), f32), tensor, read_only=True)
-            return memref.collapse_shape(ir.MemRefType.get([math.prod(shape)], f32), buffer, [list(range(len(shape)))])
-
-        source = flat(function.arguments[0], pool.input_shape)
-        init = flat(function.arguments[1], pool.output_shape) if fill_value is None else function.arguments[1]
-        out = memref.alloc(ir.MemRefType.get(list(pool.output_shape), f32), [], [], alignment=64)
-        out_flat = memref.collapse_shape(ir.MemRefType.get([math.prod(pool.output_shape)], f32), out, [[0, 1, 2, 3, 4]])
+        in_size, out_size = math.prod(pool.input_shape), math.prod(pool.output_shape)
+        source = flat(read_only_buffer(function.arguments[0]), in_size)
+        init = flat(read_only_buffer(function.arguments[1]), out_size) if fill_value is None else function.arguments[1]
+        out = memref.alloc(identity_memref(pool.output_shape, f32), [], [], alignment=BUFFER_ALIGNMENT)
+        out_flat = flat(out, out_size)
         ix = IndexMath()
 
         def row(buffers: list[ir.Value], plane: ir.Value, depth: ir.Value, height: ir.Value) -> None:
