@@ -67,10 +67,11 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 // -----
 
 // conv2a at 15% kept in 8x4 groups: a 16-filter vector would walk the union of two groups'
-// positions (nearly twice the entries): w-vectors.
+// positions (nearly twice the entries): w-vectors. Of its cheapest blocks, 4 filters x 2 rows x
+// 3 vectors issues the fewest broadcasts per FMA with at least 4 filters.
 // CHECK-LABEL: func.func @c64_w56_kgs
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  sparse3d.schedule = {channel_groups = 7 : i64, filters = 3 : i64, rows = 2 : i64, threads = 2 : i64, vector_lanes = 16 : i64, w_vectors = 4 : i64}
+// CHECK-SAME:  sparse3d.schedule = {channel_groups = 7 : i64, filters = 4 : i64, rows = 2 : i64, threads = 2 : i64, vector_lanes = 16 : i64, w_vectors = 3 : i64}
 // AVX2-LABEL: func.func @c64_w56_kgs
 // AVX2:       "sparse3d.kgs_conv3d"
 // AVX2-NOT:    kernel = "filter-vectors"
