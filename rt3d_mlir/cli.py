@@ -189,10 +189,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
     from rt3d_mlir.compiler import compile as compile_model
-    from rt3d_mlir.tuning import TuningOptions, default_cache_path
+    from rt3d_mlir.tuning import TuningCache, TuningOptions, default_cache_path
 
     cache = Path(args.cache) if args.cache else default_cache_path()
     check_output_file(str(cache), "--cache")
+    if args.cache:  # a file the user named that is not a cache is refused now, not replaced after the tuning
+        TuningCache.load(cache, foreign_is_error=True)
     model, example = load_model_argument(args)
     if not isinstance(model, torch.nn.Module):
         raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
