@@ -38,7 +38,15 @@ from rt3d_mlir.prune.flops import measure_layers
 from rt3d_mlir.prune.masks import check_rate_reachable
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty, check_algorithm
 from rt3d_mlir.prune.schemes import SCHEMES, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, init_distributed, initialize_for_training
+from rt3d_mlir.prune.training import (
+    STATE_FILE,
+    PruningPlan,
+    Stage,
+    Trainer,
+    check_device,
+    init_distributed,
+    initialize_for_training,
+)
 
 # Options that change how a run executes but not what it computes: a run may resume with other values.
 _EXECUTION_OPTIONS = {"handler", "resume", "max_steps", "checkpoint_every", "workers", "threads", "no_progress", "device"}
@@ -143,11 +151,19 @@ def _profile_path(args: argparse.Namespace) -> str:
 
 
 def _check_outputs(args: argparse.Namespace, *files: tuple[str, str]) -> None:
-    """Fails before any training if the checkpoint, the work dir or another output (option, path) cannot be written."""
+    """Fails before any training if the checkpoint, the work dir or another output (option, path) cannot be written,
+    if --resume finds no saved run or a new run would overwrite one, or if --device names no usable device."""
     check_output_file(args.out, "--out", create_parents=True)
-    check_output_folder(str(_work_dir(args)), "--work-dir")
+    work_dir = _work_dir(args)
+    check_output_folder(str(work_dir), "--work-dir")
     for option, path in files:
         check_output_file(path, option, create_parents=True)
+    state = work_dir / STATE_FILE
+    if args.resume and not state.is_file():
+        raise UserError(f"--resume: {work_dir} holds no saved run ({STATE_FILE})")
+    if not args.resume and state.exists():
+        raise UserError(f"{work_dir} holds an earlier run: pass --resume to continue it, or remove it")
+    check_device(args.device)
 
 
 def _datasets(args: argparse.Namespace, input_size: tuple[int, int, int]):
@@ -189,8 +205,6 @@ def _trainer(args: argparse.Namespace, model: torch.nn.Module, datasets, stages:
     )
     if args.resume:
         trainer.resume()
-    elif trainer.state_path.exists():
-        raise UserError(f"{work_dir} holds an earlier run: pass --resume to continue it, or remove it")
     return trainer
 
 
