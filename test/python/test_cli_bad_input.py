@@ -115,6 +115,12 @@ ROWS = [
     row(f"{TRAIN} --model garbage", "unknown model 'garbage'"),
     row(f"{TRAIN} --device garbage", "argument --device: invalid choice: 'garbage'"),
     row(f"{TRAIN} --dataset garbage", "unknown data set 'garbage'"),
+    row(f"{TRAIN} --resume", "--resume: {folder}/out.work holds no saved run (state.pt)"),
+    row(f"{TRAIN} --work-dir {{earlier_run}}", "{earlier_run} holds an earlier run: pass --resume"),
+    row(f"{PRUNE} --target-rate 2 --resume", "--resume: {folder}/out.work holds no saved run (state.pt)"),
+    row(f"{TRAIN} --device cuda", "--device cuda was asked for but PyTorch sees no CUDA device", process=True),
+    row(f"rt3d tune {SMALL} --cache {{garbage_pt}}", "{garbage_pt} is not a tuning cache"),
+    row(f"rt3d tune {SMALL} --cache {{empty_pt}}", "{empty_pt} is not a tuning cache"),
     row(f"{PRUNE} --target-rate 2 --layers garbage", "no prunable Conv3d named garbage"),
     row(f"{PRUNE} --target-rate 2 --group-shape 0x4", "rt3d: error: group shape must be positive"),
     row(f"{PRUNE} --target-rate 2 --group-shape 99999999x99999999", "group shape must be at most 1024x1024"),
@@ -234,6 +240,9 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                 _unreadable(splits / name)
             else:
                 (splits / name).write_bytes(contents[kind])
+    found["earlier_run"] = folder / "earlier-run"  # a work dir whose saved state a new run must not overwrite
+    found["earlier_run"].mkdir()
+    (found["earlier_run"] / "state.pt").write_bytes(contents["garbage"])
     kwargs = model_kwargs(10, 0.125, (16, 16, 16))
     model = build_from_kwargs("c3d", kwargs)
     found["dense"] = folder / "dense.pt"
@@ -267,6 +276,7 @@ def _run_in_process(argv: list[str], capfd: pytest.CaptureFixture) -> tuple[int,
 def _run_process(argv: list[str]) -> tuple[int, str, str]:
     program = Path(sys.executable).parent / argv[0]  # the console script of this environment
     environment = {key: value for key, value in os.environ.items() if key != "RT3D_DEBUG"}
+    environment["CUDA_VISIBLE_DEVICES"] = ""  # no row needs a GPU; the --device cuda row needs none to be seen
     done = subprocess.run([str(program), *argv[1:]], capture_output=True, text=True, timeout=PROCESS_SECONDS, env=environment)
     return done.returncode, done.stdout, done.stderr
 
