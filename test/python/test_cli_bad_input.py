@@ -141,7 +141,7 @@ ROWS = [
           ("pt", {"missing": "does not exist", "unreadable": "cannot read checkpoint", "garbage": "is not a readable rt3d checkpoint",
                   "empty": "is not a readable rt3d checkpoint", "pickle": "is not a readable rt3d checkpoint",
                   "text": "is not a readable rt3d checkpoint"}),
-          ("pt2", {"unreadable": "is not a saved torch.export program", "text": "is not a saved torch.export program"}),
+          ("pt2", {"unreadable": "cannot read", "text": "is not a saved torch.export program"}),
       ]
       for kind, message in kinds.items()],
     row("rt3d import {dir_pt}", "is a directory: name the .pt file"),
