@@ -68,6 +68,7 @@ NUMERIC = [
     ("rt3d tune c3d", "--width", ("0", "-0.5"), "width multiplier must be positive"),
     (f"rt3d compile {SMALL}", "--input-size", ("0x16x16", "16x16", "nanxnanxnan", "many"), "clip size must look like"),
     ("rt3d demo", "--input-size", ("0x0x0", "1e9x1x1"), "clip size must look like"),
+    ("rt3d demo", "--input-size", ("99999999x112x112",), "a 99999999x112x112 clip is too large"),
     ("rt3d demo", "--group-shape", ("0x4", "many", "99999999x99999999"), "group shape must"),
     *[
         (command, option, values, message)
@@ -102,6 +103,7 @@ ROWS = [
       for command, option, values, message in NUMERIC for value in values],
     # values that are checked by the command, not its parser
     row(f"{TRAIN} --input-size 16x16", "clip size must look like 16x112x112"),
+    row(f"{TRAIN} --input-size 99999999x99999999x99999999", "a 99999999x99999999x99999999 clip is too large"),
     row(f"{TRAIN} --train-clips 1000000 --input-size 16x112x112", "1000000 synthetic clips of 16x112x112 need"),
     row(f"{TRAIN} --batch-size 17", "--batch-size 17 is larger than the training set (16 clips)"),
     row(f"rt3d import {SMALL} --batch 1000000", "a batch of 1000000 16x16x16 clips is too large"),
