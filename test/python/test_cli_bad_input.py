@@ -293,7 +293,7 @@ def test_bad_input_is_refused_at_once_in_one_line(case: Row, paths: dict[str, st
     seconds = time.monotonic() - started
     lines = err.strip().splitlines()
     assert status == 1, (status, err)
-    assert len(lines) == 1 and lines[0].startswith(f"{argv[0]}"), err
+    assert len(lines) == 1 and lines[0].startswith(argv[0]), err
     assert ": error: " in lines[0] and "internal error" not in lines[0] and "Traceback" not in err, err
     assert case.message.format(**paths) in lines[0], lines[0]
     assert out == "", out  # nothing on stdout either (the default output of import and rt3d-translate)
