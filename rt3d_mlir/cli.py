@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError, report_internal_error
@@ -35,14 +36,46 @@ def width_multiplier(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
-    return value
+# Upper bounds of counts that would otherwise crash (OpenMP aborts the process at 10^8 threads, a 10^8-class
+# head cannot be allocated) or run for days before anything is checked.
+MAX_COUNT = 10**6  # repeats, rounds, epochs, steps, clips
+MAX_THREADS = 1024
+MAX_CLASSES = 100_000
+MAX_WORKERS = 256
+MAX_SEED = 2**32 - 1  # numpy's seed sequences take no negative seeds
+
+
+def whole_number(minimum: int = 1, maximum: int = MAX_COUNT) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``minimum`` to ``maximum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {minimum} to {maximum:,}, got '{text}'")
+        return value
+
+    return parse
+
+
+def real_number(minimum: float, maximum: float = math.inf, *, above: bool = False, below: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number in the range (``above``/``below``: excluding that end)."""
+    low = f"above {minimum:g}" if above else f"at least {minimum:g}"
+    high = "" if maximum == math.inf else f" and {'below' if below else 'at most'} {maximum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        in_range = (value > minimum if above else value >= minimum) and (value < maximum if below else value <= maximum)
+        if not (math.isfinite(value) and in_range):
+            raise argparse.ArgumentTypeError(f"expected a finite number {low}{high}, got '{text}'")
+        return value
+
+    return parse
 
 
 def group_shape(text: str) -> GroupShape:
@@ -156,10 +189,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
     from rt3d_mlir.compiler import compile as compile_model
-    from rt3d_mlir.tuning import TuningOptions, default_cache_path
+    from rt3d_mlir.tuning import TuningCache, TuningOptions, default_cache_path
 
     cache = Path(args.cache) if args.cache else default_cache_path()
     check_output_file(str(cache), "--cache")
+    if args.cache:  # a file the user named that is not a cache is refused now, not replaced after the tuning
+        TuningCache.load(cache, foreign_is_error=True)
     model, example = load_model_argument(args)
     if not isinstance(model, torch.nn.Module):
         raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
@@ -204,9 +239,9 @@ class _ArgumentParser(argparse.ArgumentParser):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
-    parser.add_argument("--batch", type=positive_int, default=1)
+    parser.add_argument("--batch", type=whole_number(), default=1)
     parser.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (zoo models)")
-    parser.add_argument("--num-classes", type=positive_int, default=101, help="classes (zoo models)")
+    parser.add_argument("--num-classes", type=whole_number(1, MAX_CLASSES), default=101, help="classes (zoo models)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
                           "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64, aarch64-a76 or aarch64-a55 (default: host)")
-    compiler.add_argument("--threads", type=positive_int, default=None, help="host targets: OpenMP threads (default: all cores)")
-    compiler.add_argument("--repeat", type=positive_int, default=None, help="host and vulkan: time this many runs of ours and of torch eager")
+    compiler.add_argument("--threads", type=whole_number(1, MAX_THREADS), default=None, help="host targets: OpenMP threads (default: all cores)")
+    compiler.add_argument("--repeat", type=whole_number(), default=None, help="host and vulkan: time this many runs of ours and of torch eager")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
                           "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin; "
                           "aarch64: the folder for the objects and the header)")
@@ -240,8 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(tuner)
     tuner.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
     tuner.add_argument("--cache", default=None, help="the tuning cache file (default: $RT3D_TUNING_CACHE or ~/.cache/rt3d-mlir/tuning.json)")
-    tuner.add_argument("--candidates", type=positive_int, default=4, help="schedules timed per conv (at least the best 2 of each kernel)")
-    tuner.add_argument("--rounds", type=positive_int, default=5, help="interleaved timing rounds per conv (median taken)")
+    tuner.add_argument("--candidates", type=whole_number(), default=4, help="schedules timed per conv (at least the best 2 of each kernel)")
+    tuner.add_argument("--rounds", type=whole_number(), default=5, help="interleaved timing rounds per conv (median taken)")
     tuner.add_argument("--retune", action="store_true", help="time convs the cache already holds again")
     tuner.set_defaults(handler=cmd_tune)
 
@@ -249,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--input-size", type=clip_size, default=(16, 112, 112), help="clip FRAMESxHEIGHTxWIDTH")
     demo.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier")
     demo.add_argument("--group-shape", type=group_shape, default=GroupShape(8, 4), help="kernel group, e.g. 8x4")
-    demo.add_argument("--repeat", type=positive_int, default=3, help="timed runs of each variant (median reported)")
-    demo.add_argument("--threads", type=positive_int, default=None, help="OpenMP threads (default: all cores)")
+    demo.add_argument("--repeat", type=whole_number(), default=3, help="timed runs of each variant (median reported)")
+    demo.add_argument("--threads", type=whole_number(1, MAX_THREADS), default=None, help="OpenMP threads (default: all cores)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar while compiling")
     demo.add_argument("--plot", metavar="FILE", default=None, help="also write an SVG: latency per variant, FLOPs pruning rate per layer")
     demo.set_defaults(handler=cmd_demo)

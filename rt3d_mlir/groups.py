@@ -9,6 +9,8 @@ import numpy as np
 
 from rt3d_mlir.errors import UserError
 
+MAX_GROUP_SIDE = 1024  # filters or channels of one kernel group (the paper's is 8x4)
+
 
 @dataclass(frozen=True, order=True)
 class GroupShape:
@@ -20,6 +22,9 @@ class GroupShape:
     def __post_init__(self) -> None:
         if self.filters < 1 or self.channels < 1:
             raise UserError(f"group shape must be positive, got {self.filters}x{self.channels}")
+        # a layer is padded to whole groups: a huge group would be a huge allocation, not a usable kernel
+        if max(self.filters, self.channels) > MAX_GROUP_SIDE:
+            raise UserError(f"group shape must be at most {MAX_GROUP_SIDE}x{MAX_GROUP_SIDE}, got {self.filters}x{self.channels}")
 
     @classmethod
     def parse(cls, text: str) -> "GroupShape":

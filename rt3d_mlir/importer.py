@@ -53,6 +53,8 @@ def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
         return torch.export.load(str(path))
     except FileNotFoundError:
         raise UserError(f"no such file: '{path}'") from None
+    except OSError as error:
+        raise UserError(f"cannot read '{path}': {error.strerror}") from None
     except Exception as error:
         raise UserError(f"'{path}' is not a saved torch.export program: {first_line(error)}") from None
     finally:

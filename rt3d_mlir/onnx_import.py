@@ -66,12 +66,18 @@ def load_onnx(path: str | Path) -> OnnxModel:
         raise UserError("ONNX models need the onnx package: pip install 'rt3d-mlir[onnx]'") from None
 
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"'{path}' is a directory, not an ONNX model (.onnx file)")
     if not path.is_file():
         raise UserError(f"no such file: '{path}'")
     try:
         proto = onnx.load(str(path))
+    except OSError as error:
+        raise UserError(f"cannot read '{path}': {error.strerror}") from None
     except (DecodeError, ValueError, RuntimeError) as error:
         raise UserError(f"'{path}' is not an ONNX model: {first_line(error)}") from None
+    if not proto.ir_version:  # every exporter sets it; an empty file parses as an empty ModelProto
+        raise UserError(f"'{path}' is not an ONNX model: it has no IR version (an empty or foreign file)")
     opsets = {entry.domain: entry.version for entry in proto.opset_import}
     newest = onnx.defs.onnx_opset_version()
     if "" not in opsets and "ai.onnx" not in opsets:

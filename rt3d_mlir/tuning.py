@@ -31,7 +31,7 @@ from torch_mlir import ir
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.kept_pattern import constant_pattern, constant_tables
 from rt3d_mlir.dialect.sparse3d import filter_permutation
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.outputs import user_cache_folder
 from rt3d_mlir.targets import Target
 from rt3d_mlir.targets.strategy import (
@@ -79,7 +79,9 @@ class TuningCache:
     entries: dict[str, dict] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TuningCache":
+    def load(cls, path: str | os.PathLike, foreign_is_error: bool = False) -> "TuningCache":
+        """The cache at ``path`` (empty if missing). A file that is not a cache is ignored with a warning, or with
+        ``foreign_is_error`` (a file the user named) a UserError, so that it is not replaced."""
         path = Path(path)
         if not path.exists():
             return cls(path)
@@ -88,6 +90,8 @@ class TuningCache:
             if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), dict):
                 raise ValueError(f"not an {CACHE_FORMAT} file")
         except (OSError, UnicodeDecodeError, ValueError) as error:
+            if foreign_is_error:
+                raise UserError(f"{path} is not a tuning cache ({first_line(error)}): name another file or remove it") from None
             _warn(f"ignoring the tuning cache {path}: {error}")
             return cls(path)
         return cls(path, dict(data["entries"]))

@@ -11,6 +11,8 @@ a model has to compare frames. Clip ``i`` of a split depends only on
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -81,6 +83,10 @@ def render_clip(label: int, rng: np.random.Generator, input_size: tuple[int, int
     return clip.astype(np.float32)
 
 
+def _physical_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 class SyntheticMotion(Dataset):
     """``num_clips`` clips of ``input_size`` (frames, height, width), classes balanced, held in memory."""
 
@@ -92,6 +98,11 @@ class SyntheticMotion(Dataset):
         frames, height, width = input_size
         if frames < 2 or min(height, width) < 8:
             raise UserError(f"synthetic clips need at least 2 frames of 8x8 pixels, got {frames}x{height}x{width}")
+        # the clips are held in memory: more than the machine has would be an hour of swapping or an OOM kill
+        needed, available = num_clips * 3 * frames * height * width * 4, _physical_memory()
+        if needed > available:
+            raise UserError(f"{num_clips} synthetic clips of {frames}x{height}x{width} need {needed / 2**30:.1f} GiB "
+                            f"of memory, more than this machine's {available / 2**30:.1f} GiB: use fewer or smaller clips")
         self.classes = MOTION_CLASSES
         self.input_size = tuple(input_size)
         split_code = _SPLIT_CODES[split]

@@ -39,14 +39,28 @@ _HMDB_SUBSETS = {"train": "1", "test": "2"}
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise UserError(f"split file {path} does not exist (is --splits-root the unpacked official split folder?)")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read split file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"split file {path} is not text (is --splits-root the unpacked official split folder?)") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _fields(path: Path, line: str, expected: str) -> list[str]:
+    """The two fields of a split file's line, else a UserError quoting it."""
+    fields = line.split()
+    if len(fields) != 2:
+        raise UserError(f"split file {path} has the line '{line[:60]}', expected '{expected}'")
+    return fields
 
 
 def _ucf101_split(splits_root: Path, split: int, subset: str) -> tuple[list[str], list[tuple[str, int]]]:
     classes = []
     for line in _read_lines(splits_root / "classInd.txt"):
-        number, name = line.split()
-        if int(number) != len(classes) + 1:
+        number, name = _fields(splits_root / "classInd.txt", line, "NUMBER CLASS")
+        if number != str(len(classes) + 1):
             raise UserError(f"{splits_root / 'classInd.txt'} must number its classes 1, 2, ... in order")
         classes.append(name)
     index = {name: number for number, name in enumerate(classes)}
@@ -69,7 +83,7 @@ def _hmdb51_split(splits_root: Path, split: int, subset: str) -> tuple[list[str]
     videos = []
     for label, (class_name, path) in enumerate(zip(classes, files)):
         for line in _read_lines(path):
-            name, membership = line.split()
+            name, membership = _fields(path, line, "VIDEO 0|1|2")
             if membership == _HMDB_SUBSETS[subset]:
                 videos.append((f"{class_name}/{name}", label))
     return classes, videos

@@ -87,6 +87,9 @@ def example_input(
 ) -> torch.Tensor:
     """A random clip of the model's paper size (or input_size), NCDHW."""
     frames, height, width = check_input_size(tuple(input_size or _spec(name).input_size))
+    if batch * 3 * frames * height * width > MAX_CLIP_VALUES:  # checked before torch tries to allocate it
+        raise UserError(f"a batch of {batch} {frames}x{height}x{width} clips is too large: "
+                        "batch x 3 x frames x height x width must be at most 2^31 - 1 values")
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch, 3, frames, height, width, generator=generator)
 

@@ -13,6 +13,7 @@ A model checkpoint is a ``torch.save`` dict that loads with ``weights_only=True`
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,11 @@ def read_checkpoint(path: str | os.PathLike, expected_format: str) -> dict[str, 
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle's protocol before refusing it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise UserError(f"cannot read checkpoint {path}: {error.strerror}") from None
     except Exception as error:  # torch raises many types for truncated or foreign files
         raise UserError(f"{path} is not a readable rt3d checkpoint ({type(error).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from rt3d_mlir.cli import width_multiplier
+from rt3d_mlir.cli import MAX_SEED, MAX_THREADS, MAX_WORKERS, real_number, whole_number, width_multiplier
 from rt3d_mlir.data import DATASETS, build_datasets
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
@@ -39,7 +38,15 @@ from rt3d_mlir.prune.flops import measure_layers
 from rt3d_mlir.prune.masks import check_rate_reachable
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty, check_algorithm
 from rt3d_mlir.prune.schemes import SCHEMES, get_scheme, select_layers
-from rt3d_mlir.prune.training import PruningPlan, Stage, Trainer, init_distributed, initialize_for_training
+from rt3d_mlir.prune.training import (
+    STATE_FILE,
+    PruningPlan,
+    Stage,
+    Trainer,
+    check_device,
+    init_distributed,
+    initialize_for_training,
+)
 
 # Options that change how a run executes but not what it computes: a run may resume with other values.
 _EXECUTION_OPTIONS = {"handler", "resume", "max_steps", "checkpoint_every", "workers", "threads", "no_progress", "device"}
@@ -50,10 +57,10 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--dataset", default="synthetic", help=f"one of {', '.join(DATASETS)} (default: synthetic)")
     data.add_argument("--data-root", help="UCF101/HMDB51: folder of the videos or frame folders")
     data.add_argument("--splits-root", help="UCF101/HMDB51: folder of the official split files")
-    data.add_argument("--split", type=int, default=1, help="UCF101/HMDB51 official split 1, 2 or 3 (default: 1)")
-    data.add_argument("--train-clips", type=int, default=2000, help="synthetic training clips (default: 2000)")
-    data.add_argument("--test-clips", type=int, default=500, help="synthetic test clips (default: 500)")
-    data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic set (default: 0)")
+    data.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="UCF101/HMDB51 official split 1, 2 or 3 (default: 1)")
+    data.add_argument("--train-clips", type=whole_number(), default=2000, help="synthetic training clips (default: 2000)")
+    data.add_argument("--test-clips", type=whole_number(), default=500, help="synthetic test clips (default: 500)")
+    data.add_argument("--data-seed", type=whole_number(0, MAX_SEED), default=0, help="seed of the synthetic set (default: 0)")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, epochs_help: str) -> None:
@@ -61,15 +68,15 @@ def _add_run_options(parser: argparse.ArgumentParser, epochs_help: str) -> None:
     run.add_argument("--out", required=True, help="the checkpoint to write (a .pt file)")
     run.add_argument("--work-dir", help="where the resumable run state goes (default: OUT with .work instead of .pt)")
     run.add_argument("--resume", action="store_true", help="continue the interrupted run saved in the work dir")
-    run.add_argument("--checkpoint-every", type=int, default=100, help="save the run state every N steps (default: 100)")
-    run.add_argument("--max-steps", type=int, help="stop, resumable, after N optimizer steps in this invocation")
-    run.add_argument("--batch-size", type=int, default=32, help="global batch size over all processes (default: 32)")
-    run.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and dropout (default: 0)")
-    run.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    run.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default: 0)")
-    run.add_argument("--threads", type=int, help="CPU threads per process (default: PyTorch's choice)")
+    run.add_argument("--checkpoint-every", type=whole_number(), default=100, help="save the run state every N steps (default: 100)")
+    run.add_argument("--max-steps", type=whole_number(), help="stop, resumable, after N optimizer steps in this invocation")
+    run.add_argument("--batch-size", type=whole_number(), default=32, help="global batch size over all processes (default: 32)")
+    run.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0, help="seed of initialisation, data order and dropout (default: 0)")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto, cpu or cuda (default: auto)")
+    run.add_argument("--workers", type=whole_number(0, MAX_WORKERS), default=0, help="data-loading worker processes (default: 0)")
+    run.add_argument("--threads", type=whole_number(1, MAX_THREADS), help="CPU threads per process (default: PyTorch's choice)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--epochs", type=int, help=epochs_help)
+    run.add_argument("--epochs", type=whole_number(0), help=epochs_help)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--model", default="c3d", help=f"one of {', '.join(MODELS)} (default: c3d)")
     train.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (default: 1.0)")
     train.add_argument("--input-size", help="clip size FRAMESxHEIGHTxWIDTH (default: the model's paper size)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate, cosine-decayed (default: 1e-3)")
+    train.add_argument("--lr", type=real_number(0, above=True), default=1e-3, help="Adam learning rate, cosine-decayed (default: 1e-3)")
     _add_data_options(train)
     _add_run_options(train, "training epochs (default: 10)")
     train.set_defaults(handler=run_train)
@@ -102,19 +109,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune.add_argument("--algorithm", default="reweighted", help=f"{algorithms} (default: reweighted)")
     prune.add_argument("--group-shape", default="8x4", help="kernel group FILTERSxCHANNELS (default: 8x4)")
     target = prune.add_mutually_exclusive_group(required=True)
-    target.add_argument("--target-rate", type=float, help="FLOPs pruning rate to reach: dense / remaining MACs")
+    target.add_argument("--target-rate", type=real_number(1), help="FLOPs pruning rate to reach: dense / remaining MACs")
     target.add_argument(
-        "--threshold", type=float, help="prune units whose mean square is below this fraction of their layer's"
+        "--threshold", type=real_number(0, 1, below=True), help="prune units whose mean square is below this fraction of their layer's"
     )
     prune.add_argument("--layers", help="comma-separated Conv3d names to prune (default: every conv the group fits)")
-    prune.add_argument("--penalty", type=float, default=5e-4, help="regularization strength lambda (default: 5e-4)")
-    prune.add_argument("--eps", type=float, default=1e-4, help="reweighting P = 1 / (||W||^2 + eps) (default: 1e-4)")
-    prune.add_argument("--reweight-steps", type=int, default=4, help="reweighting steps (default: 4)")
-    prune.add_argument("--regularize-epochs", type=int, default=4, help="epochs with the penalty (default: 4)")
-    prune.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate while regularizing (default: 2e-4)")
-    prune.add_argument("--finetune-lr", type=float, help="Adam learning rate of masked fine-tuning (default: --lr)")
-    prune.add_argument("--distill-weight", type=float, default=0.0, help="weight of distillation from the dense model")
-    prune.add_argument("--temperature", type=float, default=4.0, help="distillation temperature (default: 4)")
+    prune.add_argument("--penalty", type=real_number(0, above=True), default=5e-4, help="regularization strength lambda (default: 5e-4)")
+    prune.add_argument("--eps", type=real_number(0, above=True), default=1e-4, help="reweighting P = 1 / (||W||^2 + eps) (default: 1e-4)")
+    prune.add_argument("--reweight-steps", type=whole_number(), default=4, help="reweighting steps (default: 4)")
+    prune.add_argument("--regularize-epochs", type=whole_number(0), default=4, help="epochs with the penalty (default: 4)")
+    prune.add_argument("--lr", type=real_number(0, above=True), default=2e-4, help="Adam learning rate while regularizing (default: 2e-4)")
+    prune.add_argument("--finetune-lr", type=real_number(0, above=True), help="Adam learning rate of masked fine-tuning (default: --lr)")
+    prune.add_argument("--distill-weight", type=real_number(0), default=0.0, help="weight of distillation from the dense model")
+    prune.add_argument("--temperature", type=real_number(0, above=True), default=4.0, help="distillation temperature (default: 4)")
     prune.add_argument("--profile-out", help="also write the profile JSON here (default: OUT with .profile.json)")
     _add_data_options(prune)
     _add_run_options(prune, "masked fine-tuning epochs (default: 4)")
@@ -135,11 +142,6 @@ def _run_config(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in sorted(vars(args).items()) if key not in _EXECUTION_OPTIONS}
 
 
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise UserError(f"{name} must be positive and finite, got {value}")
-
-
 def _work_dir(args: argparse.Namespace) -> Path:
     return Path(args.work_dir) if args.work_dir else Path(args.out).with_suffix(".work")
 
@@ -149,16 +151,24 @@ def _profile_path(args: argparse.Namespace) -> str:
 
 
 def _check_outputs(args: argparse.Namespace, *files: tuple[str, str]) -> None:
-    """Fails before any training if the checkpoint, the work dir or another output (option, path) cannot be written."""
+    """Fails before any training if the checkpoint, the work dir or another output (option, path) cannot be written,
+    if --resume finds no saved run or a new run would overwrite one, or if --device names no usable device."""
     check_output_file(args.out, "--out", create_parents=True)
-    check_output_folder(str(_work_dir(args)), "--work-dir")
+    work_dir = _work_dir(args)
+    check_output_folder(str(work_dir), "--work-dir")
     for option, path in files:
         check_output_file(path, option, create_parents=True)
+    state = work_dir / STATE_FILE
+    if args.resume and not state.is_file():
+        raise UserError(f"--resume: {work_dir} holds no saved run ({STATE_FILE})")
+    if not args.resume and state.exists():
+        raise UserError(f"{work_dir} holds an earlier run: pass --resume to continue it, or remove it")
+    check_device(args.device)
 
 
 def _datasets(args: argparse.Namespace, input_size: tuple[int, int, int]):
-    _positive("--train-clips", args.train_clips)
-    _positive("--test-clips", args.test_clips)
+    if args.dataset == "synthetic" and args.batch_size > args.train_clips:  # known before minutes of rendering clips
+        raise UserError(f"--batch-size {args.batch_size} is larger than the training set ({args.train_clips} clips)")
     return build_datasets(
         args.dataset,
         input_size,
@@ -174,7 +184,6 @@ def _datasets(args: argparse.Namespace, input_size: tuple[int, int, int]):
 def _trainer(args: argparse.Namespace, model: torch.nn.Module, datasets, stages: list[Stage], **extra) -> Trainer:
     torch.set_flush_denormal(True)  # weights pushed towards zero would otherwise slow CPU training many times
     if args.threads is not None:
-        _positive("--threads", args.threads)
         torch.set_num_threads(args.threads)
     distributed, device = init_distributed(args.device)
     work_dir = _work_dir(args)
@@ -196,8 +205,6 @@ def _trainer(args: argparse.Namespace, model: torch.nn.Module, datasets, stages:
     )
     if args.resume:
         trainer.resume()
-    elif trainer.state_path.exists():
-        raise UserError(f"{work_dir} holds an earlier run: pass --resume to continue it, or remove it")
     return trainer
 
 
@@ -220,9 +227,6 @@ def run_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     datasets = _datasets(args, input_size)
     kwargs = model_kwargs(datasets[2], args.width, input_size)
-    _positive("--lr", args.lr)
-    if args.epochs is not None and args.epochs < 0:
-        raise UserError(f"--epochs must be at least 0, got {args.epochs}")
     model = build_from_kwargs(args.model, kwargs)
     initialize_for_training(model, torch.stack([datasets[0][index][0] for index in range(min(64, len(datasets[0])))]))
     epochs = 10 if args.epochs is None else args.epochs
@@ -242,24 +246,12 @@ def run_prune(args: argparse.Namespace) -> int:
     scheme = get_scheme(args.scheme)
     algorithm = check_algorithm(args.algorithm)
     group_shape = GroupShape.parse(args.group_shape)
-    for name in ("penalty", "eps", "temperature", "lr", "finetune_lr"):
-        _positive(f"--{name.replace('_', '-')}", getattr(args, name))
-    if args.reweight_steps < 1 or args.regularize_epochs < 0 or (args.epochs is not None and args.epochs < 0):
-        raise UserError("--reweight-steps must be at least 1 and epoch counts at least 0")
-    if args.distill_weight < 0:
-        raise UserError(f"--distill-weight must be >= 0, got {args.distill_weight}")
     _check_outputs(args, ("--profile-out", _profile_path(args)))
     dense, payload = load_model_checkpoint(args.dense)
     if args.model is not None and args.model != payload["model"]:
         raise UserError(f"--model {args.model} does not match the dense checkpoint's model {payload['model']}")
     kwargs = payload["model_kwargs"]
     input_size = tuple(kwargs["input_size"])
-    torch.manual_seed(args.seed)
-    datasets = _datasets(args, input_size)
-    if datasets[2] != kwargs["num_classes"]:
-        raise UserError(
-            f"the dense model has {kwargs['num_classes']} classes but data set {args.dataset} has {datasets[2]}"
-        )
     model = copy.deepcopy(dense)
     costs = measure_layers(model, input_size)
     total_macs = sum(cost.macs_dense for cost in costs)
@@ -267,6 +259,13 @@ def run_prune(args: argparse.Namespace) -> int:
     layers = select_layers(costs, scheme, group_shape, names)
     if args.target_rate is not None:
         check_rate_reachable(layers, args.target_rate, total_macs)
+    # the data last: the checks above need only the model, the clips may take minutes
+    torch.manual_seed(args.seed)
+    datasets = _datasets(args, input_size)
+    if datasets[2] != kwargs["num_classes"]:
+        raise UserError(
+            f"the dense model has {kwargs['num_classes']} classes but data set {args.dataset} has {datasets[2]}"
+        )
     plan = PruningPlan(
         layers=layers,
         total_macs_dense=total_macs,

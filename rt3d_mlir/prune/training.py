@@ -118,13 +118,18 @@ class Distributed:
         return self.rank == 0
 
 
-def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
-    """Joins the torchrun process group when launched by torchrun and picks this process's device."""
+def check_device(device_name: str) -> bool:
+    """Whether ``device_name`` (auto, cpu or cuda) means CUDA here; a UserError if it names no usable device."""
     if device_name not in ("auto", "cpu", "cuda"):
         raise UserError(f"device must be auto, cpu or cuda, got '{device_name}'")
-    use_cuda = torch.cuda.is_available() if device_name == "auto" else device_name == "cuda"
-    if use_cuda and not torch.cuda.is_available():
+    if device_name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but PyTorch sees no CUDA device")
+    return torch.cuda.is_available() if device_name == "auto" else device_name == "cuda"
+
+
+def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
+    """Joins the torchrun process group when launched by torchrun and picks this process's device."""
+    use_cuda = check_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Distributed(), torch.device("cuda" if use_cuda else "cpu")
