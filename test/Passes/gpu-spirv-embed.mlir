@@ -1,6 +1,9 @@
 // RUN: rt3d-opt %s --split-input-file --verify-diagnostics --gpu-spirv-embed | filecheck %s
 
-// The spirv.module that convert-gpu-to-spirv put next to gpu.module @k moves into it.
+// The spirv.module that convert-gpu-to-spirv put next to gpu.module @k moves into it: none is
+// left before or after it (a copy would leave the original in front).
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK-NOT:   spirv.module
 // CHECK:       gpu.module @k {
 // CHECK-NEXT:    spirv.module @__spv__k Logical GLSL450 {
 // CHECK:         gpu.func @k() kernel
