@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from rt3d_mlir.errors import UserError
 from rt3d_mlir.prune.checkpoint import MODEL_FORMAT, read_checkpoint
 from rt3d_mlir.prune.commands import register
 
@@ -87,6 +88,7 @@ def _svg(dense: dict, results: dict[str, dict]) -> str:
     """Accuracy against FLOPs pruning rate: one line per scheme (reweighted), markers per algorithm (KGS)."""
     width, height, left, right, top, bottom = 640, 400, 60, 170, 20, 50
     x_min, x_max = 1.0, 4.0
+    results = {name: result for name, result in results.items() if "accuracy" in result}  # reached rates only
     accuracies = [dense["accuracy"]] + [r["accuracy"] for r in results.values()]
     y_min = max(0.0, min(accuracies) * 100 - 5) // 10 * 10
     y_max = min(100.0, max(accuracies) * 100 + 2)
@@ -151,7 +153,9 @@ def _table(dense: dict, results: dict[str, dict]) -> str:
         f"| dense | - | 1x | 1.00x | {dense['accuracy'] * 100:.1f} | - |",
     ]
     for run in sorted(RUNS, key=lambda r: (r.rate, r.algorithm != "reweighted", SCHEMES.index(r.scheme), r.algorithm)):
-        if run.name in results:
+        if run.name in results and "unreachable" in results[run.name]:
+            rows.append(f"| {run.scheme} | {run.algorithm} | {run.rate:g}x | not reachable: {results[run.name]['unreachable']} | - | - |")
+        elif run.name in results:
             result = results[run.name]
             change = (result["accuracy"] - dense["accuracy"]) * 100
             rows.append(
@@ -181,10 +185,14 @@ def main() -> None:
     results = {}
     for run in RUNS[shard::shards]:
         out = options.work / f"{run.name}.pt"
-        if not out.exists():
+        unreachable = out.with_suffix(".unreachable")
+        if not out.exists() and not unreachable.exists():
             resume = ["--resume"] if out.with_suffix(".work").exists() else []
-            _rt3d(run.argv(dense_path, out), execution + resume)
-        results[run.name] = _metrics(out)
+            try:
+                _rt3d(run.argv(dense_path, out), execution + resume)
+            except UserError as error:  # e.g. a rate the scheme cannot reach at this width: a row, not a crash
+                unreachable.write_text(str(error) + "\n")
+        results[run.name] = {"unreachable": unreachable.read_text().strip()} if unreachable.exists() else _metrics(out)
     if shards > 1:
         return
     dense = _metrics(dense_path)
