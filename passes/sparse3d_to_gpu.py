@@ -33,6 +33,7 @@ from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
+from rt3d_mlir.targets import dictionary_attribute
 from rt3d_mlir.targets.gpu import module_gpu_target
 from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule
 
@@ -66,8 +67,11 @@ class Sparse3DToGpu(ModulePass):
         for attribute in _UNSUPPORTED_ATTRIBUTES:
             if attribute in op.attributes:
                 raise PassError(f"the GPU lowering does not handle sparse3d.kgs_conv3d's '{attribute}' yet", op.location)
-        geometry = ConvGeometry.of(op)
-        schedule = GpuSchedule.from_attr(op.attributes[GPU_SCHEDULE_ATTR])
+        try:
+            geometry = ConvGeometry.of(op)
+            schedule = GpuSchedule.from_attr(dictionary_attribute(op, GPU_SCHEDULE_ATTR))
+        except UserError as error:
+            raise PassError(str(error), op.location) from None
         input_value, values, offsets_value, positions_value, init = op.operands
         offsets, positions = constant_array(offsets_value), constant_array(positions_value)
         if offsets is None or positions is None:
