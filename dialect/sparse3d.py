@@ -23,6 +23,7 @@ from torch_mlir.dialects.ext import Dialect, Operand, Result
 
 from rt3d_mlir.attributes import UnreadableAttribute, lookup
 from rt3d_mlir.constants import constant_array
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.groups import GroupShape, kernels_per_group
 
 
@@ -211,8 +212,13 @@ def _table_problem(
     tables: dict[str, ir.RankedTensorType],
 ) -> str | None:
     """Checks the index tables' contents when they are constants (they usually are)."""
-    offsets = constant_array(op.group_offsets)
-    positions = constant_array(op.positions)
+    contents = {}
+    for name in ("group_offsets", "positions"):
+        try:
+            contents[name] = constant_array(getattr(op, name))
+        except PassError as error:  # a dense_resource blob of the wrong size
+            return f"'{name}': {error}"
+    offsets, positions = contents["group_offsets"], contents["positions"]
     if offsets is None:
         return None
     num_positions = tables["positions"].shape[0]

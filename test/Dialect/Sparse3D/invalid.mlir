@@ -301,3 +301,22 @@ func.func @location_activation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4
   %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, activation = loc(unknown)} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
   return %0 : tensor<1x4x3x4x5xf32>
 }
+
+// -----
+
+// MLIR's parser does not check a dense_resource blob against its type: the verifier reads the tables, so it does.
+func.func @short_offsets_blob(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense_resource<offsets> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{'group_offsets': the dense_resource blob holds 3 bytes of data, tensor<2xi8> needs 2}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      offsets: "0x01000000000101"
+    }
+  }
+#-}
