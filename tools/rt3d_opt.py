@@ -51,10 +51,24 @@ class Chunk:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def locate(self, location: SourceLocation, file_name: str) -> SourceLocation:
-        """Maps a location inside the chunk's own text ("-":line:col) to the input file."""
+        """Maps a location inside the chunk's own text ("-":line:col) to the input file.
+
+        The implicit top-level module is at line 0 of the chunk, which is no line of the file:
+        its diagnostics go to its first operation.
+        """
         if location.file != "-":
             return location
+        if location.line == 0:
+            return self.first_operation(file_name)
         return SourceLocation(file_name, location.line + self.first_line - 1, location.column)
+
+    def first_operation(self, file_name: str) -> SourceLocation:
+        """Where the chunk's first line of IR (not blank, not a comment) starts; its first line if it has none."""
+        for index, line in enumerate(self.text.splitlines()):
+            code = line.lstrip()
+            if code and not code.startswith("//"):
+                return SourceLocation(file_name, self.first_line + index, len(line) - len(code) + 1)
+        return SourceLocation(file_name, self.first_line, 1)
 
 
 def split_chunks(text: str, split: bool) -> list[Chunk]:
@@ -148,16 +162,26 @@ def parse_command_line(argv: list[str]) -> tuple[argparse.Namespace, list[Step]]
     return args, steps
 
 
-def expectations(chunk: Chunk, file_name: str) -> list[Diagnostic]:
-    """The expected-* annotations of a chunk, located at the line they designate."""
+@dataclass(frozen=True)
+class Expectation:
+    """An expected-* annotation: a diagnostic of ``severity`` at ``line`` whose message contains ``message``."""
+
+    severity: str
+    line: int  # the line it designates (@above, @below, @+N, @-N: relative to its own)
+    message: str
+    annotation: SourceLocation  # where the annotation itself is: a missing diagnostic is reported there
+
+
+def expectations(chunk: Chunk, file_name: str) -> list[Expectation]:
+    """The expected-* annotations of a chunk."""
     expected = []
     for index, line in enumerate(chunk.text.splitlines()):
         for match in _EXPECTATION.finditer(line):
             offset = {"above": -1, "below": 1, None: 0}.get(match[2])
             if offset is None:
                 offset = int(match[2])
-            location = SourceLocation(file_name, chunk.first_line + index + offset, 0)
-            expected.append(Diagnostic(match[1], location, match[3]))
+            expected.append(Expectation(match[1], chunk.first_line + index + offset, match[3],
+                                        SourceLocation(file_name, chunk.first_line + index, match.start() + 1)))
     return expected
 
 
@@ -170,7 +194,7 @@ def check_expectations(chunk: Chunk, file_name: str) -> list[str]:
             (
                 e
                 for e in expected
-                if e.severity == actual.severity and e.location.line == actual.location.line and e.message in actual.message
+                if e.severity == actual.severity and e.line == actual.location.line and e.message in actual.message
             ),
             None,
         )
@@ -179,10 +203,7 @@ def check_expectations(chunk: Chunk, file_name: str) -> list[str]:
         else:
             expected.remove(match)
     for missing in expected:
-        problems.append(
-            f"{missing.location.file}:{missing.location.line}: error: expected {missing.severity} "
-            f'"{missing.message}" was not produced'
-        )
+        problems.append(f'{missing.annotation}: error: expected {missing.severity} "{missing.message}" was not produced')
     return problems
 
 

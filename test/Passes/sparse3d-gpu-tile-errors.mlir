@@ -34,3 +34,11 @@ module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocati
     return %0 : tensor<1x8x1x1x9xf32>
   }
 }
+
+// -----
+
+// The implicit module's errors are reported at its first operation (not at a line 0 or the split marker).
+// expected-error @+1 {{the module has no sparse3d.gpu_target attribute: set a GPU target (mali-valhall, adreno-6xx, desktop)}}
+func.func @implicit_module(%in: tensor<1x6x4x6x28xf32>) -> tensor<1x6x4x6x28xf32> {
+  return %in : tensor<1x6x4x6x28xf32>
+}

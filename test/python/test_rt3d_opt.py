@@ -99,3 +99,17 @@ def test_unwritable_output_and_binary_input_are_user_errors(tmp_path, capsys):
     binary.write_bytes(b"ML\xefR\xff\x00")
     assert rt3d_opt.main([str(binary)]) == 1
     assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_errors_of_the_implicit_module_are_at_its_first_operation(tmp_path, capsys):
+    source = tmp_path / "implicit.mlir"
+    source.write_text("// a comment\n\n  func.func @f() {\n    return\n  }\n")
+    assert rt3d_opt.main([str(source), "--sparse3d-gpu-tile"]) == 1
+    assert capsys.readouterr().err.startswith(f"{source}:3:3: error: the module has no sparse3d.gpu_target attribute")
+
+
+def test_a_missing_expected_diagnostic_is_reported_at_its_annotation(tmp_path, capsys):
+    source = tmp_path / "expects.mlir"
+    source.write_text("func.func @f() {\n  // expected-error @+1 {{never emitted}}\n  return\n}\n")
+    assert rt3d_opt.main([str(source), "--verify-diagnostics"]) == 1
+    assert capsys.readouterr().err == f'{source}:2:6: error: expected error "never emitted" was not produced\n'
