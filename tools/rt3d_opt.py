@@ -25,6 +25,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import torch as torch_dialect
 
 from rt3d_mlir import passes
+from rt3d_mlir.constants import zero_aligned_blobs
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
@@ -231,6 +232,11 @@ def process_chunk(
     registration = context.attach_diagnostic_handler(handler)
     try:
         with context, collecting(lambda d: record(d.severity, d.location, d.message)):
+            blobs = zero_aligned_blobs(chunk.text)
+            for line, column, message in blobs:
+                record("error", SourceLocation("-", line, column), message)
+            if blobs:
+                return None
             try:
                 module = ir.Module.parse(chunk.text)
             except ir.MLIRError as error:
