@@ -10,25 +10,8 @@ from torch_mlir import ir
 from rt3d_mlir.diagnostics import PassError
 
 _RESOURCE_BLOB = re.compile(r'^\s*"?[^\s:"]+"?\s*:\s*"0x([0-9A-Fa-f]*)"', re.MULTILINE)
-# A blob's first 4 bytes are its alignment; MLIR's parser kills the process ("LLVM ERROR: out of memory")
-# on an alignment of 0 instead of reporting it, as it does other alignments that are not powers of 2.
-_ZERO_ALIGNED_BLOB = re.compile(r'^[ \t]*("[^"\n]*"|[\w.$-]+)[ \t]*:[ \t]*("0x00000000)', re.MULTILINE)
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": None,
                  "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
-
-
-def zero_aligned_blobs(text: str) -> list[tuple[int, int, str]]:
-    """(line, column, error) for each resource blob in ``text`` whose alignment is 0: to report before parsing."""
-    resources = text.find("{-#")
-    if resources < 0:
-        return []
-    found = []
-    for blob in _ZERO_ALIGNED_BLOB.finditer(text, resources):
-        value, key = blob.start(2), blob[1].strip('"')
-        line, column = text.count("\n", 0, value) + 1, value - text.rfind("\n", 0, value)
-        found.append((line, column, f"expected hex string blob for key '{key}' to encode alignment in first 4 bytes, "
-                                    "but got non-power-of-2 value: 0"))
-    return found
 
 
 def _numpy_dtype(element_type: ir.Type) -> np.dtype | None:

@@ -25,11 +25,11 @@ from torch_mlir import ir
 from torch_mlir.dialects import torch as torch_dialect
 
 from rt3d_mlir import passes
-from rt3d_mlir.constants import zero_aligned_blobs
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
+from rt3d_mlir.parse_guard import crashing_syntax
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
 KEPT_REPRODUCERS = 5  # internal errors' inputs kept in the per-user cache folder, newest first
@@ -232,10 +232,10 @@ def process_chunk(
     registration = context.attach_diagnostic_handler(handler)
     try:
         with context, collecting(lambda d: record(d.severity, d.location, d.message)):
-            blobs = zero_aligned_blobs(chunk.text)
-            for line, column, message in blobs:
+            crashes = crashing_syntax(chunk.text)
+            for line, column, message in crashes:
                 record("error", SourceLocation("-", line, column), message)
-            if blobs:
+            if crashes:  # MLIR's parser would kill the process on these
                 return None
             try:
                 module = ir.Module.parse(chunk.text)

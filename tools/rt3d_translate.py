@@ -21,11 +21,11 @@ from typing import NoReturn
 
 from torch_mlir import ir
 
-from rt3d_mlir.constants import zero_aligned_blobs
 from rt3d_mlir.diagnostics import PassError, SourceLocation
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError, first_line, report_internal_error
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
+from rt3d_mlir.parse_guard import crashing_syntax
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
 
@@ -87,9 +87,9 @@ def run(argv: list[str]) -> int:
     (check_output_folder if args.emit == "artifacts" else check_output_file)(args.output)
     text = _read(args.input)
     file_name = "<stdin>" if args.input == "-" else args.input
-    blobs = zero_aligned_blobs(text)
-    if blobs:  # MLIR's parser would kill the process on these
-        line, column, message = blobs[0]
+    crashes = crashing_syntax(text)
+    if crashes:  # MLIR's parser would kill the process on these
+        line, column, message = crashes[0]
         raise UserError(f"cannot parse {file_name}:{line}:{column}: {message}")
     with make_context(), ir.Location.unknown():
         try:

@@ -1,4 +1,4 @@
-// RUN: not rt3d-opt %s 2>&1 | filecheck %s
+// RUN: not rt3d-opt %s --split-input-file 2>&1 | filecheck %s
 // RUN: rm -f %t.out && not rt3d-opt %s --split-input-file -o %t.out 2>&1 | filecheck %s && not test -e %t.out
 // RUN: not rt3d-translate %s --emit=asm 2>&1 | filecheck %s --check-prefix=TRANSLATE
 
@@ -19,3 +19,47 @@ func.func @zero_alignment() -> tensor<2xf32> {
     }
   }
 #-}
+
+// -----
+
+// The custom forms of linalg.transpose, broadcast and reduce crash MLIR's parser (SIGSEGV) when their
+// integer list does not parse.
+// CHECK: resource-errors.mlir:[[# @LINE + 3]]:92: error: 'linalg.transpose' permutation must be a list of 64-bit integers such as [1, 0]
+// CHECK-NOT: Segmentation
+func.func @transpose(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %t = linalg.transpose ins(%x : tensor<2x3xf32>) outs(%y : tensor<3x2xf32>) permutation = [1, ]
+  return %t : tensor<3x2xf32>
+}
+
+// -----
+
+// CHECK: resource-errors.mlir:[[# @LINE + 2]]:89: error: 'linalg.broadcast' dimensions must be a list of 64-bit integers such as [1, 0]
+func.func @broadcast(%x: tensor<3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %t = linalg.broadcast ins(%x : tensor<3xf32>) outs(%y : tensor<2x3xf32>) dimensions = [99999999999999999999]
+  return %t : tensor<2x3xf32>
+}
+
+// -----
+
+// CHECK: resource-errors.mlir:[[# @LINE + 2]]:86: error: 'linalg.reduce' dimensions must be a list of 64-bit integers such as [1, 0]
+func.func @reduce(%x: tensor<2x3xf32>, %y: tensor<2xf32>) -> tensor<2xf32> {
+  %r = linalg.reduce ins(%x : tensor<2x3xf32>) outs(%y : tensor<2xf32>) dimensions = "1"
+    (%a: f32, %b: f32) {
+      %s = arith.addf %a, %b : f32
+      linalg.yield %s : f32
+    }
+  return %r : tensor<2xf32>
+}
+
+// -----
+
+// A valid list parses, in the custom form (hexadecimal too) as in the generic one.
+// CHECK-NOT: error
+func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %t = linalg.transpose ins(%x : tensor<2x3xf32>) outs(%y : tensor<3x2xf32>) permutation = [0x1, 0]
+  %u = "linalg.transpose"(%t, %z) <{permutation = array<i64: 1, 0>}> ({
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  }) : (tensor<3x2xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %u : tensor<2x3xf32>
+}
