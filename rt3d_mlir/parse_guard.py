@@ -20,6 +20,11 @@ _LIST_KEYWORD = re.compile(r"\b(permutation|dimensions)\s*=\s*")
 _INTEGER = r"\s*(?:0x[0-9A-Fa-f]+|[-+]?\d+)\s*"
 _INTEGER_LIST = re.compile(rf"\[(?:{_INTEGER}(?:,{_INTEGER})*)?\]")
 _I64 = range(-(2**63), 2**63)
+# The custom form of linalg.generic takes each entry of its iterator_types list for a string: another
+# kind of entry (1, [], #linalg.iterator_type<parallel>) is a SIGSEGV or a std::bad_alloc.
+_GENERIC_OP = re.compile(r'(?<!")\blinalg\.generic\b(?!")')
+_ITERATOR_TYPES = re.compile(r"\biterator_types\s*=\s*(?=\[)")
+_STRING_LIST = re.compile(r'\[(?:\s*"[^"\n]*"\s*(?:,\s*"[^"\n]*"\s*)*)?\]')
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
@@ -38,9 +43,7 @@ def _zero_aligned_blobs(text: str) -> list[tuple[int, int, str]]:
 
 def _bad_linalg_lists(text: str) -> list[tuple[int, int, str]]:
     found = []
-    for op in _LINALG_LIST_OP.finditer(text):
-        if "//" in text[text.rfind("\n", 0, op.start()) + 1 : op.start()]:
-            continue  # a comment
+    for op in _custom_form_ops(text, _LINALG_LIST_OP):
         keyword = _LIST_KEYWORD.search(text, op.end())
         if keyword is None:
             continue  # MLIR reports a missing keyword itself
@@ -51,6 +54,21 @@ def _bad_linalg_lists(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _custom_form_ops(text: str, op_name: re.Pattern) -> list[re.Match]:
+    """The matches of ``op_name`` in ``text`` outside comments."""
+    return [op for op in op_name.finditer(text) if "//" not in text[text.rfind("\n", 0, op.start()) + 1 : op.start()]]
+
+
+def _bad_iterator_types(text: str) -> list[tuple[int, int, str]]:
+    found = []
+    for op in _custom_form_ops(text, _GENERIC_OP):
+        iterators = _ITERATOR_TYPES.search(text, op.end())  # not a list at all: MLIR reports that itself
+        if iterators is not None and _STRING_LIST.match(text, iterators.end()) is None:
+            found.append((*_line_column(text, iterators.end()),
+                          "'linalg.generic' iterator_types must be a list of strings such as [\"parallel\", \"reduction\"]"))
+    return found
+
+
 def crashing_syntax(text: str) -> list[tuple[int, int, str]]:
     """(line, column, error message) for each place in ``text`` that MLIR's parser would crash on."""
-    return sorted(_zero_aligned_blobs(text) + _bad_linalg_lists(text))
+    return sorted(_zero_aligned_blobs(text) + _bad_linalg_lists(text) + _bad_iterator_types(text))

@@ -63,3 +63,16 @@ func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) 
   }) : (tensor<3x2xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
   return %u : tensor<2x3xf32>
 }
+
+// -----
+
+// The custom form of linalg.generic crashes MLIR's parser on an iterator_types entry that is not a string.
+// CHECK: resource-errors.mlir:[[# @LINE + 3]]:71: error: 'linalg.generic' iterator_types must be a list of strings such as ["parallel", "reduction"]
+#map = affine_map<(d0, d1) -> (d0, d1)>
+func.func @generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", 1]} ins(%x : tensor<2x3xf32>) outs(%y : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  } -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
