@@ -54,7 +54,7 @@ func.func @reduce(%x: tensor<2x3xf32>, %y: tensor<2xf32>) -> tensor<2xf32> {
 // -----
 
 // A valid list parses, in the custom form (hexadecimal too) as in the generic one.
-// CHECK-NOT: error
+// CHECK-NOT: error:
 func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %t = linalg.transpose ins(%x : tensor<2x3xf32>) outs(%y : tensor<3x2xf32>) permutation = [0x1, 0]
   %u = "linalg.transpose"(%t, %z) <{permutation = array<i64: 1, 0>}> ({
