@@ -53,6 +53,19 @@ func.func @reduce(%x: tensor<2x3xf32>, %y: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+// The custom form of linalg.generic crashes MLIR's parser on an iterator_types entry that is not a string.
+// CHECK: resource-errors.mlir:[[# @LINE + 3]]:71: error: 'linalg.generic' iterator_types must be a list of strings such as ["parallel", "reduction"]
+#map = affine_map<(d0, d1) -> (d0, d1)>
+func.func @generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", 1]} ins(%x : tensor<2x3xf32>) outs(%y : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  } -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// -----
+
 // A valid list parses, in the custom form (hexadecimal too) as in the generic one.
 // CHECK-NOT: error:
 func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) -> tensor<2x3xf32> {
@@ -63,14 +76,8 @@ func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) 
   }) : (tensor<3x2xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
   return %u : tensor<2x3xf32>
 }
-
-// -----
-
-// The custom form of linalg.generic crashes MLIR's parser on an iterator_types entry that is not a string.
-// CHECK: resource-errors.mlir:[[# @LINE + 3]]:71: error: 'linalg.generic' iterator_types must be a list of strings such as ["parallel", "reduction"]
-#map = affine_map<(d0, d1) -> (d0, d1)>
-func.func @generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
-  %r = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", 1]} ins(%x : tensor<2x3xf32>) outs(%y : tensor<2x3xf32>) {
+func.func @valid_generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<2x3xf32>) outs(%y : tensor<2x3xf32>) {
   ^bb0(%a: f32, %b: f32):
     linalg.yield %a : f32
   } -> tensor<2x3xf32>
