@@ -262,7 +262,7 @@ def process_chunk(
             except PassError as error:
                 record("error", error.location, str(error))
                 return None
-            except UserError:
+            except (UserError, MemoryError):
                 raise
             except Exception as error:
                 raise InternalError(error) from error
@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(sys.argv[1:] if argv is None else argv)
     except UserError as error:
         print(f"rt3d-opt: error: {error}", file=sys.stderr)
+        return 1
+    except MemoryError:  # from numpy or MLIR (std::bad_alloc): an input too large, not a bug
+        print("rt3d-opt: error: out of memory: the input needs more memory than this process can have", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

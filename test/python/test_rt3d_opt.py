@@ -113,3 +113,18 @@ def test_a_missing_expected_diagnostic_is_reported_at_its_annotation(tmp_path, c
     source.write_text("func.func @f() {\n  // expected-error @+1 {{never emitted}}\n  return\n}\n")
     assert rt3d_opt.main([str(source), "--verify-diagnostics"]) == 1
     assert capsys.readouterr().err == f'{source}:2:6: error: expected error "never emitted" was not produced\n'
+
+
+@pytest.mark.parametrize("where", ["parse", "pass"])
+def test_out_of_memory_is_a_one_line_error(where, monkeypatch, tmp_path, capsys):
+    def exhausted(*args):
+        raise MemoryError("std::bad_alloc")
+
+    if where == "parse":  # MLIR's parser raises MemoryError for std::bad_alloc
+        monkeypatch.setattr(rt3d_opt, "crashing_syntax", exhausted)
+    else:
+        monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", exhausted)
+    output = tmp_path / "out.mlir"
+    assert rt3d_opt.main([str(CONV), "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 1
+    assert capsys.readouterr().err == "rt3d-opt: error: out of memory: the input needs more memory than this process can have\n"
+    assert not output.exists()
