@@ -27,15 +27,17 @@ the worker's exit status, stdout, stderr and ``-o`` file match those of the real
 console script run in its own process (resource names aside: their counters are
 per process).
 
-Default run: a fixed seed and 240 mutants (about 40 s here). Long campaigns::
+Default run: a fixed seed and 500 mutants (about 30 s on the 2-core machine). Long campaigns::
 
     RT3D_FUZZ_MUTANTS=5000 RT3D_FUZZ_SEED=random .venv/bin/python -m pytest -s test/python/test_rt3d_opt_fuzz.py -k mutants
 
 ``RT3D_FUZZ_SEED``: an integer, or ``random`` (the seed drawn is printed);
-``RT3D_FUZZ_TIMEOUT``: seconds a mutant may run (60); ``RT3D_FUZZ_FAILURES``: a
-folder to keep the failing mutants in (default: the test's temporary folder).
-The summary (mutants by outcome) prints with ``-s``; each failure names its
-mutant file and the ``rt3d-opt`` command that reproduces it.
+``RT3D_FUZZ_TIMEOUT``: seconds a mutant may run (60); ``RT3D_FUZZ_MEMORY_LIMIT``:
+the worker's address-space limit in bytes (8 GiB: a mutant with a huge shape must
+fail there, not take a shared machine's memory); ``RT3D_FUZZ_FAILURES``: a folder
+to keep the failing mutants in, with failures.txt listing them (default: the
+test's temporary folder). The summary (mutants by outcome) prints with ``-s``;
+each failure names its mutant file and the ``rt3d-opt`` command that reproduces it.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ TEST_ROOT = Path(__file__).parents[1]
 WORKER = Path(__file__).with_name("rt3d_opt_worker.py")
 CLI = Path(sys.executable).with_name("rt3d-opt")
 
-MUTANTS = int(os.environ.get("RT3D_FUZZ_MUTANTS", "240"))
+MUTANTS = int(os.environ.get("RT3D_FUZZ_MUTANTS", "500"))
 TIMEOUT_S = float(os.environ.get("RT3D_FUZZ_TIMEOUT", "60"))
 
 # --- seeds -------------------------------------------------------------------------------------------
@@ -70,6 +72,7 @@ TIMEOUT_S = float(os.environ.get("RT3D_FUZZ_TIMEOUT", "60"))
 SPLIT_MARKER = re.compile(r"^// -----[ \t]*$", re.MULTILINE)
 RUN_LINE = re.compile(r"^// RUN: (.*)$", re.MULTILINE)
 _END_OF_COMMAND = {"|", "&&", "||", ";"}
+NO_INPUT = {"--help", "--list-passes", "--emit-irdl"}  # RUN lines with these do not read the input
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def load_seeds() -> list[Seed]:
     seeds = []
     for path in sorted(TEST_ROOT.rglob("*.mlir")):
         text = path.read_text()
-        runs = tuple(dict.fromkeys(a for a in map(run_arguments, RUN_LINE.findall(text)) if a is not None))
+        runs = tuple(dict.fromkeys(a for a in map(run_arguments, RUN_LINE.findall(text))
+                                   if a is not None and not NO_INPUT.intersection(a)))
         start = 0
         for marker in [*SPLIT_MARKER.finditer(text), None]:
             end = marker.start() if marker else len(text)
@@ -618,25 +622,6 @@ def check(mutant: Mutant, result: Result, source: Path) -> list[str]:
     return problems
 
 
-# Crashes inside upstream MLIR (the torch-mlir wheel's C++), which no Python code can catch: a mutant that
-# matches one and dies by a signal counts as "upstream crash", not as a failure of rt3d-opt.
-# test_known_upstream_crashes_still_crash fails once a new wheel fixes one, so the entry goes.
-KNOWN_UPSTREAM_CRASHES: dict[str, tuple[re.Pattern, str]] = {
-    "the linalg.transpose parser dies on a permutation entry that is not an integer": (
-        re.compile(r"permutation = \[[^\]]*[^\d\s,\]-]"),
-        "func.func @f(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>) -> tensor<3x2xf32> {\n"
-        "  %t = linalg.transpose ins(%x : tensor<2x3xf32>) outs(%y : tensor<3x2xf32>) permutation = [1, 1.5]\n"
-        "  return %t : tensor<3x2xf32>\n}\n",
-    ),
-}
-
-
-def known_upstream_crash(mutant: Mutant, result: Result) -> str | None:
-    if result.signal is None:
-        return None
-    return next((name for name, (pattern, _) in KNOWN_UPSTREAM_CRASHES.items() if pattern.search(mutant.text)), None)
-
-
 # --- the campaign ------------------------------------------------------------------------------------
 
 
@@ -677,9 +662,6 @@ class Campaign:
             mutant = self.make_mutant(random.Random(f"{seed}/{index}"))
             result, _, _ = run_mutant(self.worker.run, mutant, self.folder)
             problems = check(mutant, result, self.folder / "input.mlir")
-            if problems and known_upstream_crash(mutant, result):
-                self.outcomes["upstream crash"] += 1
-                continue
             self.outcomes["failure" if problems else {0: "exit 0", 1: "exit 1"}[result.status]] += 1
             if problems:
                 kept = keep / f"mutant-{index}.mlir"
@@ -729,7 +711,7 @@ def test_mutants_never_crash_hang_or_half_write(worker, pass_table, tmp_path):
     print(f"\nrt3d-opt fuzzing, seed {seed}: {MUTANTS} mutants, " + ", ".join(f"{k}: {v}" for k, v in sorted(campaign.outcomes.items())))
     assert not campaign.failures, f"{len(campaign.failures)} of {MUTANTS} mutants (seed {seed}):\n" + "\n".join(campaign.failures[:20])
     # a fuzzer whose mutants all fail to parse, or all pass, would test little
-    assert campaign.outcomes["exit 0"] > MUTANTS // 10 and campaign.outcomes["exit 1"] > MUTANTS // 10
+    assert campaign.outcomes["exit 0"] > MUTANTS // 20 and campaign.outcomes["exit 1"] > MUTANTS // 20
 
 
 def _normalized(text: str | None) -> str | None:
@@ -803,15 +785,6 @@ def test_a_hang_is_a_timeout_and_the_worker_replaced(worker, tmp_path):
     hung = worker.run(slow, timeout=0.001)
     assert hung.timed_out and hung.status is None
     assert worker.run(slow).status == 0
-
-
-@pytest.mark.parametrize("name", list(KNOWN_UPSTREAM_CRASHES))
-def test_known_upstream_crashes_still_crash(name, worker, tmp_path):
-    pattern, reproducer = KNOWN_UPSTREAM_CRASHES[name]
-    mutant = Mutant(name, [], reproducer, [], None)
-    assert pattern.search(reproducer)
-    result, _, _ = run_mutant(worker.run, mutant, tmp_path)
-    assert known_upstream_crash(mutant, result) == name, f"fixed upstream? {result}"
 
 
 def test_mutations_are_deterministic_and_change_the_text():
