@@ -55,12 +55,13 @@ class Chunk:
         """Maps a location inside the chunk's own text ("-":line:col) to the input file.
 
         The implicit top-level module is at line 0 of the chunk, which is no line of the file:
-        its diagnostics go to its first operation.
+        its diagnostics go to its first operation. So do those at an unknown location (an op
+        that a pass or MLIR's folder built without one): they belong to the chunk, not to a line.
         """
+        if location.file is None or (location.file == "-" and location.line == 0):
+            return self.first_operation(file_name)
         if location.file != "-":
             return location
-        if location.line == 0:
-            return self.first_operation(file_name)
         return SourceLocation(file_name, location.line + self.first_line - 1, location.column)
 
     def first_operation(self, file_name: str) -> SourceLocation:

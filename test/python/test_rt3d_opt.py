@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.passes.sparse3d_from_linalg import Sparse3DFromLinalg
 from rt3d_mlir.tools import rt3d_opt
 
@@ -128,3 +129,13 @@ def test_out_of_memory_is_a_one_line_error(where, monkeypatch, tmp_path, capsys)
     assert rt3d_opt.main([str(CONV), "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 1
     assert capsys.readouterr().err == "rt3d-opt: error: out of memory: the input needs more memory than this process can have\n"
     assert not output.exists()
+
+
+def test_errors_at_an_unknown_location_are_at_the_first_operation(monkeypatch, tmp_path, capsys):
+    def unlocated(self, conv):
+        raise PassError("no location")
+
+    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", unlocated)
+    assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1"]) == 1
+    first = next(i for i, line in enumerate(CONV.read_text().splitlines(), 1) if line.startswith("func.func"))
+    assert capsys.readouterr().err.splitlines()[0] == f"{CONV}:{first}:1: error: no location"
