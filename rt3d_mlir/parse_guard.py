@@ -26,6 +26,12 @@ _GENERIC_OP = re.compile(r'(?<!")\blinalg\.generic\b(?!")')
 _ITERATOR_TYPES = re.compile(r"\biterator_types\s*=\s*(?=\[)")
 _STRING_LIST = re.compile(r'\[(?:\s*"[^"\n]*"\s*(?:,\s*"[^"\n]*"\s*)*)?\]')
 
+# -2**63 is MLIR's marker for a dynamic entry: written in tensor.pad's low[...] / high[...] it is taken for
+# one without its operand, which tensor.pad's verifier does not notice and its printer crashes on (SIGSEGV).
+_PAD_OP = re.compile(r'(?<!")\btensor\.pad\b(?!")')
+_PAD_LIST = re.compile(r"\b(low|high)\s*\[([^\]]*)\]")
+_DYNAMIC_MARKER = re.compile(r"(?<![\w%])-0*9223372036854775808\b")
+
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
@@ -69,6 +75,19 @@ def _bad_iterator_types(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _dynamic_pad_markers(text: str) -> list[tuple[int, int, str]]:
+    found = []
+    for op in _custom_form_ops(text, _PAD_OP):
+        region = text.find("{", op.end())  # the lists come before the op's region
+        for bounds in _PAD_LIST.finditer(text, op.end(), region if region >= 0 else len(text)):
+            marker = _DYNAMIC_MARKER.search(bounds[2])
+            if marker is not None:
+                found.append((*_line_column(text, bounds.start(2) + marker.start()),
+                              f"'tensor.pad' {bounds[1]} entries must be index values or integers above -9223372036854775808 "
+                              "(MLIR's marker for a dynamic entry)"))
+    return found
+
+
 def crashing_syntax(text: str) -> list[tuple[int, int, str]]:
     """(line, column, error message) for each place in ``text`` that MLIR's parser would crash on."""
-    return sorted(_zero_aligned_blobs(text) + _bad_linalg_lists(text) + _bad_iterator_types(text))
+    return sorted(_zero_aligned_blobs(text) + _bad_linalg_lists(text) + _bad_iterator_types(text) + _dynamic_pad_markers(text))

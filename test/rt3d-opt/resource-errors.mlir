@@ -66,6 +66,20 @@ func.func @generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> 
 
 // -----
 
+// -2**63 is MLIR's marker for a dynamic entry; tensor.pad takes it for one without its operand, and
+// its printer crashes on that.
+// CHECK: resource-errors.mlir:[[# @LINE + 3]]:26: error: 'tensor.pad' low entries must be index values or integers above -9223372036854775808 (MLIR's marker for a dynamic entry)
+func.func @pad(%x: tensor<2xf32>, %v: f32) -> tensor<3xf32> {
+  %c1 = arith.constant 1 : index
+  %p = tensor.pad %x low[-9223372036854775808] high[%c1] {
+  ^bb0(%i: index):
+    tensor.yield %v : f32
+  } : tensor<2xf32> to tensor<3xf32>
+  return %p : tensor<3xf32>
+}
+
+// -----
+
 // A valid list parses, in the custom form (hexadecimal too) as in the generic one.
 // CHECK-NOT: error:
 func.func @valid(%x: tensor<2x3xf32>, %y: tensor<3x2xf32>, %z: tensor<2x3xf32>) -> tensor<2x3xf32> {
@@ -82,4 +96,12 @@ func.func @valid_generic(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3
     linalg.yield %a : f32
   } -> tensor<2x3xf32>
   return %r : tensor<2x3xf32>
+}
+func.func @valid_pad(%x: tensor<2xf32>, %v: f32) -> tensor<4xf32> {
+  %c1 = arith.constant 1 : index
+  %p = tensor.pad %x low[%c1] high[1] {
+  ^bb0(%i: index):
+    tensor.yield %v : f32
+  } : tensor<2xf32> to tensor<4xf32>
+  return %p : tensor<4xf32>
 }
