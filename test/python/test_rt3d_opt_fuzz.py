@@ -361,7 +361,8 @@ def _blob_hex(values: str, dims: str, element: str) -> str | None:
     if count > 4096 or not numbers or (len(numbers) != 1 and len(numbers) != count):
         return None
     parsed = [n == "true" if n in ("true", "false") else float(n) for n in numbers]
-    data = np.array(parsed * count if len(parsed) == 1 else parsed).astype(_NUMPY[element])
+    with np.errstate(invalid="ignore", over="ignore"):  # a mutated nan or 1e309 in an integer blob: any bits do
+        data = np.array(parsed * count if len(parsed) == 1 else parsed).astype(_NUMPY[element])
     alignment = max(data.dtype.itemsize, 1)
     return alignment.to_bytes(4, "little").hex().upper() + data.tobytes().hex().upper()
 
