@@ -21,7 +21,9 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects.ext import Dialect, Operand, Result
 
+from rt3d_mlir.attributes import UnreadableAttribute, lookup
 from rt3d_mlir.constants import constant_array
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.groups import GroupShape, kernels_per_group
 
 
@@ -106,8 +108,9 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
     for name, size in ARRAY_ATTRIBUTE_SIZES.items():
         if name not in op.attributes:
             return f"requires attribute '{name}'"
-        if not isinstance(op.attributes[name], ir.DenseI64ArrayAttr):
-            return f"attribute '{name}' must be array<i64: ...>, got {op.attributes[name]}"
+        problem = _i64_array_problem(op, name)
+        if problem is not None:
+            return problem
         attrs[name] = array_attribute(op, name)
         if len(attrs[name]) != size:
             return f"attribute '{name}' must have {size} entries, got {len(attrs[name])}"
@@ -168,16 +171,33 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
     return _table_problem(op, group_shape, filters, channels, attrs["kernel_size"], tables)
 
 
+def _attribute(op: KgsConv3dOp, name: str) -> ir.Attribute | str:
+    """The op's attribute ``name``, or its text where the bindings cannot represent it (then never a valid value)."""
+    try:
+        return lookup(op.attributes, name)
+    except UnreadableAttribute as unreadable:
+        return str(unreadable)
+
+
+def _i64_array_problem(op: KgsConv3dOp, name: str) -> str | None:
+    """Why the op's attribute ``name`` is not an ``array<i64: ...>``, or None when it is one."""
+    attribute = _attribute(op, name)
+    if isinstance(attribute, ir.DenseI64ArrayAttr):
+        return None
+    return f"attribute '{name}' must be array<i64: ...>, got {attribute}"
+
+
 def _optional_attribute_problem(op: KgsConv3dOp, filters: int) -> str | None:
     if FILTER_PERMUTATION in op.attributes:
-        if not isinstance(op.attributes[FILTER_PERMUTATION], ir.DenseI64ArrayAttr):
-            return f"attribute '{FILTER_PERMUTATION}' must be array<i64: ...>, got {op.attributes[FILTER_PERMUTATION]}"
+        problem = _i64_array_problem(op, FILTER_PERMUTATION)
+        if problem is not None:
+            return problem
         permutation = array_attribute(op, FILTER_PERMUTATION)
         if sorted(permutation) != list(range(filters)):
             shown = permutation if len(permutation) <= 16 else [*permutation[:16], "..."]
             return f"attribute '{FILTER_PERMUTATION}' must be a permutation of 0..{filters - 1} (the filters), got {shown}"
     if ACTIVATION in op.attributes:
-        attribute = op.attributes[ACTIVATION]
+        attribute = _attribute(op, ACTIVATION)
         if not isinstance(attribute, ir.StringAttr) or ir.StringAttr(attribute).value not in ACTIVATIONS:
             return f"attribute '{ACTIVATION}' must be one of {', '.join(repr(a) for a in ACTIVATIONS)}, got {attribute}"
     return None
@@ -192,8 +212,13 @@ def _table_problem(
     tables: dict[str, ir.RankedTensorType],
 ) -> str | None:
     """Checks the index tables' contents when they are constants (they usually are)."""
-    offsets = constant_array(op.group_offsets)
-    positions = constant_array(op.positions)
+    contents = {}
+    for name in ("group_offsets", "positions"):
+        try:
+            contents[name] = constant_array(getattr(op, name))
+        except PassError as error:  # a dense_resource blob of the wrong size
+            return f"'{name}': {error}"
+    offsets, positions = contents["group_offsets"], contents["positions"]
     if offsets is None:
         return None
     num_positions = tables["positions"].shape[0]

@@ -35,6 +35,9 @@ class GpuSpirvEmbed(ModulePass):
         for op in top:
             if op.operation.name != "spirv.module":
                 continue
+            if "sym_name" not in op.attributes:  # optional on spirv.module
+                raise PassError(f"spirv.module without a name has no gpu.module to go into "
+                                f"(convert-gpu-to-spirv names it @{_PREFIX}NAME after gpu.module @NAME)", op.location)
             name = ir.StringAttr(op.attributes["sym_name"]).value.removeprefix(_PREFIX)
             if name not in gpu_modules:
                 raise PassError(f"spirv.module @{_PREFIX}{name} has no gpu.module @{name} to go into", op.location)

@@ -26,6 +26,7 @@ from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
+from rt3d_mlir.targets import dictionary_attribute
 from rt3d_mlir.targets.gpu import GPU_PRESETS, GPU_TARGET_ATTR, module_gpu_target, resolve_gpu, set_module_gpu_target
 from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule, check_gpu_schedule, choose_gpu_schedule
 
@@ -51,7 +52,7 @@ class Sparse3DGpuTile(ModulePass):
             try:
                 geometry = ConvGeometry.of(op)
                 if GPU_SCHEDULE_ATTR in op.attributes:
-                    check_gpu_schedule(target, geometry, GpuSchedule.from_attr(op.attributes[GPU_SCHEDULE_ATTR]))
+                    check_gpu_schedule(target, geometry, GpuSchedule.from_attr(dictionary_attribute(op, GPU_SCHEDULE_ATTR)))
                     continue
                 op.attributes[GPU_SCHEDULE_ATTR] = choose_gpu_schedule(target, geometry).to_attr()
             except UserError as error:

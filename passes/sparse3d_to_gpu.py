@@ -33,8 +33,9 @@ from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
-from rt3d_mlir.targets.gpu import module_gpu_target
-from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule
+from rt3d_mlir.targets import dictionary_attribute
+from rt3d_mlir.targets.gpu import GpuTarget, module_gpu_target
+from rt3d_mlir.targets.gpu_strategy import GPU_SCHEDULE_ATTR, GpuSchedule, check_gpu_schedule
 
 # Attributes other passes may add that this lowering does not apply yet.
 _UNSUPPORTED_ATTRIBUTES = ("filter_permutation", "activation")
@@ -58,16 +59,23 @@ class Sparse3DToGpu(ModulePass):
                  if "sym_name" in op.attributes}
         for op in convs:
             name = next(n for n in names if n not in taken)
-            self._rewrite(op, name, target.fp16, target.fp16_math)
+            self._rewrite(op, name, target)
 
-    def _rewrite(self, op: ir.Operation, name: str, fp16: bool, fp16_math: bool) -> None:
+    def _rewrite(self, op: ir.Operation, name: str, target: GpuTarget) -> None:
+        fp16, fp16_math = target.fp16, target.fp16_math
         if GPU_SCHEDULE_ATTR not in op.attributes:
             raise PassError(f"sparse3d.kgs_conv3d has no {GPU_SCHEDULE_ATTR}: run sparse3d-gpu-tile first", op.location)
         for attribute in _UNSUPPORTED_ATTRIBUTES:
             if attribute in op.attributes:
                 raise PassError(f"the GPU lowering does not handle sparse3d.kgs_conv3d's '{attribute}' yet", op.location)
-        geometry = ConvGeometry.of(op)
-        schedule = GpuSchedule.from_attr(op.attributes[GPU_SCHEDULE_ATTR])
+        try:
+            geometry = ConvGeometry.of(op)
+            schedule = GpuSchedule.from_attr(dictionary_attribute(op, GPU_SCHEDULE_ATTR))
+            # a hand-written schedule is checked as sparse3d-gpu-tile checks one: 2**32 outputs per thread would
+            # have the kernel emitter unroll for ever
+            check_gpu_schedule(target, geometry, schedule)
+        except UserError as error:
+            raise PassError(str(error), op.location) from None
         input_value, values, offsets_value, positions_value, init = op.operands
         offsets, positions = constant_array(offsets_value), constant_array(positions_value)
         if offsets is None or positions is None:

@@ -33,6 +33,7 @@ from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
+from rt3d_mlir.targets import dictionary_attribute
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, schedule_from_attr
 
 
@@ -46,6 +47,6 @@ class Sparse3DVectorize(ModulePass):
             if SCHEDULE_ATTR not in op.attributes:
                 raise PassError(f"sparse3d.kgs_conv3d has no {SCHEDULE_ATTR}: run sparse3d-tile first", op.location)
             try:
-                emit_kgs_conv3d(op, schedule_from_attr(op.attributes[SCHEDULE_ATTR]))
+                emit_kgs_conv3d(op, schedule_from_attr(dictionary_attribute(op, SCHEDULE_ATTR)))
             except UserError as error:
                 raise PassError(str(error), op.location) from None

@@ -7,6 +7,8 @@ import re
 import numpy as np
 from torch_mlir import ir
 
+from rt3d_mlir.diagnostics import PassError
+
 _RESOURCE_BLOB = re.compile(r'^\s*"?[^\s:"]+"?\s*:\s*"0x([0-9A-Fa-f]*)"', re.MULTILINE)
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": None,
                  "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}
@@ -18,7 +20,10 @@ def _numpy_dtype(element_type: ir.Type) -> np.dtype | None:
 
 
 def resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) -> np.ndarray | None:
-    """The data of a `dense_resource` constant op (arith.constant or memref.global) as numpy, or None if elided or bf16."""
+    """The data of a `dense_resource` constant op (arith.constant or memref.global) as numpy, or None if elided or bf16.
+
+    A blob whose size does not match the type is a PassError at the op.
+    """
     # The Python API has no accessor for resource blobs, but printing a module that
     # holds only this constant prints just its blob (4 alignment bytes, then data).
     with constant_op.context, ir.Location.unknown():
@@ -31,6 +36,10 @@ def resource_array(constant_op: ir.Operation, tensor_type: ir.RankedTensorType) 
     if match is None or dtype is None:  # an elided blob, or an element type numpy lacks (bf16)
         return None
     data = bytes.fromhex(match[1])[4:]
+    needed = int(np.prod(tensor_type.shape)) * dtype.itemsize
+    if len(data) != needed:  # MLIR's parser does not check the blob against the type
+        raise PassError(f"the dense_resource blob holds {len(data)} bytes of data, {tensor_type} needs {needed}",
+                        constant_op.location)
     return np.frombuffer(data, dtype=dtype).reshape(tensor_type.shape).copy()
 
 

@@ -29,6 +29,7 @@ from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collect
 from rt3d_mlir.dialect import irdl_definition, make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
+from rt3d_mlir.parse_guard import crashing_syntax
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
 KEPT_REPRODUCERS = 5  # internal errors' inputs kept in the per-user cache folder, newest first
@@ -51,10 +52,25 @@ class Chunk:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def locate(self, location: SourceLocation, file_name: str) -> SourceLocation:
-        """Maps a location inside the chunk's own text ("-":line:col) to the input file."""
+        """Maps a location inside the chunk's own text ("-":line:col) to the input file.
+
+        The implicit top-level module is at line 0 of the chunk, which is no line of the file:
+        its diagnostics go to its first operation. So do those at an unknown location (an op
+        that a pass or MLIR's folder built without one): they belong to the chunk, not to a line.
+        """
+        if location.file is None or (location.file == "-" and location.line == 0):
+            return self.first_operation(file_name)
         if location.file != "-":
             return location
         return SourceLocation(file_name, location.line + self.first_line - 1, location.column)
+
+    def first_operation(self, file_name: str) -> SourceLocation:
+        """Where the chunk's first line of IR (not blank, not a comment) starts; its first line if it has none."""
+        for index, line in enumerate(self.text.splitlines()):
+            code = line.lstrip()
+            if code and not code.startswith("//"):
+                return SourceLocation(file_name, self.first_line + index, len(line) - len(code) + 1)
+        return SourceLocation(file_name, self.first_line, 1)
 
 
 def split_chunks(text: str, split: bool) -> list[Chunk]:
@@ -148,16 +164,26 @@ def parse_command_line(argv: list[str]) -> tuple[argparse.Namespace, list[Step]]
     return args, steps
 
 
-def expectations(chunk: Chunk, file_name: str) -> list[Diagnostic]:
-    """The expected-* annotations of a chunk, located at the line they designate."""
+@dataclass(frozen=True)
+class Expectation:
+    """An expected-* annotation: a diagnostic of ``severity`` at ``line`` whose message contains ``message``."""
+
+    severity: str
+    line: int  # the line it designates (@above, @below, @+N, @-N: relative to its own)
+    message: str
+    annotation: SourceLocation  # where the annotation itself is: a missing diagnostic is reported there
+
+
+def expectations(chunk: Chunk, file_name: str) -> list[Expectation]:
+    """The expected-* annotations of a chunk."""
     expected = []
     for index, line in enumerate(chunk.text.splitlines()):
         for match in _EXPECTATION.finditer(line):
             offset = {"above": -1, "below": 1, None: 0}.get(match[2])
             if offset is None:
                 offset = int(match[2])
-            location = SourceLocation(file_name, chunk.first_line + index + offset, 0)
-            expected.append(Diagnostic(match[1], location, match[3]))
+            expected.append(Expectation(match[1], chunk.first_line + index + offset, match[3],
+                                        SourceLocation(file_name, chunk.first_line + index, match.start() + 1)))
     return expected
 
 
@@ -170,7 +196,7 @@ def check_expectations(chunk: Chunk, file_name: str) -> list[str]:
             (
                 e
                 for e in expected
-                if e.severity == actual.severity and e.location.line == actual.location.line and e.message in actual.message
+                if e.severity == actual.severity and e.line == actual.location.line and e.message in actual.message
             ),
             None,
         )
@@ -179,10 +205,7 @@ def check_expectations(chunk: Chunk, file_name: str) -> list[str]:
         else:
             expected.remove(match)
     for missing in expected:
-        problems.append(
-            f"{missing.location.file}:{missing.location.line}: error: expected {missing.severity} "
-            f'"{missing.message}" was not produced'
-        )
+        problems.append(f'{missing.annotation}: error: expected {missing.severity} "{missing.message}" was not produced')
     return problems
 
 
@@ -210,6 +233,11 @@ def process_chunk(
     registration = context.attach_diagnostic_handler(handler)
     try:
         with context, collecting(lambda d: record(d.severity, d.location, d.message)):
+            crashes = crashing_syntax(chunk.text)
+            for line, column, message in crashes:
+                record("error", SourceLocation("-", line, column), message)
+            if crashes:  # MLIR's parser would kill the process on these
+                return None
             try:
                 module = ir.Module.parse(chunk.text)
             except ir.MLIRError as error:
@@ -235,7 +263,7 @@ def process_chunk(
             except PassError as error:
                 record("error", error.location, str(error))
                 return None
-            except UserError:
+            except (UserError, MemoryError):
                 raise
             except Exception as error:
                 raise InternalError(error) from error
@@ -325,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(sys.argv[1:] if argv is None else argv)
     except UserError as error:
         print(f"rt3d-opt: error: {error}", file=sys.stderr)
+        return 1
+    except MemoryError:  # from numpy or MLIR (std::bad_alloc): an input too large, not a bug
+        print("rt3d-opt: error: out of memory: the input needs more memory than this process can have", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -25,6 +25,7 @@ from rt3d_mlir.diagnostics import PassError, SourceLocation
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError, first_line, report_internal_error
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
+from rt3d_mlir.parse_guard import crashing_syntax
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
 
@@ -85,11 +86,16 @@ def run(argv: list[str]) -> int:
     args.triple = args.triple or "linux-gnu"
     (check_output_folder if args.emit == "artifacts" else check_output_file)(args.output)
     text = _read(args.input)
+    file_name = "<stdin>" if args.input == "-" else args.input
+    crashes = crashing_syntax(text)
+    if crashes:  # MLIR's parser would kill the process on these
+        line, column, message = crashes[0]
+        raise UserError(f"cannot parse {file_name}:{line}:{column}: {message}")
     with make_context(), ir.Location.unknown():
         try:
             module = ir.Module.parse(text)
         except ir.MLIRError as error:
-            raise UserError(f"cannot parse {_parse_failure(error, '<stdin>' if args.input == '-' else args.input)}") from None
+            raise UserError(f"cannot parse {_parse_failure(error, file_name)}") from None
         platforms = ("linux-gnu", "android") if args.emit == "artifacts" else (args.triple,)
         build = compile_module(module, args.name, args.cpu, args.features, args.group_shape,
                                f"{args.name} translated from {Path(args.input).name} by rt3d-translate", platforms)

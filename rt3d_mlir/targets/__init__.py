@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from torch_mlir import ir
 
+from rt3d_mlir.attributes import UnreadableAttribute, lookup
 from rt3d_mlir.errors import UserError
 
 TARGET_ATTR = "sparse3d.target"
@@ -80,7 +81,14 @@ def dict_fields(attr: ir.Attribute, what: str, names: tuple[str, ...]) -> dict[s
     missing = [name for name in names if name not in attr]
     if missing:
         raise UserError(f"{what} lacks {', '.join(missing)}: {attr}")
-    return {name: attr[name] for name in names}
+    return {name: _entry(attr, name, what) for name in names}
+
+
+def _entry(attr: ir.DictAttr, name: str, what: str) -> ir.Attribute:
+    try:
+        return lookup(attr, name)
+    except UnreadableAttribute as error:
+        raise UserError(f"{what}: {name} cannot be {error}") from None
 
 
 def check_range(what: str, name: str, value: int, low: int, high: int) -> None:
@@ -218,7 +226,18 @@ def module_attribute(module: ir.Module | ir.Operation, name: str, what_to_set: s
     operation = module.operation if isinstance(module, ir.Module) else module
     if name not in operation.attributes:
         raise UserError(f"the module has no {name} attribute: set {what_to_set}")
-    return operation.attributes[name]
+    return dictionary_attribute(operation, name)
+
+
+def dictionary_attribute(operation: ir.Operation | ir.OpView, name: str) -> ir.Attribute:
+    """The attribute ``name`` of ``operation``, which holds a dictionary (:func:`dict_fields` checks that it does).
+
+    One the bindings cannot represent (``array<si32: ...>``) is a UserError here.
+    """
+    try:
+        return lookup(operation.attributes, name)
+    except UnreadableAttribute as error:
+        raise UserError(f"{name} must be a dictionary attribute, got {error}") from None
 
 
 def set_module_target(module: ir.Module | ir.Operation, target: Target) -> None:

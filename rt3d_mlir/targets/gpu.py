@@ -97,7 +97,7 @@ class GpuTarget:
         names = tuple(field.name for field in fields(cls) if field.name not in _FLAGS)
         values = dict_fields(attr, GPU_TARGET_ATTR, names)
         dictionary = ir.DictAttr(attr)
-        flags = {flag: dictionary[flag] for flag in _FLAGS if flag in dictionary}
+        flags = dict_fields(attr, GPU_TARGET_ATTR, tuple(flag for flag in _FLAGS if flag in dictionary))
         kwargs: dict[str, object] = {flag: bool_field(flags, flag, GPU_TARGET_ATTR) for flag in flags}
         for name in names:
             if name == "name":

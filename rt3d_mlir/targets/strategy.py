@@ -48,7 +48,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.codegen.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets import Target, int_fields_attr, int_fields_from_attr
+from rt3d_mlir.targets import Target, dict_fields, int_fields_attr, int_fields_from_attr, string_field
 
 SCHEDULE_ATTR = "sparse3d.schedule"
 
@@ -148,10 +148,7 @@ def schedule_from_attr(attr: ir.Attribute) -> Schedule | FilterSchedule:
     """The schedule recorded on an op: ``kernel = "filter-vectors"`` or, absent or ``"w-vectors"``, a :class:`Schedule`."""
     kernel = W_VECTORS
     if isinstance(attr, ir.DictAttr) and "kernel" in attr:
-        try:
-            kernel = ir.StringAttr(attr["kernel"]).value
-        except ValueError:
-            raise UserError(f"{SCHEDULE_ATTR} kernel must be a string, got {attr['kernel']}") from None
+        kernel = string_field(dict_fields(attr, SCHEDULE_ATTR, ("kernel",)), "kernel", SCHEDULE_ATTR)
     if kernel == FILTER_VECTORS:
         return FilterSchedule.from_attr(attr)
     if kernel != W_VECTORS:

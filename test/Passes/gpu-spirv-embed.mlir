@@ -25,3 +25,16 @@ module attributes {gpu.container_module} {
   spirv.module @__spv__lost Logical GLSL450 {
   }
 }
+
+// -----
+
+module attributes {gpu.container_module} {
+  // expected-error @+1 {{spirv.module without a name has no gpu.module to go into (convert-gpu-to-spirv names it @__spv__NAME after gpu.module @NAME)}}
+  spirv.module Logical GLSL450 {
+  }
+  gpu.module @k {
+    gpu.func @k() kernel {
+      gpu.return
+    }
+  }
+}

@@ -105,3 +105,21 @@ module attributes {sparse3d.gpu_target = {compute_units = 0 : i64, max_invocatio
     return
   }
 }
+
+// -----
+
+// expected-error @+1 {{sparse3d.gpu_target: max_workgroup_size cannot be array<si32: 512, 512, 512>}}
+module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<si32: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  func.func @f() {
+    return
+  }
+}
+
+// -----
+
+// expected-error @+1 {{sparse3d.gpu_target: fp16_math cannot be array<ui8: 8, 4>}}
+module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, fp16 = true, fp16_math = array<ui8: 8, 4>, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  func.func @f() {
+    return
+  }
+}

@@ -96,3 +96,22 @@ module attributes {sparse3d.target = {name = "host"}} {
     return
   }
 }
+
+// -----
+
+// A dense array of unsigned (or signed) integers has no Python class: still a wrong field, not an internal error.
+// expected-error @+1 {{sparse3d.target: vector_registers cannot be array<ui8: 16>}}
+module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 32768 : i64, name = "host-avx2", vector_lanes = 8 : i64, vector_registers = array<ui8: 16>}} {
+  func.func @f() {
+    return
+  }
+}
+
+// -----
+
+// expected-error @+1 {{sparse3d.target must be a dictionary attribute, got array<si32: 1>}}
+module attributes {sparse3d.target = array<si32: 1>} {
+  func.func @f() {
+    return
+  }
+}

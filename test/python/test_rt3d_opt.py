@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.passes.sparse3d_from_linalg import Sparse3DFromLinalg
 from rt3d_mlir.tools import rt3d_opt
 
@@ -99,3 +100,42 @@ def test_unwritable_output_and_binary_input_are_user_errors(tmp_path, capsys):
     binary.write_bytes(b"ML\xefR\xff\x00")
     assert rt3d_opt.main([str(binary)]) == 1
     assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_errors_of_the_implicit_module_are_at_its_first_operation(tmp_path, capsys):
+    source = tmp_path / "implicit.mlir"
+    source.write_text("// a comment\n\n  func.func @f() {\n    return\n  }\n")
+    assert rt3d_opt.main([str(source), "--sparse3d-gpu-tile"]) == 1
+    assert capsys.readouterr().err.startswith(f"{source}:3:3: error: the module has no sparse3d.gpu_target attribute")
+
+
+def test_a_missing_expected_diagnostic_is_reported_at_its_annotation(tmp_path, capsys):
+    source = tmp_path / "expects.mlir"
+    source.write_text("func.func @f() {\n  // expected-error @+1 {{never emitted}}\n  return\n}\n")
+    assert rt3d_opt.main([str(source), "--verify-diagnostics"]) == 1
+    assert capsys.readouterr().err == f'{source}:2:6: error: expected error "never emitted" was not produced\n'
+
+
+@pytest.mark.parametrize("where", ["parse", "pass"])
+def test_out_of_memory_is_a_one_line_error(where, monkeypatch, tmp_path, capsys):
+    def exhausted(*args):
+        raise MemoryError("std::bad_alloc")
+
+    if where == "parse":  # MLIR's parser raises MemoryError for std::bad_alloc
+        monkeypatch.setattr(rt3d_opt, "crashing_syntax", exhausted)
+    else:
+        monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", exhausted)
+    output = tmp_path / "out.mlir"
+    assert rt3d_opt.main([str(CONV), "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 1
+    assert capsys.readouterr().err == "rt3d-opt: error: out of memory: the input needs more memory than this process can have\n"
+    assert not output.exists()
+
+
+def test_errors_at_an_unknown_location_are_at_the_first_operation(monkeypatch, tmp_path, capsys):
+    def unlocated(self, conv):
+        raise PassError("no location")
+
+    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", unlocated)
+    assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1"]) == 1
+    first = next(i for i, line in enumerate(CONV.read_text().splitlines(), 1) if line.startswith("func.func"))
+    assert capsys.readouterr().err.splitlines()[0] == f"{CONV}:{first}:1: error: no location"

@@ -266,3 +266,57 @@ func.func @unknown_activation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x
   %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, activation = "gelu"} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
   return %0 : tensor<1x4x3x4x5xf32>
 }
+
+// -----
+
+// Dense arrays of signed or unsigned integers have no Python class: a wrong value, not an internal error.
+func.func @signed_array(%in: tensor<1x4x8x8x8xf32>, %init: tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32> {
+  %v = arith.constant dense<1.0> : tensor<432xf32>
+  %o = arith.constant dense<[0, 27]> : tensor<2xi64>
+  %p = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi64>
+  // expected-error @+1 {{attribute 'group_shape' must be array<i64: ...>, got array<si32: 8, 4>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<si32: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>} : (tensor<1x4x8x8x8xf32>, tensor<432xf32>, tensor<2xi64>, tensor<27xi64>, tensor<1x4x8x8x8xf32>) -> tensor<1x4x8x8x8xf32>
+  return %0 : tensor<1x4x8x8x8xf32>
+}
+
+// -----
+
+func.func @unsigned_permutation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'filter_permutation' must be array<i64: ...>, got array<ui8: 0, 1, 2, 3>}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, filter_permutation = array<ui8: 0, 1, 2, 3>} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+
+// -----
+
+// A location is an attribute too, but the bindings cannot hand one over as a value.
+func.func @location_activation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'activation' must be one of 'relu', got an attribute the Python bindings cannot represent}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, activation = loc(unknown)} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+
+// -----
+
+// MLIR's parser does not check a dense_resource blob against its type: the verifier reads the tables, so it does.
+func.func @short_offsets_blob(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<8xf32>
+  %o = arith.constant dense_resource<offsets> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{'group_offsets': the dense_resource blob holds 3 bytes of data, tensor<2xi8> needs 2}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>} : (tensor<1x2x3x4x5xf32>, tensor<8xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32>
+  return %0 : tensor<1x4x3x4x5xf32>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      offsets: "0x01000000000101"
+    }
+  }
+#-}
