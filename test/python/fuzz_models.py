@@ -3,7 +3,8 @@
 test_fuzz_models.py draws the descriptions and runs this file as a long-lived worker process:
 it reads one description a line on stdin and answers one JSON result a line, so that a crash or
 a hang in compiled code takes down the worker, not pytest. Given a description as its argument,
-it runs that one example in this process instead, to reproduce a failure:
+it runs that one example in this process instead, to reproduce a failure (exit status 1 when
+the result is wrong):
 
     ./dev.sh run python test/python/fuzz_models.py '{"input": [1, 2, 4, 4, 4], "layers": [...], ...}'
 
@@ -37,6 +38,7 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
 
 Description = dict[str, Any]
+RELATIVE_ERROR = 1e-4  # of max |eager|
 # the keys of a layer that are not arguments of its torch module
 NOT_ARGUMENTS = ("op", "kgs", "kept")
 
@@ -116,6 +118,28 @@ def run_example(description: Description) -> dict[str, Any]:
     return result
 
 
+def problem(result: dict[str, Any]) -> str | None:
+    """What is wrong with an example's result, or None when it matched eager or was refused properly.
+
+    ``result`` is run_example's, the worker's "raised", or the test's "crashed" or "timeout".
+    """
+    outcome = result["outcome"]
+    if outcome == "ran":
+        if result["shape"] != result["expected_shape"]:
+            return f"wrong shape: {result['shape']}, eager {result['expected_shape']}"
+        if not result["error"] <= RELATIVE_ERROR * result["scale"]:  # NaN fails too
+            return f"wrong numbers: max |compiled - eager| = {result['error']:.3g}, max |eager| = {result['scale']:.3g}"
+        return None
+    if outcome == "refused":
+        message = result["message"].strip()
+        return None if message and "\n" not in message else f"refused without a one-line message: {message!r}"
+    if outcome == "raised":
+        return f"raised {result['exception']}\n{result['traceback']}"
+    if outcome == "crashed":
+        return f"the worker died ({result['how']})\n{result['stderr']}"
+    return f"no answer in {result['after']:g} s (a hang, or a very slow compile)\n{result['stderr']}"
+
+
 def serve() -> None:
     """The worker loop. Answers go to a private copy of stdout, and fd 1 goes to stderr, so that
     whatever the libraries print (C code included) cannot corrupt the answers."""
@@ -137,6 +161,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 1:
         one = json.loads(sys.argv[1])
         print(describe(one))
-        print(json.dumps(run_example(one)))
+        outcome = run_example(one)
+        print(json.dumps(outcome))
+        wrong = problem(outcome)
+        print(wrong or "ok: " + ("refused" if outcome["outcome"] == "refused" else "matches eager"))
+        sys.exit(1 if wrong else 0)
     else:
         serve()

@@ -34,11 +34,10 @@ from typing import IO, Any
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from fuzz_models import Description, describe
+from fuzz_models import Description, describe, problem
 
 WORKER = Path(__file__).with_name("fuzz_models.py")
 REPRODUCE = f"./dev.sh run python {WORKER.relative_to(WORKER.parents[2])}"
-RELATIVE_ERROR = 1e-4
 EXAMPLES = int(os.environ.get("RT3D_FUZZ_EXAMPLES", "0"))
 TIMEOUT = float(os.environ.get("RT3D_FUZZ_TIMEOUT", "120"))
 DEFAULT_EXAMPLES = 24  # about 80 s on a loaded 2-core machine
@@ -184,25 +183,6 @@ class Worker:
             result = {"outcome": "crashed", "how": how, "stderr": self.stderr_tail(start)}
         self.stop()
         return result
-
-
-def problem(result: dict[str, Any]) -> str | None:
-    """What is wrong with an example's result, or None when it matched eager or was refused properly."""
-    outcome = result["outcome"]
-    if outcome == "ran":
-        if result["shape"] != result["expected_shape"]:
-            return f"wrong shape: {result['shape']}, eager {result['expected_shape']}"
-        if not result["error"] <= RELATIVE_ERROR * result["scale"]:  # NaN fails too
-            return f"wrong numbers: max |compiled - eager| = {result['error']:.3g}, max |eager| = {result['scale']:.3g}"
-        return None
-    if outcome == "refused":
-        message = result["message"].strip()
-        return None if message and "\n" not in message else f"refused without a one-line message: {message!r}"
-    if outcome == "raised":
-        return f"raised {result['exception']}\n{result['traceback']}"
-    if outcome == "crashed":
-        return f"the worker died ({result['how']})\n{result['stderr']}"
-    return f"no answer in {result['after']:g} s (a hang, or a very slow compile)\n{result['stderr']}"
 
 
 @dataclass
