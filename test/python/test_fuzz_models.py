@@ -34,7 +34,7 @@ from typing import IO, Any
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from fuzz_models import Description, describe, problem
+from fuzz_models import Description, describe, problem, run_example
 
 WORKER = Path(__file__).with_name("fuzz_models.py")
 REPRODUCE = f"./dev.sh run python {WORKER.relative_to(WORKER.parents[2])}"
@@ -266,3 +266,13 @@ def test_the_worker_turns_crashes_and_hangs_into_failing_examples_and_restarts(t
         assert hung["outcome"] == "timeout" and time.monotonic() - started < 10
         assert problem(hung).startswith("no answer in 1 s")
         assert problem(worker.run(example("bad refusal"), 10)).startswith("refused without a one-line message")
+
+
+def test_a_user_error_is_a_refusal_and_nan_is_wrong() -> None:
+    bad_group = {"input": [1, 2, 2, 2, 2], "layers": [{"op": "Conv3d", "out_channels": 2, "kernel_size": [1, 1, 1]}],
+                 "group_shape": "8-4", "threads": 1, "seed": 0}
+    refused = run_example(bad_group)
+    assert refused["outcome"] == "refused" and "group shape must look like 8x4" in refused["message"]
+    assert problem(refused) is None
+    nan = {"outcome": "ran", "shape": [1], "expected_shape": [1], "error": float("nan"), "scale": 1.0}
+    assert problem(nan).startswith("wrong numbers")
