@@ -52,15 +52,16 @@ def ceil_half(value: int) -> int:
 def conv_layer(draw: st.DrawFn, size: list[int]) -> tuple[dict[str, Any], list[int]]:
     """A Conv3d valid on a D x H x W input of ``size``, and the size it outputs."""
     seven = draw(st.booleans())  # the S3D stem's 1x7x7, else 1, 3 or 5 on each axis
-    kernel, dilation, padding, stride, out = [], [], [], [], []
+    axes, out = [], []  # (kernel, dilation, padding, stride) per axis
     for axis, extent in enumerate(size):
         k = 7 if seven and axis else 1 if seven else draw(st.sampled_from([1, 3, 5]))
         # every kernel fits with dilation 1 and padding 3 (k <= 7 <= extent + 6): draw what fits
         d = draw(st.sampled_from([d for d in (1, 2) if d * (k - 1) + 1 <= extent + 6]))
         p = draw(st.integers(max(0, ceil_half(d * (k - 1) + 1 - extent)), 3))
         s = draw(st.integers(1, 2))
-        kernel.append(k), dilation.append(d), padding.append(p), stride.append(s)
+        axes.append((k, d, p, s))
         out.append((extent + 2 * p - d * (k - 1) - 1) // s + 1)
+    kernel, dilation, padding, stride = map(list, zip(*axes))
     layer = {"op": "Conv3d", "out_channels": draw(st.integers(1, 24)), "kernel_size": kernel, "stride": stride,
              "padding": padding, "dilation": dilation, "bias": draw(st.booleans())}
     if draw(st.booleans()):  # KGS-zeroed half the time; kept 0 zeroes the whole layer
@@ -77,7 +78,7 @@ def pool_layer(draw: st.DrawFn, size: list[int]) -> tuple[dict[str, Any], list[i
     """
     op = draw(st.sampled_from(["MaxPool3d", "AvgPool3d"]))
     ceil_mode = draw(st.booleans())
-    kernel, padding, stride, out = [], [], [], []
+    axes, out = [], []  # (kernel, padding, stride) per axis
     for extent in size:
         k = draw(st.integers(1, min(3, extent)))
         p = draw(st.integers(0, k // 2))
@@ -86,7 +87,9 @@ def pool_layer(draw: st.DrawFn, size: list[int]) -> tuple[dict[str, Any], list[i
         windows = (span + (s - 1 if ceil_mode else 0)) // s + 1
         if ceil_mode and (windows - 1) * s >= extent + p:  # torch drops a last window that starts in the padding
             windows -= 1
-        kernel.append(k), padding.append(p), stride.append(s), out.append(windows)
+        axes.append((k, p, s))
+        out.append(windows)
+    kernel, padding, stride = map(list, zip(*axes))
     layer = {"op": op, "kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": ceil_mode}
     if op == "AvgPool3d":
         layer["count_include_pad"] = draw(st.booleans())
@@ -166,15 +169,17 @@ class Worker:
         return self.stderr_path.read_bytes()[start:].decode(errors="replace")[-3000:]
 
     def run(self, description: Description, timeout: float) -> dict[str, Any]:
-        """The worker's answer, or {"outcome": "crashed" | "timeout", ...} (and the worker is stopped)."""
+        """The worker's answer, or {"outcome": "crashed" | "timeout", ...} (and the worker is stopped);
+        "seconds" is the time the example took, without the worker's start-up."""
         if self.process is None:
             self.start()
+        started = time.monotonic()
         start = self.stderr_path.stat().st_size
         self.process.stdin.write(json.dumps(description).encode() + b"\n")
         self.process.stdin.flush()
         line = self.read_line(timeout)
         if line:
-            return json.loads(line)
+            return {**json.loads(line), "seconds": time.monotonic() - started}
         if line is None:
             result = {"outcome": "timeout", "after": timeout, "stderr": self.stderr_tail(start)}
         else:
@@ -182,7 +187,7 @@ class Worker:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
             result = {"outcome": "crashed", "how": how, "stderr": self.stderr_tail(start)}
         self.stop()
-        return result
+        return {**result, "seconds": time.monotonic() - started}
 
 
 @dataclass
@@ -195,14 +200,14 @@ class Summary:
     slowest: tuple[float, str] = (0.0, "")
     failures: list[str] = field(default_factory=list)
 
-    def add(self, description: Description, result: dict[str, Any], seconds: float) -> None:
+    def add(self, description: Description, result: dict[str, Any]) -> None:
         failed = problem(result)
         self.outcomes["failed: " + result["outcome"] if failed else result["outcome"]] += 1
         if result["outcome"] == "refused":
             self.refusals[result["message"]] += 1
         if "error" in result and result["scale"] > 0:
             self.worst = max(self.worst, (result["error"] / result["scale"], describe(description)))
-        self.slowest = max(self.slowest, (seconds, describe(description)))
+        self.slowest = max(self.slowest, (result["seconds"], describe(description)))
         if failed:
             self.failures.append(f"{failed.rstrip()}\nmodel: {describe(description)}\n"
                                  f"reproduce: {REPRODUCE} '{json.dumps(description)}'")
@@ -225,9 +230,7 @@ def test_random_models_match_eager_or_are_refused(tmp_path: Path) -> None:
               deadline=None, phases=[Phase.generate])  # no shrinking: every failure is reported, none replayed
     @given(descriptions())
     def check(description: Description) -> None:
-        started = time.monotonic()
-        result = worker.run(description, TIMEOUT)
-        summary.add(description, result, time.monotonic() - started)
+        summary.add(description, worker.run(description, TIMEOUT))
 
     with worker:
         check()
@@ -261,9 +264,8 @@ def test_the_worker_turns_crashes_and_hangs_into_failing_examples_and_restarts(t
         crashed = worker.run(example("crash"), 10)
         assert crashed["outcome"] == "crashed" and crashed["how"] == "signal SIGSEGV" and "dying" in crashed["stderr"]
         assert problem(worker.run(example("refuse"), 10)) is None and worker.process.pid != first
-        started = time.monotonic()
         hung = worker.run(example("hang"), 1)
-        assert hung["outcome"] == "timeout" and time.monotonic() - started < 10
+        assert hung["outcome"] == "timeout" and hung["seconds"] < 10
         assert problem(hung).startswith("no answer in 1 s")
         assert problem(worker.run(example("bad refusal"), 10)).startswith("refused without a one-line message")
 
