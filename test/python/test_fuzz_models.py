@@ -5,7 +5,7 @@ BatchNorm3d, ReLU, MaxPool3d, AvgPool3d between; sometimes a Linear at the end; 
 or all-zero weights; every group shape), described as JSON (see fuzz_models.py). One long-lived
 worker process compiles and runs them, so that a crash or a hang of compiled code becomes a failing
 example, and the worker is restarted. Each example must either match eager within 1e-4 of
-max |eager|, or be refused by ``rt3d_mlir.compile`` with a one-line UserError. Every failure is
+max(1, max |eager|), or be refused by ``rt3d_mlir.compile`` with a one-line UserError. Every failure is
 listed at the end with its model and the command that reproduces it.
 
 The default run is a fixed set of examples (``derandomize``). Long campaigns draw at random:
@@ -34,7 +34,7 @@ from typing import IO, Any
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from fuzz_models import Description, describe, problem, run_example
+from fuzz_models import Description, describe, problem, relative_error, run_example
 
 WORKER = Path(__file__).with_name("fuzz_models.py")
 REPRODUCE = f"./dev.sh run python {WORKER.relative_to(WORKER.parents[2])}"
@@ -196,7 +196,7 @@ class Summary:
 
     outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
     refusals: collections.Counter[str] = field(default_factory=collections.Counter)
-    worst: tuple[float, str] = (0.0, "")  # largest error / max |eager| of the examples that ran, and the model
+    worst: tuple[float, str] = (0.0, "")  # the largest relative_error of the examples that ran, and the model
     slowest: tuple[float, str] = (0.0, "")
     failures: list[str] = field(default_factory=list)
 
@@ -205,8 +205,8 @@ class Summary:
         self.outcomes["failed: " + result["outcome"] if failed else result["outcome"]] += 1
         if result["outcome"] == "refused":
             self.refusals[result["message"]] += 1
-        if "error" in result and result["scale"] > 0:
-            self.worst = max(self.worst, (result["error"] / result["scale"], describe(description)))
+        if "error" in result:
+            self.worst = max(self.worst, (relative_error(result), describe(description)))
         self.slowest = max(self.slowest, (result["seconds"], describe(description)))
         if failed:
             self.failures.append(f"{failed.rstrip()}\nmodel: {describe(description)}\n"
