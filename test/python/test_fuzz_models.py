@@ -40,7 +40,7 @@ WORKER = Path(__file__).with_name("fuzz_models.py")
 REPRODUCE = f"./dev.sh run python {WORKER.relative_to(WORKER.parents[2])}"
 EXAMPLES = int(os.environ.get("RT3D_FUZZ_EXAMPLES", "0"))
 TIMEOUT = float(os.environ.get("RT3D_FUZZ_TIMEOUT", "120"))
-DEFAULT_EXAMPLES = 24  # about 80 s on a loaded 2-core machine
+DEFAULT_EXAMPLES = 24  # 30 s on a 2-core machine, 90 s when others share it
 START_TIMEOUT = 300  # importing torch and MLIR on a busy machine
 
 
