@@ -50,7 +50,9 @@ def fold_batch_norms(model: nn.Module) -> tuple[nn.Module, int]:
         if calls[source.target] > 1:  # a conv module called twice: folding would change its other calls
             continue
         parent_name, _, child_name = source.target.rpartition(".")
-        setattr(graph_module.get_submodule(parent_name), child_name, _fold_into(conv, norm))
+        # a second norm after this conv (conv, bn, bn) folds into the folded conv, not the original
+        modules[source.target] = _fold_into(conv, norm)
+        setattr(graph_module.get_submodule(parent_name), child_name, modules[source.target])
         node.replace_all_uses_with(source)
         graph_module.graph.erase_node(node)
         folded += 1

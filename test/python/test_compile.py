@@ -116,6 +116,15 @@ def test_folding_keeps_kgs_zeros_and_numerics():
     torch.testing.assert_close(folded(x), model(x))
 
 
+def test_two_norms_in_a_row_both_fold_into_the_conv():
+    # the second fold once started from the unfolded conv, dropping the first norm
+    model = randomize_norms(nn.Sequential(nn.Conv3d(2, 3, 1), nn.BatchNorm3d(3), nn.BatchNorm3d(3)))
+    folded, count = fold_batch_norms(model)
+    assert count == 2 and not any(isinstance(m, nn.BatchNorm3d) for m in folded.modules())
+    x = torch.randn(1, 2, 2, 3, 3)
+    torch.testing.assert_close(folded(x), model(x))
+
+
 def test_bad_inputs_and_targets_are_user_errors():
     model = SharedInputs().eval()
     example = torch.randn(1, 8, 2, 6, 8)
