@@ -30,7 +30,7 @@ from rt3d_mlir.codegen.w_vector_kernel import WVectorEmitter
 from rt3d_mlir.constants import constant_array
 from rt3d_mlir.dialect.sparse3d import activation, filter_permutation
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.targets.strategy import FilterSchedule, Schedule, check_schedule_fits, filter_pattern
+from rt3d_mlir.targets.strategy import FilterSchedule, Schedule, check_schedule_size, filter_pattern
 
 
 def _constant(array: np.ndarray, element_type: ir.Type, resource_name: str | None = None) -> ir.Value:
@@ -85,7 +85,7 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
     """
     operation = op.operation
     geometry = ConvGeometry.of(operation)
-    check_schedule_fits(schedule, geometry)
+    check_schedule_size(schedule)
     input_tensor, values_tensor, offsets_tensor, positions_tensor, init_tensor = operation.operands
     result_type = ir.RankedTensorType(operation.results[0].type)
     f32 = result_type.element_type
