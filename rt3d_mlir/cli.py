@@ -7,10 +7,10 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.errors import UserError, report_internal_error
+from rt3d_mlir.errors import ArgumentParser, UserError, report_internal_error
 from rt3d_mlir.kgs import GroupShape
 from rt3d_mlir.models import MODELS, check_width
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
@@ -225,15 +225,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ArgumentParser(argparse.ArgumentParser):
+class _ArgumentParser(ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Python 3.13's rule, so that "--input-size -1x32x32" reaches the option's own check as a value
         self._negative_number_matcher = re.compile(r"-\.?\d")
-
-    def error(self, message: str) -> NoReturn:
-        # every error exits 1, like rt3d-opt (the subcommand parsers inherit this class)
-        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 from torch_mlir import ir
 from torch_mlir.dialects import torch as torch_dialect
@@ -27,7 +26,7 @@ from torch_mlir.dialects import torch as torch_dialect
 from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
-from rt3d_mlir.errors import UserError
+from rt3d_mlir.errors import ArgumentParser, UserError
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
@@ -88,11 +87,7 @@ def _tool_options(parser: argparse.ArgumentParser) -> set[str]:
     return {flag for action in parser._actions for flag in action.option_strings}
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # mlir-opt's convention: every error exits 1
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
+class _ArgumentParser(ArgumentParser):
     def format_help(self) -> str:
         # Listing the passes imports them all: only --help pays for that.
         return f"{super().format_help()}\n{passes_help()}\n"

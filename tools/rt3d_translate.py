@@ -17,26 +17,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from torch_mlir import ir
 
 from rt3d_mlir.diagnostics import PassError, SourceLocation
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import UserError, first_line, report_internal_error
+from rt3d_mlir.errors import ArgumentParser, UserError, first_line, report_internal_error
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
 
 EMITS = ("artifacts", "llvm-ir", "asm", "obj", "header")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog="rt3d-translate", description="Translate an MLIR model (func @main) to AArch64 code.")
+    parser = ArgumentParser(prog="rt3d-translate", description="Translate an MLIR model (func @main) to AArch64 code.")
     parser.add_argument("input", nargs="?", default="-", help="input .mlir file, '-' for stdin (default)")
     parser.add_argument("-o", "--output", default="-", help="output file, or folder for --emit=artifacts (default: stdout)")
     parser.add_argument("--emit", choices=EMITS, default="artifacts", help="what to write (default: artifacts)")
