@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import torch
-from torch_mlir import ir
 
 from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_signature
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from rt3d_mlir.backends.aarch64 import Aarch64Build
     from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
 
-ENTRY_POINT = "main"
 HOST_TARGETS = ("host", *(name for name in PRESETS if name.startswith("host-")))
 # what the progress bar names while a host compile runs (the convs of sparse3d-from-linalg count too)
 HOST_STAGES = ("torch-mlir import", "sparse3d-from-linalg", "KGS kernels", "LLVM JIT")
@@ -92,17 +91,6 @@ def check_against_eager(
     if error > 1e-3 * max(scale, 1.0):
         raise UserError(f"the compiled model differs from torch eager by {error:.3g}: please report this bug")
     return error, scale
-
-
-def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
-    for op in module.body.operations:
-        if op.operation.name == "func.func" and op.attributes["sym_name"].value == ENTRY_POINT:
-            function_type = ir.FunctionType(op.attributes["function_type"].value)
-            if len(function_type.results) != 1:
-                raise UserError(f"only models with one output tensor compile for now, this one has {len(function_type.results)}")
-            inputs = [tuple(ir.RankedTensorType(t).shape) for t in function_type.inputs]
-            return inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)
-    raise UserError(f"the imported module has no @{ENTRY_POINT} function")
 
 
 def compile(
@@ -178,7 +166,7 @@ def _compile(
         tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), options)
     tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
     run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
-    inputs, output = _signature(module)
+    _, inputs, output = entry_signature(module)
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     stage(HOST_STAGES[3])
     with module.context:

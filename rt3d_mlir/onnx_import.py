@@ -20,13 +20,13 @@ import torch
 from torch_mlir import ir, passmanager
 
 from rt3d_mlir.diagnostics import capturing_errors, failure_cause, location_name
+from rt3d_mlir.entry_point import ENTRY_POINT
 from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.ir_walk import ops_named
 
 if TYPE_CHECKING:
     import onnx  # imported when a model is loaded: rt3d_mlir.importer imports this module
 
-ENTRY_POINT = "main"  # what rt3d_mlir.compiler calls
 _TO_TORCH = "builtin.module(func.func(convert-torch-onnx-to-torch))"
 _TO_BACKEND_CONTRACT = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
 

@@ -30,8 +30,9 @@ from rt3d_mlir.backends.aarch64 import toolchain
 from rt3d_mlir.backends.aarch64.cpus import Cpu, resolve_cpu
 from rt3d_mlir.backends.aarch64.emit import TRIPLES, check_cpu, emit_assembly, emit_object, llvm22_compatible, optimize
 from rt3d_mlir.backends.aarch64.header import generate_header
-from rt3d_mlir.backends.aarch64.lower import ENTRY_POINT, LoweredModel, lower_variant
+from rt3d_mlir.backends.aarch64.lower import LoweredModel, lower_variant
 from rt3d_mlir.backends.aarch64.weights_object import weights_object
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_function, entry_signature
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -100,18 +101,16 @@ class Aarch64Build:
 
 
 def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
-    for op in module.body.operations:
-        if op.operation.name == "func.func" and op.attributes["sym_name"].value == ENTRY_POINT:
-            function_type = ir.FunctionType(op.attributes["function_type"].value)
-            types = [*function_type.inputs, *function_type.results]
-            if len(function_type.results) != 1 or not all(
-                isinstance(t, ir.RankedTensorType) and isinstance(t.element_type, ir.F32Type) and t.has_static_shape for t in types
-            ):
-                # static shapes: the header's sizes and the driver's buffers are fixed at compile time
-                raise UserError(f"@{ENTRY_POINT} must take f32 tensors of static shape and return one, it is {function_type}")
-            inputs = [tuple(ir.RankedTensorType(t).shape) for t in function_type.inputs]
-            return inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)
-    raise UserError(f"the module has no @{ENTRY_POINT} function (the entry point the back end exports)")
+    """``@main``'s input and output shapes, which must be static f32 tensors."""
+    function_type = ir.FunctionType(ir.TypeAttr(entry_function(module).attributes["function_type"]).value)
+    types = [*function_type.inputs, *function_type.results]
+    if len(function_type.results) != 1 or not all(
+        isinstance(t, ir.RankedTensorType) and isinstance(t.element_type, ir.F32Type) and t.has_static_shape for t in types
+    ):
+        # static shapes: the header's sizes and the driver's buffers are fixed at compile time
+        raise UserError(f"@{ENTRY_POINT} must take f32 tensors of static shape and return one, it is {function_type}")
+    _, inputs, output = entry_signature(module)
+    return inputs, output
 
 
 def check_prefix(prefix: str) -> str:

@@ -21,12 +21,12 @@ from torch_mlir.dialects import arith, func
 from torch_mlir.dialects import llvm as llvm_dialect
 
 from rt3d_mlir.constants import resource_array
+from rt3d_mlir.entry_point import entry_function
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes import BUFFERIZE, TO_LLVM
 from rt3d_mlir.pipeline import run_pipeline
 
-ENTRY_POINT = "main"
 MIN_EXTRACTED_ELEMENTS = 64  # smaller constants (and splats) stay in the IR
 
 
@@ -52,12 +52,9 @@ def _body(module: ir.Operation) -> ir.Block:
 
 
 def _rename_entry(module: ir.Operation, prefix: str) -> None:
-    for op in _body(module).operations:
-        if op.operation.name == "func.func" and op.attributes["sym_name"].value == ENTRY_POINT:
-            op.attributes["sym_name"] = ir.StringAttr.get(forward_symbol(prefix))
-            op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
-            return
-    raise UserError(f"the module has no @{ENTRY_POINT} function to export")
+    entry = entry_function(module)
+    entry.attributes["sym_name"] = ir.StringAttr.get(forward_symbol(prefix))
+    entry.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
 
 
 def _add_set_threads(module: ir.Operation, prefix: str, openmp: bool) -> None:

@@ -30,6 +30,7 @@ from rt3d_mlir import passes
 from rt3d_mlir.backends.vulkan.program import Buffer, ConstantPool, Dispatch, TensorSlot, VulkanProgram
 from rt3d_mlir.constants import defining_op, resource_array
 from rt3d_mlir.diagnostics import capturing_errors
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_function
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -40,7 +41,6 @@ from rt3d_mlir.targets.gpu import DEFAULT_GPU, GpuTarget, resolve_gpu, set_modul
 if TYPE_CHECKING:
     from rt3d_mlir.backends.vulkan.runner import VulkanRunner
 
-ENTRY_POINT = "main"
 _VIEW_OPS = ("memref.collapse_shape", "memref.expand_shape", "memref.subview", "memref.cast", "memref.reinterpret_cast")
 _HOST_NO_OPS = ("arith.constant", "memref.dealloc")
 _NUMPY_TYPES = {"f32": np.float32, "i32": np.int32, "f16": np.float16}
@@ -85,9 +85,7 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
         if op.operation.name == "gpu.binary":
             name = ir.StringAttr(op.attributes["sym_name"]).value
             spirv[name] = gpu.ObjectAttr(ir.ArrayAttr(op.attributes["objects"])[0]).object
-    main = next((op for op in top if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == ENTRY_POINT), None)
-    if main is None:
-        raise UserError(f"the compiled module has no @{ENTRY_POINT} function")
+    main = entry_function(module, "compiled module")
     buffers: list[Buffer] = []
     roots: dict[ir.Value, int] = {}  # memref value -> buffer id
     pool = ConstantPool()
