@@ -8,7 +8,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
-from rt3d_mlir.kgs import GroupShape
+from rt3d_mlir.groups import GroupShape
 
 OP_NAME = "sparse3d.kgs_conv3d"
 

@@ -139,3 +139,21 @@ def test_errors_at_an_unknown_location_are_at_the_first_operation(monkeypatch, t
     assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1"]) == 1
     first = next(i for i, line in enumerate(CONV.read_text().splitlines(), 1) if line.startswith("func.func"))
     assert capsys.readouterr().err.splitlines()[0] == f"{CONV}:{first}:1: error: no location"
+
+
+TORCH_FREE_RUN = """
+import sys
+from rt3d_mlir.tools import rt3d_opt
+status = rt3d_opt.main([sys.argv[1], "--split-input-file", "--sparse3d-vectorize", "-o", "/dev/null"])
+print(status, "torch" in sys.modules)
+"""
+
+
+def test_scheduling_and_emitting_kernels_do_not_import_torch() -> None:
+    # torch takes seconds to import; the dialect and the kernel emitters need only numpy
+    import subprocess
+    import sys
+
+    source = Path(__file__).parents[1] / "Passes" / "sparse3d-vectorize.mlir"
+    done = subprocess.run([sys.executable, "-c", TORCH_FREE_RUN, str(source)], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["0", "False"], done.stdout + done.stderr[-2000:]
