@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rt3d_mlir.backends.aarch64 import mca  # noqa: E402
 from rt3d_mlir.backends.aarch64.build import compile_module  # noqa: E402
 from rt3d_mlir.backends.aarch64.cpus import resolve_cpu  # noqa: E402
-from rt3d_mlir.cli import clip_size  # noqa: E402
+from rt3d_mlir.arguments import clip_size  # noqa: E402
 from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs  # noqa: E402
 from rt3d_mlir.codegen.single_conv import FUNCTION_NAME, ConvSpec, build_kgs_conv3d_module, random_kgs_weight  # noqa: E402
 from rt3d_mlir.demo import C3D_PAPER_PRUNING  # noqa: E402

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from rt3d_mlir.codegen.jit import JitModule
-from rt3d_mlir.entry_point import ENTRY_POINT, entry_signature
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -166,7 +166,7 @@ def _compile(
         tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), options)
     tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
     run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
-    _, inputs, output = entry_signature(module)
+    inputs, output = entry_shapes(entry_type(module, "imported module"))
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     stage(HOST_STAGES[3])
     with module.context:

@@ -18,10 +18,14 @@ def entry_function(module: ir.Module | ir.Operation, what: str = "module") -> ir
     raise UserError(f"the {what} has no @{ENTRY_POINT} function")
 
 
-def entry_signature(module: ir.Module | ir.Operation) -> tuple[ir.FunctionType, list[tuple[int, ...]], tuple[int, ...]]:
-    """``@main``'s type, input shapes and output shape; a model with other than one output is a UserError."""
-    function_type = ir.FunctionType(ir.TypeAttr(entry_function(module, "imported module").attributes["function_type"]).value)
+def entry_type(module: ir.Module | ir.Operation, what: str = "module") -> ir.FunctionType:
+    """The type of the module's ``@main`` (see :func:`entry_function`)."""
+    return ir.FunctionType(ir.TypeAttr(entry_function(module, what).attributes["function_type"]).value)
+
+
+def entry_shapes(function_type: ir.FunctionType) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
+    """Input shapes and output shape of ``@main``'s type; a model with other than one output is a UserError."""
     if len(function_type.results) != 1:
         raise UserError(f"only models with one output tensor compile for now, this one has {len(function_type.results)}")
     inputs = [tuple(ir.RankedTensorType(t).shape) for t in function_type.inputs]
-    return function_type, inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)
+    return inputs, tuple(ir.RankedTensorType(function_type.results[0]).shape)

@@ -1,24 +1,12 @@
 """Errors that are the user's to fix: the tools print them as one line and exit 1, never a traceback."""
 
-import argparse
 import os
 import sys
 import traceback
-from typing import NoReturn
 
 
 class UserError(Exception):
     """Bad input (a file, a name, an option): the message says what is wrong and how to fix it."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """The tools' parser: a bad command line is one ``prog: error: ...`` line and exit status 1.
-
-    mlir-opt's convention (argparse's own is 2), so every user error of every tool exits 1.
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def first_line(error: BaseException) -> str:

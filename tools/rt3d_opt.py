@@ -26,7 +26,8 @@ from torch_mlir.dialects import torch as torch_dialect
 from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
-from rt3d_mlir.errors import ArgumentParser, UserError
+from rt3d_mlir.arguments import ArgumentParser
+from rt3d_mlir.errors import UserError
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text

@@ -22,7 +22,8 @@ from torch_mlir import ir
 
 from rt3d_mlir.diagnostics import PassError, SourceLocation
 from rt3d_mlir.dialect import make_context
-from rt3d_mlir.errors import ArgumentParser, UserError, first_line, report_internal_error
+from rt3d_mlir.arguments import ArgumentParser
+from rt3d_mlir.errors import UserError, first_line, report_internal_error
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
 

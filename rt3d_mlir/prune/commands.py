@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from rt3d_mlir.cli import MAX_SEED, MAX_THREADS, MAX_WORKERS, real_number, whole_number, width_multiplier
+from rt3d_mlir.arguments import MAX_SEED, MAX_THREADS, MAX_WORKERS, real_number, whole_number, width_multiplier
 from rt3d_mlir.data import DATASETS, build_datasets
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape

@@ -61,7 +61,7 @@ def _protected(layer: PrunableLayer, scores: torch.Tensor) -> torch.Tensor:
     if layer.scheme.balanced or layer.scheme.whole_filters:
         protected[int(scores.argmax())] = True
         return protected
-    by_block = scores.reshape(layer.unit_weights().shape[0], -1)
+    by_block = scores.reshape(layer.group_shape.grid(*layer.weight.shape[:2])[0], -1)
     rows = torch.arange(by_block.shape[0])
     protected.reshape(by_block.shape)[rows, by_block.argmax(dim=1)] = True
     return protected

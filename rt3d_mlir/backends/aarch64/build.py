@@ -32,7 +32,7 @@ from rt3d_mlir.backends.aarch64.emit import TRIPLES, check_cpu, emit_assembly, e
 from rt3d_mlir.backends.aarch64.header import generate_header
 from rt3d_mlir.backends.aarch64.lower import LoweredModel, lower_variant
 from rt3d_mlir.backends.aarch64.weights_object import weights_object
-from rt3d_mlir.entry_point import ENTRY_POINT, entry_function, entry_signature
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.importer import import_model
@@ -102,15 +102,14 @@ class Aarch64Build:
 
 def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
     """``@main``'s input and output shapes, which must be static f32 tensors."""
-    function_type = ir.FunctionType(ir.TypeAttr(entry_function(module).attributes["function_type"]).value)
+    function_type = entry_type(module)
     types = [*function_type.inputs, *function_type.results]
     if len(function_type.results) != 1 or not all(
         isinstance(t, ir.RankedTensorType) and isinstance(t.element_type, ir.F32Type) and t.has_static_shape for t in types
     ):
         # static shapes: the header's sizes and the driver's buffers are fixed at compile time
         raise UserError(f"@{ENTRY_POINT} must take f32 tensors of static shape and return one, it is {function_type}")
-    _, inputs, output = entry_signature(module)
-    return inputs, output
+    return entry_shapes(function_type)
 
 
 def check_prefix(prefix: str) -> str:
