@@ -37,16 +37,16 @@ from torch_mlir import ir
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rt3d_mlir.backends.aarch64 import mca  # noqa: E402
-from rt3d_mlir.backends.aarch64.build import compile_module  # noqa: E402
-from rt3d_mlir.backends.aarch64.cpus import resolve_cpu  # noqa: E402
+from rt3d_mlir.compiler import compile_module, make_options  # noqa: E402
+from rt3d_mlir.targets.aarch64 import resolve_cpu  # noqa: E402
 from rt3d_mlir.arguments import clip_size  # noqa: E402
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs  # noqa: E402
-from rt3d_mlir.codegen.single_conv import FUNCTION_NAME, ConvSpec, build_kgs_conv3d_module, random_kgs_weight  # noqa: E402
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs  # noqa: E402
+from rt3d_mlir.conv_module import FUNCTION_NAME, ConvSpec, build_kgs_conv3d_module, random_kgs_weight  # noqa: E402
 from rt3d_mlir.demo import C3D_PAPER_PRUNING  # noqa: E402
 from rt3d_mlir.dialect import make_context  # noqa: E402
 from rt3d_mlir.kgs import GroupShape, compact  # noqa: E402
 from rt3d_mlir.models import build_model  # noqa: E402
-from rt3d_mlir.codegen.kept_pattern import group_pattern  # noqa: E402
+from rt3d_mlir.dialect.kept_pattern import group_pattern  # noqa: E402
 from rt3d_mlir.targets.strategy import (  # noqa: E402
     SCHEDULE_ATTR, FilterSchedule, Schedule, choose_kernel_schedule, filter_pattern, union_entries,
 )
@@ -90,7 +90,7 @@ def narrow_loop(weight: torch.Tensor, input_shape: tuple[int, ...], schedule: Sc
         for function in module.body.operations:
             if function.operation.name == "func.func" and function.attributes["sym_name"].value == FUNCTION_NAME:
                 function.attributes["sym_name"] = ir.StringAttr.get("main")
-        build = compile_module(module, "layer", cpu, platforms=("linux-gnu",))
+        build = compile_module(module, "aarch64", make_options(prefix="layer", cpu=cpu, platforms=("linux-gnu",)))
     return mca.inner_loop(build.assembly)
 
 

@@ -63,8 +63,9 @@ import numpy as np
 import torch
 from torch_mlir import ir, runtime
 
-from rt3d_mlir.codegen.jit import JitModule
-from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.backends.host.jit import JitModule
+from rt3d_mlir.backends.host.single_conv import CompiledConv
+from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, last_name
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape, compact

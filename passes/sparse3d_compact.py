@@ -37,7 +37,7 @@ from torch_mlir.dialects import arith
 
 from rt3d_mlir import kgs
 from rt3d_mlir.codegen.filter_order import MODES, choose_filter_order
-from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
 from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
 from rt3d_mlir.errors import UserError

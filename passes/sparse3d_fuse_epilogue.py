@@ -36,7 +36,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
 from rt3d_mlir.codegen.elementwise import added_operand, is_relu
-from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.dialect.sparse3d import ACTIVATION
 from rt3d_mlir.passes.base import ModulePass
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, TargetOptions, option

@@ -17,7 +17,7 @@ Output: the same, each conv carrying its schedule (a schedule already on an op i
 The choice itself is :func:`rt3d_mlir.targets.strategy.choose_kernel_schedule` (the cheaper of the
 w-vectors and filter-vectors kernels by the cost model), or, with ``tuning-cache=FILE``, the schedule
 ``rt3d tune`` measured fastest for a conv of that shape and kept pattern on this target
-(:mod:`rt3d_mlir.tuning`); this pass only records it.
+(:mod:`rt3d_mlir.targets.tuning_cache`); this pass only records it.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
 from rt3d_mlir.targets import TARGET_ATTR, module_target, resolve, set_module_target
-from rt3d_mlir.codegen.kept_pattern import constant_pattern
+from rt3d_mlir.dialect.kept_pattern import constant_pattern
 from rt3d_mlir.dialect.sparse3d import filter_permutation
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_kernel_schedule
 
@@ -55,7 +55,7 @@ class Sparse3DTile(ModulePass):
     def apply(self, module: ir.Operation) -> None:
         target = CPU_TARGETS.module_target(module, self.target, self.default_target)
         if self.tuning_cache:
-            from rt3d_mlir.tuning import TuningCache, apply_cache
+            from rt3d_mlir.targets.tuning_cache import TuningCache, apply_cache
 
             apply_cache(module, target, TuningCache.load(self.tuning_cache))
         for op in find_kgs_convs(module):

@@ -27,7 +27,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 
 from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.kernel_init import InitKind, init_source
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import find_kgs_convs
+from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError

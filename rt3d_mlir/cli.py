@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rt3d_mlir.backends import all_backends, backend_for
+from rt3d_mlir.backends.base import Backend, describe_targets
 from rt3d_mlir.arguments import (
     MAX_CLASSES, MAX_THREADS, ArgumentParser, clip_size, group_shape, whole_number, width_multiplier,
 )
@@ -61,6 +63,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_prefix(model_argument: str) -> str:
+    """The C name prefix of a model's artifacts: ``rt3d_`` and the model's name."""
+    return "rt3d_" + re.sub(r"\W", "_", Path(model_argument).stem)
+
+
+def compile_options(args: argparse.Namespace, backend: Backend) -> dict[str, Any]:
+    """The compile options ``args`` give ``backend``; a back end's option given to another target is an error
+    (it would be ignored silently)."""
+    from rt3d_mlir.backends import all_backends, backend_for
+
+    for other in all_backends():
+        flags = [option.flag for option in other.cli_options if other is not backend and getattr(args, option.dest)]
+        if flags:
+            raise UserError(f"{', '.join(flags)}: only for --target {other.cli_targets}, not {args.target}")
+    fields = {option.field: getattr(args, option.dest) for option in backend.cli_options
+              if option.field and getattr(args, option.dest) is not None}
+    if "prefix" in backend.options:
+        fields.setdefault("prefix", default_prefix(args.model))
+    return fields
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     import torch
 
@@ -69,24 +92,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from rt3d_mlir.report import format_table
     from rt3d_mlir.timing import median_time
 
-    aarch64 = args.target == "aarch64" or args.target.startswith("aarch64-")
-    vulkan = args.target == "vulkan" or args.target.startswith("vulkan-")
-    # a back end's options given to another target would be silently ignored
-    aarch64_options = {"--cpu": args.cpu, "--features": args.features, "--name": args.name, "--qemu-check": args.qemu_check}
-    misplaced = [option for option, value in aarch64_options.items() if value] if not aarch64 else []
-    if misplaced:
-        raise UserError(f"{', '.join(misplaced)}: only for --target aarch64 or aarch64-<cpu>, not {args.target}")
-    if args.no_run and not vulkan:
-        raise UserError(f"--no-run: only for --target vulkan, not {args.target}")
-    if args.no_run and args.repeat:
+    backend = backend_for(args.target)
+    options = compile_options(args, backend)
+    no_run, qemu = getattr(args, "no_run", False), getattr(args, "qemu_check", False)
+    if args.repeat and not backend.runs_here:
+        raise UserError(f"--repeat times runs on this machine: --target {args.target} writes artifacts that run elsewhere")
+    if no_run and args.repeat:
         raise UserError("--no-run and --repeat contradict each other: timing needs a run")
+    if not backend.runs_here and not args.output:
+        raise UserError(f"--target {args.target} writes a folder of artifacts: name it with -o DIR")
     if args.output:
-        (check_output_folder if aarch64 or vulkan else check_output_file)(args.output)
-    model, example = load_model_argument(args)
-    if aarch64:
+        (check_output_folder if backend.output == "folder" else check_output_file)(args.output)
+    if qemu:
         from rt3d_mlir.backends.aarch64 import command
 
-        return command.run(args, model, example)
+        command.check_qemu_prerequisites()
+    model, example = load_model_argument(args)
     if isinstance(model, torch.export.ExportedProgram):
         if example is None:
             raise UserError(f"{args.model} holds no example inputs to check the compiled model on: save a program "
@@ -95,16 +116,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
         reference, reference_name = (lambda *tensors: program(*tensors)), "the exported program"
     else:
         reference, reference_name = model, "torch eager" if isinstance(model, torch.nn.Module) else "ONNX Runtime"
+    if qemu and not isinstance(model, torch.nn.Module):
+        raise UserError("--qemu-check compares with torch eager: it needs a zoo model or a pruned checkpoint, not a .pt2 program or an ONNX model")
     inputs = example if isinstance(example, tuple) else (example,)
-    compiled = compile_model(model, example, target=args.target, threads=args.threads, progress=not args.quiet)
+    compiled = compile_model(model, example, target=args.target, progress=not args.quiet, **options)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
     if args.output:
-        if vulkan:
-            print(f"wrote the SPIR-V modules and manifest to {compiled.save(args.output)}", file=sys.stderr)
-        else:
+        if backend.output == "file":
             write_text(args.output, compiled.kernel_ir)
-    if vulkan and args.no_run:
+        else:
+            written = compiled.save(args.output)
+            for path in written if isinstance(written, list) else [written]:
+                print(f"wrote {path}", file=sys.stderr)
+    if qemu:
+        command.qemu_check(compiled, model, example, Path(args.output))
+    if not backend.runs_here or no_run:
         return 0
     error, scale = check_against_eager(compiled, reference, example)
     print(f"max |compiled - {reference_name}| = {error:.3g} (outputs up to {scale:.3g})")
@@ -112,7 +139,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         with torch.no_grad():
             ours = median_time(lambda: compiled(*inputs), args.repeat)
             theirs = median_time(lambda: reference(*inputs), args.repeat)
-        where = f"on {compiled.runner().info.name}" if vulkan else f"{compiled.threads} thread(s)"
+        where = f"on {compiled.runner().info.name}" if hasattr(compiled, "runner") else f"{compiled.threads} thread(s)"
         print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
               f"{reference_name} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
     return 0
@@ -122,7 +149,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
     from rt3d_mlir.compiler import compile as compile_model
-    from rt3d_mlir.tuning import TuningCache, TuningOptions, default_cache_path
+    from rt3d_mlir.backends.host.tuning import TuningOptions
+    from rt3d_mlir.targets.tuning_cache import TuningCache, default_cache_path
 
     cache = Path(args.cache) if args.cache else default_cache_path()
     check_output_file(str(cache), "--cache")
@@ -165,6 +193,14 @@ class _ArgumentParser(ArgumentParser):
         self._negative_number_matcher = re.compile(r"-\.?\d")
 
 
+# how a back end's CliOption kinds become argparse arguments
+_CLI_KINDS: dict[str, dict[str, Any]] = {
+    "thread-count": {"type": whole_number(1, MAX_THREADS), "default": None},
+    "flag": {"action": "store_true"},
+    "text": {"default": None},
+}
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a zoo model ({', '.join(MODELS)}), an ONNX model (.onnx), a torch.export program (.pt2) or a pruned checkpoint (.pt)")
     parser.add_argument("--input-size", type=clip_size, default=None, help="clip FRAMESxHEIGHTxWIDTH (default: the paper's)")
@@ -184,25 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     compiler = commands.add_parser("compile", help="compile a model for the host CPU, Vulkan or AArch64, check it against torch, time it")
     add_model_arguments(compiler)
-    compiler.add_argument("--target", default="host", help="host, host-avx512, host-avx2, vulkan or vulkan-<gpu>: "
-                          "vulkan-desktop, vulkan-mali-valhall, vulkan-adreno-6xx (each also +fp16 or +fp16-math), aarch64, aarch64-a76 or aarch64-a55 (default: host)")
-    compiler.add_argument("--threads", type=whole_number(1, MAX_THREADS), default=None, help="host targets: OpenMP threads (default: all cores)")
-    compiler.add_argument("--repeat", type=whole_number(), default=None, help="host and vulkan: time this many runs of ours and of torch eager")
+    compiler.add_argument("--target", default="host", help=f"one of {describe_targets(list(all_backends()))} (default: host)")
+    compiler.add_argument("--repeat", type=whole_number(), default=None, help="time this many runs of ours and of the reference (targets that run here)")
     compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
                           "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin; "
                           "aarch64: the folder for the objects and the header)")
-    compiler.add_argument("--no-run", action="store_true", help="vulkan: only compile, do not run on a local Vulkan device")
-    aarch64 = compiler.add_argument_group("aarch64 (--target aarch64, aarch64-a76 or aarch64-a55; docs/aarch64.md)")
-    aarch64.add_argument("--cpu", default=None, help="a76 (default), a55, or an LLVM AArch64 cpu such as cortex-a78")
-    aarch64.add_argument("--features", default=None, help="extra LLVM features, e.g. +dotprod,+fullfp16")
-    aarch64.add_argument("--name", default=None, help="C name prefix of the artifacts (default: rt3d_MODEL)")
-    aarch64.add_argument("--qemu-check", action="store_true", help="run the single-threaded object under qemu-aarch64, compare to torch eager")
+    for backend in all_backends():
+        group = compiler.add_argument_group(f"--target {backend.cli_targets}: {backend.summary}")
+        for option in backend.cli_options:
+            group.add_argument(option.flag, help=option.help, **_CLI_KINDS[option.kind])
     compiler.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     compiler.set_defaults(handler=cmd_compile)
 
     tuner = commands.add_parser("tune", help="time the cost model's best schedules of each conv here and cache the fastest for later compiles")
     add_model_arguments(tuner)
-    tuner.add_argument("--target", default="host", help="host, host-avx512 or host-avx2 (default: host)")
+    tuner.add_argument("--target", default="host", help=f"one of {describe_targets([backend_for('host')])} (default: host)")
     tuner.add_argument("--cache", default=None, help="the tuning cache file (default: $RT3D_TUNING_CACHE or ~/.cache/rt3d-mlir/tuning.json)")
     tuner.add_argument("--candidates", type=whole_number(), default=4, help="schedules timed per conv (at least the best 2 of each kernel)")
     tuner.add_argument("--rounds", type=whole_number(), default=5, help="interleaved timing rounds per conv (median taken)")

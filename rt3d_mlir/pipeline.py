@@ -1,4 +1,4 @@
-"""Pipelines that mix our Python passes with upstream MLIR passes.
+"""Pipelines that mix our Python passes with upstream MLIR passes: parsing, building, running.
 
 MLIR's textual pipeline parser cannot name a Python pass, so a pipeline such as
 ``builtin.module(sparse3d-from-linalg{group-shape=8x4}, canonicalize, func.func(cse))``
@@ -15,8 +15,10 @@ from typing import Union
 from torch_mlir import ir, passmanager
 
 from rt3d_mlir import passes
+from rt3d_mlir.dialect import load_sparse3d
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes import ModulePass
+from rt3d_mlir.pipelines import PIPELINES
 
 _ELEMENT_NAME = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*(.*)\Z", re.DOTALL)
 
@@ -52,7 +54,7 @@ def split_top_level(text: str) -> list[str]:
 
 def _check_upstream(element: str) -> None:
     for name in re.findall(r"[A-Za-z_][\w.-]*", element):
-        if passes.is_pass(name) or name in passes.PIPELINES:
+        if passes.is_pass(name) or name in PIPELINES:
             raise UserError(f"'{name}' runs on the whole module: put it at the top level of the pipeline, not in '{element}'")
     try:
         passmanager.PassManager.parse(f"builtin.module({element})")
@@ -69,11 +71,11 @@ def parse_element(element: str) -> list[Step]:
     if match is None:
         raise UserError(f"bad pipeline element '{element}'")
     name, rest = match[1], match[2].strip()
-    if name in passes.PIPELINES:
+    if name in PIPELINES:
         if rest:
             raise UserError(f"pipeline '{name}' takes no options, got '{rest}'")
         steps: list[Step] = []
-        for part in passes.PIPELINES[name][1]:
+        for part in PIPELINES[name].steps:
             try:
                 steps += parse_element(part)
             except UserError as error:
@@ -140,3 +142,24 @@ def run_pipeline(module: ir.Module, pipeline: str | list[Step]) -> None:
     with module.context:
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         build_pass_manager(steps, module.context).run(module.operation)
+
+
+def add_named_pipeline(manager: passmanager.PassManager, name: str, context: ir.Context | None = None) -> None:
+    """Appends the named pipeline ``name`` (e.g. ``kgs-lower``, ``kgs-to-llvm``) to a PassManager on builtin.module,
+    so that another MLIR pipeline can embed it."""
+    if name not in PIPELINES:
+        raise UserError(f"unknown pipeline '{name}'; known: {', '.join(PIPELINES)}")
+    context = context or ir.Context.current
+    load_sparse3d(context)
+    with context:
+        add_steps(manager, parse_element(name))
+
+
+def add_kgs_lower(manager: passmanager.PassManager, context: ir.Context | None = None) -> None:
+    """Appends ``--kgs-lower`` to a PassManager on builtin.module."""
+    add_named_pipeline(manager, "kgs-lower", context)
+
+
+def add_kgs_to_llvm(manager: passmanager.PassManager, context: ir.Context | None = None) -> None:
+    """Appends ``--kgs-to-llvm`` (``--kgs-lower``, bufferization, lowering to LLVM) to a PassManager."""
+    add_named_pipeline(manager, "kgs-to-llvm", context)

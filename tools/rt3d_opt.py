@@ -30,6 +30,7 @@ from rt3d_mlir.arguments import ArgumentParser
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
+from rt3d_mlir.pipelines import PIPELINES
 from rt3d_mlir.pipeline import Step, build_pass_manager, parse_element, parse_pipeline, pipeline_text
 
 KEPT_REPRODUCERS = 5  # internal errors' inputs kept in the per-user cache folder, newest first
@@ -127,9 +128,9 @@ def passes_help() -> str:
             setting = f"{option.name.replace('_', '-')}={option.default}"
             lines.append(f"      {setting:<26} {option.metadata.get('help', '')}")
     lines.append("rt3d-mlir pipelines:")
-    for name, (summary, elements) in passes.PIPELINES.items():
-        lines.append(f"  --{name:<28} {summary}")
-        lines.append(f"      = {', '.join(elements)}")
+    for name, pipeline in PIPELINES.items():
+        lines.append(f"  --{name:<28} {pipeline.summary}")
+        lines.append(f"      = {', '.join(pipeline.steps)}")
     lines.append("Every upstream MLIR pass is available too, under its mlir-opt name (e.g. --canonicalize).")
     return "\n".join(lines)
 

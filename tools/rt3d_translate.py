@@ -66,8 +66,8 @@ def _parse_failure(error: ir.MLIRError, file_name: str) -> str:
 
 
 def run(argv: list[str]) -> int:
-    from rt3d_mlir.backends.aarch64.build import compile_module
     from rt3d_mlir.backends.aarch64.emit import llvm22_compatible
+    from rt3d_mlir.compiler import compile_module, make_options
 
     args = build_parser().parse_args(argv)
     if args.emit in ("artifacts", "obj") and args.output == "-":
@@ -92,8 +92,10 @@ def run(argv: list[str]) -> int:
         except ir.MLIRError as error:
             raise UserError(f"cannot parse {_parse_failure(error, file_name)}") from None
         platforms = ("linux-gnu", "android") if args.emit == "artifacts" else (args.triple,)
-        build = compile_module(module, args.name, args.cpu, args.features, args.group_shape,
-                               f"{args.name} translated from {Path(args.input).name} by rt3d-translate", platforms)
+        options = make_options(prefix=args.name, cpu=args.cpu, features=args.features, group_shape=args.group_shape,
+                               description=f"{args.name} translated from {Path(args.input).name} by rt3d-translate",
+                               platforms=platforms)
+        build = compile_module(module, "aarch64", options)
     suffix = "" if args.openmp else "-st"
     if args.emit == "artifacts":
         for path in build.save(args.output):

@@ -1,12 +1,12 @@
-"""CPU code generation for ``sparse3d.kgs_conv3d`` (docs/cpu-codegen.md).
+"""Code generation mechanisms for ``sparse3d.kgs_conv3d``, pooling and matmuls (docs/cpu-codegen.md).
 
-- ``geometry``: :class:`ConvGeometry` (static sizes of one op), :func:`find_kgs_convs`.
-- ``kgs_kernel``: :func:`emit_kgs_conv3d` (op + Schedule -> upstream scf/vector/memref/linalg code).
-- ``lowering``: :func:`lower_to_llvm` (bufferize, scf.parallel -> OpenMP, LLVM dialect).
-- ``jit``: :class:`JitModule` (host JIT on numpy/torch arrays, thread count), :func:`find_openmp_runtime`.
-- ``single_conv``: :class:`CompiledConv`, :class:`ConvSpec`, :func:`build_kgs_conv3d_module`,
-  :func:`random_kgs_weight` (one conv end to end: tests and benchmarks).
+- ``kgs_kernel``: :func:`emit_kgs_conv3d` (op + Schedule -> upstream scf/vector/memref/linalg code),
+  dispatching to ``w_vector_kernel`` or ``filter_vector_kernel``.
+- ``padded_input``, ``kernel_init``, ``kernel_ir``: the padded input, what sums start from, IR-building helpers.
+- ``pooling``, ``matmul``, ``elementwise``, ``filter_order``: the other ops the passes rewrite.
 
-The strategy that picks a Schedule for a target lives in :mod:`rt3d_mlir.targets.strategy`.
-Submodules are imported explicitly, so importing this package stays cheap.
+What a conv is (its geometry, its kept pattern) is read in :mod:`rt3d_mlir.dialect`; the strategy
+that picks a Schedule for a target lives in :mod:`rt3d_mlir.targets.strategy`; lowering to LLVM and
+the JIT belong to the host back end (:mod:`rt3d_mlir.backends.host`). Submodules are imported
+explicitly, so importing this package stays cheap.
 """

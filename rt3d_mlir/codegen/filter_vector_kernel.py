@@ -33,7 +33,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import (
     BUFFER_ALIGNMENT, Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop,

@@ -22,8 +22,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, memref
 
 from rt3d_mlir.codegen.filter_vector_kernel import FilterVectorEmitter, dense_weight
-from rt3d_mlir.codegen.geometry import ConvGeometry
-from rt3d_mlir.codegen.kept_pattern import constant_tables, group_pattern
+from rt3d_mlir.dialect.geometry import ConvGeometry
+from rt3d_mlir.dialect.kept_pattern import constant_tables, group_pattern
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, init_source
 from rt3d_mlir.codegen.kernel_ir import BUFFER_ALIGNMENT, flat, identity_memref, read_only_buffer, unused_symbol
 from rt3d_mlir.codegen.w_vector_kernel import WVectorEmitter

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_ir import (
     BUFFER_ALIGNMENT, Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop, row_major_strides,
 )

@@ -26,7 +26,7 @@ from typing import Sequence
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop
 from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input

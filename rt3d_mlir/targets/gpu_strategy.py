@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.targets import int_fields_attr, int_fields_from_attr
 from rt3d_mlir.targets.gpu import GpuTarget

@@ -46,7 +46,7 @@ import numpy as np
 
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.targets import Target, dict_fields, int_fields_attr, int_fields_from_attr, string_field
 

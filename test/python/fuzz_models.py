@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 import rt3d_mlir
-from rt3d_mlir.codegen.single_conv import random_kgs_weight
+from rt3d_mlir.conv_module import random_kgs_weight
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
 

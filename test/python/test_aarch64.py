@@ -17,10 +17,10 @@ import torch
 
 import rt3d_mlir
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.backends.aarch64 import compile_model, emit, mca, toolchain
+from rt3d_mlir.backends.aarch64 import emit, mca, toolchain
 from rt3d_mlir.backends.aarch64.build import Aarch64Build
 from rt3d_mlir.backends.aarch64.single_conv import compile_conv
-from rt3d_mlir.codegen.single_conv import ConvSpec, random_kgs_weight
+from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, prune_randomly
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.models import build_model, example_input
@@ -96,7 +96,7 @@ def small_c3d() -> tuple[torch.nn.Module, torch.Tensor, Aarch64Build]:
     model = build_model("c3d", width=0.125, input_size=clip)
     prune_randomly(model, C3D_PAPER_PRUNING, G84, seed=1)  # KGS at the paper's 3.6x profile rates
     example = example_input("c3d", input_size=clip)
-    return model, example, compile_model(model, example, prefix="rt3d_c3d", platforms=("linux-gnu",))
+    return model, example, rt3d_mlir.compile(model, example, target="aarch64", prefix="rt3d_c3d", platforms=("linux-gnu",))
 
 
 def test_whole_model_both_variants_match_eager(small_c3d, tmp_path: Path) -> None:
@@ -240,13 +240,13 @@ def test_rt3d_translate_unparsable_input(tmp_path: Path, capsys) -> None:
 
 
 def test_rt3d_translate_internal_error_is_not_a_traceback(monkeypatch, capsys) -> None:
-    from rt3d_mlir.backends.aarch64 import build
+    from rt3d_mlir import compiler
     from rt3d_mlir.tools.rt3d_translate import main
 
     def broken(*args: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(build, "compile_module", broken)
+    monkeypatch.setattr(compiler, "compile_module", broken)
     source = Path(__file__).parents[1] / "Target" / "AArch64" / "rt3d-translate.mlir"
     assert main([str(source), "--emit=header"]) == 1
     error = capsys.readouterr().err
@@ -254,11 +254,11 @@ def test_rt3d_translate_internal_error_is_not_a_traceback(monkeypatch, capsys) -
 
 
 def test_qemu_check_without_the_driver_source_fails_before_compiling(tmp_path: Path, monkeypatch, capsys) -> None:
-    from rt3d_mlir.backends.aarch64 import command
+    from rt3d_mlir import compiler
     from rt3d_mlir.cli import main
 
     monkeypatch.setattr(toolchain, "DRIVER_SOURCE", tmp_path / "driver.c")  # as in an installed package
-    monkeypatch.setattr(command, "compile_model", lambda *args, **kwargs: pytest.fail("compiled before the check"))
+    monkeypatch.setattr(compiler, "compile", lambda *args, **kwargs: pytest.fail("compiled before the check"))
     arguments = ["compile", "c3d", "--width", "0.125", "--input-size", "16x16x16", "--target", "aarch64", "-o", str(tmp_path)]
     assert main([*arguments, "--qemu-check"]) == 1
     assert "driver.c is missing" in capsys.readouterr().err

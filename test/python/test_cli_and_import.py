@@ -210,13 +210,13 @@ def test_rt3d_compile_takes_a_pruned_checkpoint(tmp_path, capsys):
 
 
 def test_rt3d_compile_help_names_every_target(capsys):
-    from rt3d_mlir.backends.aarch64 import PRESET_CPUS
-    from rt3d_mlir.compiler import HOST_TARGETS
+    from rt3d_mlir.backends.host import HostBackend
+    from rt3d_mlir.targets.aarch64 import PRESET_CPUS
     from rt3d_mlir.targets.gpu import GPU_PRESETS, PRECISION_SUFFIXES
 
     with pytest.raises(SystemExit):
         cli.main(["compile", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
-    targets = [*HOST_TARGETS, "vulkan", *(f"vulkan-{gpu}" for gpu in GPU_PRESETS), *PRECISION_SUFFIXES,
+    targets = [*HostBackend().target_names(), "vulkan", *(f"vulkan-{gpu}" for gpu in GPU_PRESETS), *PRECISION_SUFFIXES,
                "aarch64", *(f"aarch64-{cpu}" for cpu in PRESET_CPUS)]
     assert [target for target in targets if target not in help_text] == []

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import rt3d_mlir
-from rt3d_mlir.compiler import CompiledModel
+from rt3d_mlir.backends.host.compiled_model import CompiledModel
 from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
 
@@ -122,7 +122,7 @@ def test_sum_pooling_into_a_tensor_init_matches_torch() -> None:
     # the addf combiner and a non-fill init (torch's AvgPool3d imports in another form, so no model test reaches it)
     from torch_mlir import ir
 
-    from rt3d_mlir.codegen.jit import JitModule
+    from rt3d_mlir.backends.host.jit import JitModule
     from rt3d_mlir.dialect import make_context
 
     generator = torch.Generator().manual_seed(0)

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from torch_mlir import ir, passmanager
 
-from rt3d_mlir.codegen.geometry import find_kgs_convs
-from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.dialect.geometry import find_kgs_convs
+from rt3d_mlir.backends.host.jit import JitModule
 from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
-from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.backends.host.single_conv import CompiledConv
+from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.targets import PRESETS

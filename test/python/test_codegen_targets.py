@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
-from rt3d_mlir.codegen.single_conv import ConvSpec, build_kgs_conv3d_module, random_kgs_weight
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.conv_module import ConvSpec, build_kgs_conv3d_module, random_kgs_weight
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError

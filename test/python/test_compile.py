@@ -7,7 +7,7 @@ from torch import nn
 import rt3d_mlir
 from rt3d_mlir import kgs
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, prune_randomly
-from rt3d_mlir.compiler import CompiledModel
+from rt3d_mlir.backends.host.compiled_model import CompiledModel
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.fold import fold_batch_norms
 from rt3d_mlir.models import build_model, example_input

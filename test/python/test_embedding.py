@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from torch_mlir import ir, passmanager
 
-from rt3d_mlir.codegen.jit import JitModule
+from rt3d_mlir.backends.host.jit import JitModule
 from rt3d_mlir.importer import import_model
-from rt3d_mlir.passes import add_kgs_lower, add_kgs_to_llvm
+from rt3d_mlir.pipeline import add_kgs_lower, add_kgs_to_llvm
 
 
 def test_add_kgs_lower_to_a_foreign_pass_manager():

@@ -82,9 +82,9 @@ def test_rt3d_import_and_tune_check_the_output_first(tmp_path, monkeypatch, capf
     ("obj", "{tmp}/missing/conv.o", "does not exist"),
 ])
 def test_rt3d_translate_checks_the_output_before_compiling(emit, output, message, tmp_path, monkeypatch, capfd) -> None:
-    from rt3d_mlir.backends.aarch64 import build
+    from rt3d_mlir import compiler
 
-    monkeypatch.setattr(build, "compile_module", lambda *args: pytest.fail("compiled before the check"))
+    monkeypatch.setattr(compiler, "compile_module", lambda *args: pytest.fail("compiled before the check"))
     assert rt3d_translate.main([str(TRANSLATE_INPUT), f"--emit={emit}", "-o", output.format(tmp=tmp_path)]) == 1
     _one_line_error(capfd, "rt3d-translate", message)
 

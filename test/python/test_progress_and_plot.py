@@ -36,7 +36,9 @@ def test_progress_bar_counts_stages_and_convs_on_a_terminal(monkeypatch):
     monkeypatch.setattr(progress, "SHOW_AFTER_SECONDS", 0)
     rt3d_mlir.compile(*two_convs(), progress=True)
     shown = terminal.getvalue()
-    for stage in rt3d_mlir.compiler.HOST_STAGES:
+    from rt3d_mlir.backends.host import HostBackend
+
+    for stage in (*rt3d_mlir.compiler.FRONT_STAGES, *HostBackend.stages):
         assert stage in shown
     assert "6/6" in shown  # four stages and the two convs of sparse3d-from-linalg
 

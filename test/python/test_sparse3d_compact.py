@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rt3d_mlir.codegen.filter_order import choose_filter_order, computed_macs_per_output, filter_patterns
-from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
+from rt3d_mlir.backends.host.single_conv import CompiledConv
+from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.passes.sparse3d_compact import Sparse3DCompact, narrowest_width

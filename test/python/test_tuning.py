@@ -14,7 +14,8 @@ import torch
 import rt3d_mlir
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.targets.strategy import FilterSchedule, Schedule
-from rt3d_mlir.tuning import CACHE_FORMAT, TuningCache, TuningOptions, schedule_from_json, schedule_to_json
+from rt3d_mlir.backends.host.tuning import TuningOptions
+from rt3d_mlir.targets.tuning_cache import CACHE_FORMAT, TuningCache, schedule_from_json, schedule_to_json
 
 FAST = TuningOptions(candidates=2, rounds=1)
 

@@ -7,8 +7,10 @@ import shutil
 import pytest
 import torch
 
+import rt3d_mlir
+
 from rt3d_mlir import kgs
-from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel, compile_vulkan, validate_spirv
+from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel, validate_spirv
 from rt3d_mlir.backends.vulkan.program import VulkanProgram
 from rt3d_mlir.backends.vulkan.runner import VulkanRunner, check_device
 from rt3d_mlir.cli import main
@@ -88,7 +90,7 @@ def test_single_conv_matches_torch(cin, cout, kernel, stride, padding, dilation,
             conv.weight.copy_(kgs.apply_kept_positions(conv.weight, shape, kept))
     model = torch.nn.Sequential(conv).eval()
     x = torch.randn(2 if pruned == 0.5 else 1, cin, *size)
-    compiled = compile_vulkan(model, x, group_shape=group)
+    compiled = rt3d_mlir.compile(model, x, target="vulkan", group_shape=group)
     assert compiled.convs[0].group_shape == group
     _check(compiled, model, x)
 
@@ -102,7 +104,7 @@ def test_small_model_saved_program_runs_and_times(tmp_path) -> None:
         model.bn.running_mean.uniform_(-0.5, 0.5)
         model.bn.running_var.uniform_(0.5, 2.0)
     x = torch.randn(1, 3, 4, 4, 4)
-    compiled = compile_vulkan(model, x, target="mali-valhall")
+    compiled = rt3d_mlir.compile(model, x, target="vulkan-mali-valhall")
     _check(compiled, model, x)
     # The saved manifest is self-contained: a fresh runner on the loaded program gives the same result.
     program = VulkanProgram.load(compiled.save(tmp_path / "tiny"))
@@ -122,14 +124,14 @@ def test_zoo_model_matches_torch(name: str, size: tuple[int, int, int]) -> None:
     torch.manual_seed(0)
     model = build_model(name, width=0.125, num_classes=10, input_size=size)
     x = torch.randn(1, 3, *size)
-    _check(compile_vulkan(model, x, target="mali-valhall"), model, x)
+    _check(rt3d_mlir.compile(model, x, target="vulkan-mali-valhall"), model, x)
 
 
 @needs_device
 def test_device_limits_are_checked_before_dispatch() -> None:
     model = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 1)).eval()
     x = torch.randn(1, 2, 1, 2, 2)
-    compiled = compile_vulkan(model, x)
+    compiled = rt3d_mlir.compile(model, x, target="vulkan")
     huge = compiled.program.buffers[0]
     compiled.program.buffers[0] = type(huge)(**{**huge.__dict__, "bytes": 1 << 40})
     with pytest.raises(UserError, match="allows storage buffers of .* the program needs 1099511627776"):
@@ -145,7 +147,7 @@ def test_fp16_matches_torch_and_needs_the_device_feature(precision: str) -> None
     torch.manual_seed(0)
     model = Tiny().eval()
     x = torch.randn(1, 3, 4, 4, 4)
-    compiled = compile_vulkan(model, x, target=f"adreno-6xx{precision}")
+    compiled = rt3d_mlir.compile(model, x, target=f"vulkan-adreno-6xx{precision}")
     assert compiled.program.requirements["float16"]
     for name, blob in compiled.program.spirv.items():
         validate_spirv(blob, name)
@@ -167,14 +169,14 @@ class ArgMax(torch.nn.Module):
 
 def test_unsupported_model_is_a_one_line_error() -> None:
     with pytest.raises(UserError, match="the Vulkan path cannot compile this model: 'gpu.func' has no SPIR-V lowering on i64 data"):
-        compile_vulkan(ArgMax(), torch.randn(1, 4, 2, 3, 3))
+        rt3d_mlir.compile(ArgMax(), torch.randn(1, 4, 2, 3, 3), target="vulkan")
 
 
 def test_buffer_larger_than_target_limit_is_a_compile_error() -> None:
     x = torch.randn(1, 4, 16, 128, 128)
     # The 1x144x16x128x128 output is 144 MiB, past Mali's 128 MiB storage buffer range (the desktop preset takes it).
     with pytest.raises(UserError, match="exceeds mali-valhall's max_storage_buffer_bytes 134217728"):
-        compile_vulkan(torch.nn.Sequential(torch.nn.Conv3d(4, 144, 1)).eval(), x, target="mali-valhall")
+        rt3d_mlir.compile(torch.nn.Sequential(torch.nn.Conv3d(4, 144, 1)).eval(), x, target="vulkan-mali-valhall")
 
 
 def test_cli_compiles_to_a_folder_and_rejects_bad_targets(tmp_path, capsys) -> None:

@@ -8,8 +8,6 @@ import torch
 from torch import nn
 
 import rt3d_mlir
-from rt3d_mlir.backends.aarch64 import compile_model as compile_aarch64
-from rt3d_mlir.backends.vulkan.compiler import compile_vulkan
 from rt3d_mlir.models import MODELS, build_model, example_input
 from rt3d_mlir.models.x3d import KGS_PRUNING, X3D, X3DBlock, block_layer
 from test_aarch64 import pytestmark as needs_aarch64_tools, run_build
@@ -55,7 +53,7 @@ def test_x3d_xs_on_the_host_matches_eager(depth):
 @needs_aarch64_tools
 def test_x3d_block_on_aarch64_under_qemu_matches_eager(tmp_path: Path):
     block, x = block_case()
-    build = compile_aarch64(block, x, prefix="rt3d_x3d_block", platforms=("linux-gnu",))
+    build = rt3d_mlir.compile(block, x, target="aarch64", prefix="rt3d_x3d_block", platforms=("linux-gnu",))
     (got,) = run_build(build, tmp_path, [x.numpy()])
     with torch.no_grad():
         expected = block(x).numpy()
@@ -66,7 +64,7 @@ def test_x3d_block_on_aarch64_under_qemu_matches_eager(tmp_path: Path):
 @needs_spirv_val
 def test_x3d_block_on_vulkan_matches_eager():
     block, x = block_case()
-    check_vulkan(compile_vulkan(block, x, target="mali-valhall"), block, x)
+    check_vulkan(rt3d_mlir.compile(block, x, target="vulkan-mali-valhall"), block, x)
 
 
 @pytest.mark.slow  # a minute or more each; the block tests above cover the same ops on these targets
@@ -75,9 +73,9 @@ def test_whole_x3d_xs_on_aarch64_and_vulkan(target, tmp_path: Path):
     model = build_model("x3d_xs", width=0.25, num_classes=10)
     clip = example_input("x3d_xs", input_size=(4, 32, 32))
     if target == "vulkan":
-        check_vulkan(compile_vulkan(model, clip, target="mali-valhall"), model, clip)
+        check_vulkan(rt3d_mlir.compile(model, clip, target="vulkan-mali-valhall"), model, clip)
         return
-    (got,) = run_build(compile_aarch64(model, clip, prefix="rt3d_x3d_xs", platforms=("linux-gnu",)), tmp_path, [clip.numpy()])
+    (got,) = run_build(rt3d_mlir.compile(model, clip, target="aarch64", prefix="rt3d_x3d_xs", platforms=("linux-gnu",)), tmp_path, [clip.numpy()])
     with torch.no_grad():
         expected = model(clip).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())

@@ -1,7 +1,7 @@
 """A whole model to AArch64 artifacts: objects for Linux and Android, OpenMP and single-threaded, a C header.
 
-``compile_model`` (a torch module or program) and ``compile_module`` (an MLIR
-module with ``@main``, e.g. ``rt3d import``'s output) return an
+``rt3d_mlir.compile(model, clip, target="aarch64")`` (and ``rt3d-translate`` for an MLIR
+module with ``@main``) end in :func:`build_artifacts`, which returns an
 :class:`Aarch64Build`; ``save(directory)`` writes it (see docs/aarch64.md)::
 
     PREFIX.h                      entry points, shapes, tensor layout
@@ -18,27 +18,24 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch_mlir import ir
 
 from rt3d_mlir.backends.aarch64 import toolchain
-from rt3d_mlir.backends.aarch64.cpus import Cpu, resolve_cpu
+from rt3d_mlir.targets.aarch64 import Cpu, resolve_cpu
 from rt3d_mlir.backends.aarch64.emit import TRIPLES, check_cpu, emit_assembly, emit_object, llvm22_compatible, optimize
 from rt3d_mlir.backends.aarch64.header import generate_header
 from rt3d_mlir.backends.aarch64.lower import LoweredModel, lower_variant
 from rt3d_mlir.backends.aarch64.weights_object import weights_object
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.fold import fold_batch_norms
-from rt3d_mlir.importer import import_model
-from rt3d_mlir.passes import kgs_kernel_steps
 from rt3d_mlir.pipeline import run_pipeline
-from rt3d_mlir.report import ConvReport, conv_reports
+from rt3d_mlir.pipelines import cpu_kernel_steps
+from rt3d_mlir.report import ConvReport
 from rt3d_mlir.targets import set_module_target
 
 # Loops are emitted parallel when the schedule has more than one thread; the count itself is
@@ -93,14 +90,17 @@ class Aarch64Build:
         for name, code in self.objects.items():
             write(f"{self.prefix}-{name}.o", code)
         write(f"{self.prefix}-st.s", self.assembly)
-        if shared_library and shutil.which(toolchain.CROSS_GCC) and "linux-gnu" in self.platforms:
+        if shared_library and "linux-gnu" in self.platforms and shutil.which(toolchain.CROSS_GCC) is None:
+            print(f"no {toolchain.CROSS_GCC} on PATH: shared libraries not linked (link the objects with your toolchain)",
+                  file=sys.stderr)
+        elif shared_library and "linux-gnu" in self.platforms:
             for suffix, openmp in VARIANTS.items():
                 code = folder / f"{self.prefix}-linux-gnu{suffix}.o"
                 written.append(toolchain.link_shared([code, weights], folder / f"lib{self.prefix}{suffix}.so", openmp))
         return written
 
 
-def _signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
+def entry_signature(module: ir.Module) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
     """``@main``'s input and output shapes, which must be static f32 tensors."""
     function_type = entry_type(module)
     types = [*function_type.inputs, *function_type.results]
@@ -118,32 +118,30 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-def compile_module(
-    module: ir.Module,
-    prefix: str = "rt3d_model",
-    cpu: str | None = None,
-    features: str | None = None,
-    group_shape: str = "auto",
-    description: str = "a model compiled by rt3d-mlir",
-    platforms: tuple[str, ...] = tuple(TRIPLES),
-) -> Aarch64Build:
-    """Compiles ``module`` (linalg on tensors, or after --kgs-lower; sparse3d loaded) in place into artifacts.
-
-    ``platforms``: which of ``linux-gnu`` and ``android`` to emit objects for (both by default).
-    """
-    start = time.perf_counter()
+def check_build_options(cpu: str | None, features: str | None, prefix: str, platforms: tuple[str, ...]) -> Cpu:
+    """The core to compile for; a UserError for a bad prefix, platform, cpu or feature (before anything slow)."""
     check_prefix(prefix)
     unknown = [p for p in platforms if p not in TRIPLES]
     if unknown or not platforms:
         raise UserError(f"unknown platform(s) {', '.join(unknown) or '(none given)'}; use {', '.join(TRIPLES)}")
     core = resolve_cpu(cpu, features)
     check_cpu(core)
-    inputs, output = _signature(module)
-    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
-    convs = conv_reports(module)
+    return core
+
+
+def build_artifacts(
+    module: ir.Module,
+    convs: list[ConvReport],
+    core: Cpu,
+    prefix: str,
+    description: str,
+    platforms: tuple[str, ...],
+) -> Aarch64Build:
+    """The artifacts of ``module`` after the front step (sparse3d loaded): kernels scheduled for ``core``, both variants."""
+    inputs, output = entry_signature(module)
     set_module_target(module, core.target(PARALLEL_THREADS))
-    # as for the host (rt3d_mlir.compiler): regroup, fuse bias/ReLU epilogues, then schedule for this core
-    run_pipeline(module, ", ".join(kgs_kernel_steps(tile_options="")))
+    # as for the host: regroup, fuse bias/ReLU epilogues, then schedule for this core
+    run_pipeline(module, ", ".join(cpu_kernel_steps(tile_options="")))
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
     # one weights object serves both variants: their extracted symbols must be the same arrays
     first, *others = (variant.weights for variant in lowered.values())
@@ -157,23 +155,4 @@ def compile_module(
         if suffix == "-st":
             assembly = emit_assembly(optimized, core, TRIPLES[platforms[0]])
     header = generate_header(prefix, description, inputs, output)
-    return Aarch64Build(prefix, description, core, inputs, output, convs, lowered, objects, assembly, header,
-                        time.perf_counter() - start)
-
-
-def compile_model(
-    model: torch.nn.Module | torch.export.ExportedProgram,
-    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
-    cpu: str | None = None,
-    features: str | None = None,
-    prefix: str = "rt3d_model",
-    group_shape: str = "auto",
-    platforms: tuple[str, ...] = tuple(TRIPLES),
-) -> Aarch64Build:
-    """Folds batch norms, imports ``model`` for the shapes of ``example_input`` and compiles it for AArch64."""
-    check_prefix(prefix)
-    check_cpu(resolve_cpu(cpu, features))  # before the slow import
-    if isinstance(model, torch.nn.Module):
-        model, _ = fold_batch_norms(model)
-    module = import_model(model, example_input)
-    return compile_module(module, prefix, cpu, features, group_shape, f"{prefix} compiled by rt3d-mlir", platforms)
+    return Aarch64Build(prefix, description, core, inputs, output, convs, lowered, objects, assembly, header)

@@ -24,7 +24,7 @@ from typing import Iterator
 import llvmlite.binding as llvm
 import numpy as np
 
-from rt3d_mlir.backends.aarch64.cpus import Cpu
+from rt3d_mlir.targets.aarch64 import Cpu
 from rt3d_mlir.errors import UserError
 
 # what the artifacts are built for: name -> LLVM triple

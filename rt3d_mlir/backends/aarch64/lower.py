@@ -24,7 +24,7 @@ from rt3d_mlir.constants import resource_array
 from rt3d_mlir.entry_point import entry_function
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.ir_walk import ops_named
-from rt3d_mlir.passes import BUFFERIZE, TO_LLVM
+from rt3d_mlir.pipelines import BUFFERIZE, to_llvm_steps
 from rt3d_mlir.pipeline import run_pipeline
 
 MIN_EXTRACTED_ELEMENTS = 64  # smaller constants (and splats) stay in the IR
@@ -131,7 +131,7 @@ def lower_variant(kernel_module: ir.Module, prefix: str, openmp: bool) -> Lowere
         _add_set_threads(module, prefix, openmp)
         run_pipeline(module, ", ".join(BUFFERIZE))
         weights = extract_weights(module, prefix)
-        run_pipeline(module, ", ".join(("convert-scf-to-openmp" if openmp else "convert-scf-to-cf", *TO_LLVM)))
+        run_pipeline(module, ", ".join(to_llvm_steps(openmp)))
         _check_lowered(module)
         llvm_ir = llvm_dialect.translate_module_to_llvmir(module.operation)
     exports = (f"_mlir_ciface_{forward_symbol(prefix)}", set_threads_symbol(prefix))

@@ -1,4 +1,4 @@
-"""Whole models to Vulkan: ``--kgs-to-spirv``, then the host function read into a :class:`VulkanProgram`.
+"""A module after the front step to Vulkan: the rest of ``--kgs-to-spirv``, then the host function read into a :class:`VulkanProgram`.
 
 After the pipeline the host function ``@main`` holds only buffer bookkeeping and
 ``gpu.launch_func`` ops; this module interprets it statically: function arguments are
@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,17 +25,15 @@ import torch
 from torch_mlir import ir
 from torch_mlir.dialects import gpu
 
-from rt3d_mlir import passes
 from rt3d_mlir.backends.vulkan.program import Buffer, ConstantPool, Dispatch, TensorSlot, VulkanProgram
 from rt3d_mlir.constants import defining_op, resource_array
 from rt3d_mlir.diagnostics import capturing_errors
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_function
 from rt3d_mlir.errors import UserError
-from rt3d_mlir.fold import fold_batch_norms
-from rt3d_mlir.importer import import_model
 from rt3d_mlir.pipeline import run_pipeline
-from rt3d_mlir.report import ConvReport, conv_reports
-from rt3d_mlir.targets.gpu import DEFAULT_GPU, GpuTarget, resolve_gpu, set_module_gpu_target
+from rt3d_mlir.pipelines import GPU_STEPS
+from rt3d_mlir.report import ConvReport
+from rt3d_mlir.targets.gpu import GpuTarget
 
 if TYPE_CHECKING:
     from rt3d_mlir.backends.vulkan.runner import VulkanRunner
@@ -246,23 +243,9 @@ def _run_gpu_pipeline(module: ir.Module, pipeline: str) -> None:
             raise UserError(f"the Vulkan path cannot compile this model: {_explain(errors[0] if errors else 'an upstream pass failed')}") from None
 
 
-def compile_vulkan(
-    model: torch.nn.Module | torch.export.ExportedProgram,
-    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
-    target: str = DEFAULT_GPU,
-    group_shape: str = "auto",
-) -> VulkanCompiledModel:
-    """Compiles ``model`` for a GPU target preset (``desktop``, ``mali-valhall``, ``adreno-6xx``; ``+fp16`` for f16 weights)."""
-    gpu_target = resolve_gpu(target)
-    start = time.perf_counter()
-    if isinstance(model, torch.nn.Module):
-        model, _ = fold_batch_norms(model)
-    module = import_model(model, example_input)
-    set_module_gpu_target(module, gpu_target)
-    run_pipeline(module, f"sparse3d-from-linalg{{group-shape={group_shape}}}")
-    convs = conv_reports(module)
-    # The rest of --kgs-to-spirv (its first element, sparse3d-from-linalg, has run).
-    _run_gpu_pipeline(module, ", ".join(passes.PIPELINES["kgs-to-spirv"][1][1:]))
+def compile_for_vulkan(module: ir.Module, convs: list[ConvReport], gpu_target: GpuTarget) -> VulkanCompiledModel:
+    """The rest of ``--kgs-to-spirv`` on ``module`` after the front step, read into a program for ``gpu_target``."""
+    _run_gpu_pipeline(module, ", ".join(GPU_STEPS))
     with module.context, ir.Location.unknown():
         program = program_from_module(module, gpu_target)
-    return VulkanCompiledModel(program, convs, time.perf_counter() - start)
+    return VulkanCompiledModel(program, convs)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.targets.gpu_strategy import VECTOR_WIDTH, GpuSchedule, filter_vectors, output_positions, workgroup_count
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch_mlir import execution_engine, ir, runtime
 
-from rt3d_mlir.codegen.lowering import lower_to_llvm
+from rt3d_mlir.backends.host.lowering import lower_to_llvm
 from rt3d_mlir.errors import UserError
 
 OPENMP_ENV = "RT3D_OPENMP_LIB"

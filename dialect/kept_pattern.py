@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.constants import constant_array, defining_op
 
 

@@ -1,9 +1,6 @@
-"""Measured tuning: time the strategy's best few schedules per conv on this machine and cache the winners.
+"""The tuning cache: schedules measured on a machine (:mod:`rt3d_mlir.backends.host.tuning`), read by later compiles.
 
-The cost model (:mod:`rt3d_mlir.targets.strategy`) ranks every schedule of both kernels;
-:func:`tune_module` JIT-compiles the best ``candidates`` of them for each conv (at least the best
-two of each kernel that applies), times them interleaved on a random input of the conv's shape
-with its real weights, and records the fastest. The cache is a JSON file::
+The cache is a JSON file::
 
     {"format": "rt3d-tuning-1", "entries": {KEY: {"schedule": {...}, "times_ms": {...}}}}
 
@@ -28,15 +25,12 @@ from pathlib import Path
 import numpy as np
 from torch_mlir import ir
 
-from rt3d_mlir.codegen.geometry import ConvGeometry, find_kgs_convs
-from rt3d_mlir.codegen.kept_pattern import constant_pattern, constant_tables
-from rt3d_mlir.dialect.sparse3d import filter_permutation
+from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
+from rt3d_mlir.dialect.kept_pattern import constant_pattern
 from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.outputs import user_cache_folder
 from rt3d_mlir.targets import Target
-from rt3d_mlir.targets.strategy import (
-    FILTER_VECTORS, SCHEDULE_ATTR, FilterSchedule, Schedule, filter_pattern, ranked_schedules, union_entries,
-)
+from rt3d_mlir.targets.strategy import FILTER_VECTORS, SCHEDULE_ATTR, FilterSchedule, Schedule, filter_pattern, union_entries
 
 CACHE_FORMAT = "rt3d-tuning-1"
 CACHE_ENV = "RT3D_TUNING_CACHE"
@@ -133,109 +127,6 @@ def conv_key(target: Target, geometry: ConvGeometry, kept: np.ndarray | None) ->
     dense_entries = math.ceil(g.out_channels / target.vector_lanes) * g.in_channels * g.num_positions
     union = sum(union_entries(pattern, g.group_shape.channels, g.in_channels, target.vector_lanes)) / dense_entries
     return f"{target_part}|{geometry_part}|kept={kept.mean():.3f},lane-union={union:.3f}"
-
-
-def _candidates(ranked: list, count: int) -> list[Schedule | FilterSchedule]:
-    """The ``count`` cheapest schedules, with at least the best two of each kernel that appears."""
-    chosen: list = []
-    for kind in (Schedule, FilterSchedule):
-        chosen += [s for _, s in ranked if isinstance(s, kind)][:2]
-    for _, schedule in ranked:
-        if len(chosen) >= count:
-            break
-        if schedule not in chosen:
-            chosen.append(schedule)
-    return chosen
-
-
-def _compact_weights(op: ir.Operation, geometry: ConvGeometry):
-    """The op's CompactKGS (random values when its weights are not constants: timing does not depend on them)."""
-    from rt3d_mlir.constants import constant_array
-    from rt3d_mlir.kgs import CompactKGS
-
-    offsets, positions = constant_tables(op)
-    values = constant_array(op.operands[1])
-    if values is None:
-        size = ir.RankedTensorType(op.operands[1].type).shape[0]
-        values = np.random.default_rng(0).standard_normal(size).astype(np.float32)
-    weight_shape = (geometry.out_channels, geometry.in_channels, *geometry.kernel_size)
-    return CompactKGS(geometry.group_shape, weight_shape, offsets, positions, values.astype(np.float32))
-
-
-@dataclasses.dataclass(frozen=True)
-class TuningOptions:
-    """How :func:`tune_module` measures: candidates per conv, interleaved timing rounds, retune cached convs."""
-
-    candidates: int = 4
-    rounds: int = 5
-    retune: bool = False
-
-    def __post_init__(self) -> None:
-        if self.candidates < 1 or self.rounds < 1:
-            raise UserError(f"tuning needs at least 1 candidate and 1 round, got {self.candidates} and {self.rounds}")
-
-
-@dataclasses.dataclass(frozen=True)
-class TuneResult:
-    geometry: ConvGeometry
-    schedule: Schedule | FilterSchedule
-    times_ms: dict[str, float]  # median ms of each candidate timed, by its schedule's repr
-    cached: bool  # found in the cache, nothing timed
-
-
-def time_candidates(op: ir.Operation, geometry: ConvGeometry, schedules: list, rounds: int, threads: int) -> dict[str, float]:
-    """Median ms per call of each schedule for this conv, JIT-compiled and timed interleaved."""
-    import torch
-
-    from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec
-    from rt3d_mlir.timing import time_interleaved
-
-    kgs = _compact_weights(op, geometry)
-    spec = ConvSpec((geometry.batch, geometry.in_channels, *geometry.in_size), geometry.strides, geometry.padding, geometry.dilations)
-    x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
-    runs = {}
-    for schedule in schedules:
-        conv = CompiledConv(kgs, spec, schedule=schedule, zero_init=True, openmp=threads > 1)
-        if threads > 1:
-            conv.jit.set_threads(threads)
-        runs[repr(schedule)] = lambda conv=conv: conv(x)
-    times = time_interleaved(runs, rounds)
-    return {name: float(np.median(t) * 1e3) for name, t in times.items()}
-
-
-def tune_module(module: ir.Module, target: Target, cache: TuningCache, options: TuningOptions = TuningOptions(),
-                progress: bool | None = None) -> list[TuneResult]:
-    """Schedules every unscheduled KGS conv of ``module`` from ``cache`` or by timing; records them on the ops.
-
-    ``progress``: a progress bar over the convs (None: only on a terminal). Saves ``cache`` when
-    anything was timed.
-    """
-    from tqdm import tqdm
-
-    results = []
-    convs = [op for op in find_kgs_convs(module.operation) if SCHEDULE_ATTR not in op.attributes]
-    timed = False
-    for op in tqdm(convs, desc="tuning convs", unit="conv", disable=None if progress is None else not progress, file=sys.stderr):
-        geometry = ConvGeometry.of(op)
-        kept = constant_pattern(op, geometry)
-        key = conv_key(target, geometry, kept)
-        schedule = None if options.retune else cache.lookup(key)
-        times: dict[str, float] = {}
-        if schedule is None:
-            if constant_tables(op) is None:
-                raise UserError("tuning needs constant index tables (group_offsets, positions)")
-            ranked = ranked_schedules(target, geometry, kept, filter_permutation(op))
-            schedules = _candidates(ranked, options.candidates)
-            times = time_candidates(op, geometry, schedules, options.rounds, target.cores)
-            schedule = min(schedules, key=lambda s: times[repr(s)])
-            cache.store(key, schedule, times)
-            timed = True
-        with op.context:
-            op.attributes[SCHEDULE_ATTR] = schedule.to_attr()
-        results.append(TuneResult(geometry, schedule, times, cached=not times))
-    if timed:
-        cache.save()
-    return results
 
 
 def apply_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:

@@ -1,0 +1,82 @@
+"""A module after the front step, compiled for the host: schedules (cost model or tuning cache), kernels, LLVM JIT.
+
+``scf.parallel`` loops run on the LLVM OpenMP runtime, so the thread count can change
+between calls (:meth:`CompiledModel.set_threads`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch_mlir import ir
+
+from rt3d_mlir.backends.base import CompileOptions
+from rt3d_mlir.backends.host.jit import JitModule
+from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_module
+from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
+from rt3d_mlir.errors import UserError
+from rt3d_mlir.pipeline import run_pipeline
+from rt3d_mlir.pipelines import KGS_BEFORE_TILE, cpu_kernel_steps
+from rt3d_mlir.progress import stage
+from rt3d_mlir.report import ConvReport
+from rt3d_mlir.targets import resolve
+from rt3d_mlir.targets.tuning_cache import TuningCache, default_cache_path
+
+
+@dataclass
+class CompiledModel:
+    """A model compiled for the host CPU; call it like the torch module (one output tensor)."""
+
+    jit: JitModule
+    input_shapes: list[tuple[int, ...]]
+    output_shape: tuple[int, ...]
+    convs: list[ConvReport]
+    kernel_ir: str = field(repr=False)  # the module after --kgs-lower, for inspection
+    compile_seconds: float = 0.0
+    tuning: list[TuneResult] = field(default_factory=list)  # what compile(tune=...) measured or found cached, per conv
+
+    @property
+    def threads(self) -> int:
+        return self.jit.max_threads
+
+    def set_threads(self, threads: int) -> None:
+        if threads < 1:
+            raise UserError(f"thread count must be at least 1, got {threads}")
+        self.jit.set_threads(threads)
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if len(inputs) != len(self.input_shapes):
+            raise UserError(f"the compiled model takes {len(self.input_shapes)} input(s), got {len(inputs)}")
+        for index, (tensor, shape) in enumerate(zip(inputs, self.input_shapes)):
+            if tuple(tensor.shape) != shape or tensor.dtype != torch.float32:
+                raise UserError(
+                    f"input {index} must be a float32 tensor of shape {shape} (the shape it was compiled for), "
+                    f"got {tensor.dtype} {tuple(tensor.shape)}"
+                )
+        output = self.jit.call(ENTRY_POINT, *inputs, result_rank=len(self.output_shape))
+        return torch.from_numpy(output)
+
+
+def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> CompiledModel:
+    """Regroups filters, fuses epilogues, schedules every conv for ``target`` (tuning first if asked), JIT-compiles."""
+    stage("KGS kernels")
+    run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
+    cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
+    tuning: list[TuneResult] = []
+    if options.tune:
+        tune = options.tune if isinstance(options.tune, TuningOptions) else TuningOptions()
+        tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), tune)
+    tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
+    run_pipeline(module, ", ".join(cpu_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
+    inputs, output = entry_shapes(entry_type(module, "imported module"))
+    kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
+    stage("LLVM JIT")
+    with module.context:
+        jit = JitModule(module)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning)
+    if options.threads is not None:
+        compiled.set_threads(options.threads)
+    return compiled
