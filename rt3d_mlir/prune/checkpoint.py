@@ -42,7 +42,7 @@ def build_from_kwargs(model_name: str, kwargs: dict[str, Any]) -> nn.Module:
 
 
 def pruned_layer_schemes(layers: list[PrunableLayer]) -> dict[str, tuple[str, GroupShape]]:
-    return {layer.name: (layer.scheme.name, layer.group_shape) for layer in layers}
+    return {layer.name: (layer.profile_scheme, layer.group_shape) for layer in layers}
 
 
 def build_profile(
@@ -50,12 +50,14 @@ def build_profile(
     input_size: tuple[int, int, int],
     costs: list[LayerCost],
     schemes: dict[str, tuple[str, GroupShape]],
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Per-layer kept fraction and MACs of the model's current weights (plain types, JSON-ready).
 
     ``schemes`` maps each pruned conv to its scheme name and group shape; such a
     conv is costed as KGS code at that group shape, like the compiler does. Every
-    other layer (scheme "dense") is costed dense.
+    other layer (scheme "dense") is costed dense. ``notes``: lines the report prints
+    under the table (e.g. the layers a row scheme left dense, and why).
     """
     layers = []
     for cost in costs:
@@ -85,6 +87,7 @@ def build_profile(
         "macs_kept": kept,
         "flops_rate": dense / kept,
         "layers": layers,
+        "notes": list(notes or []),
     }
 
 
@@ -105,6 +108,7 @@ def format_profile(profile: dict[str, Any]) -> str:
         f"total: {profile['macs_dense']:,} -> {profile['macs_kept']:,} MACs per clip, "
         f"FLOPs pruning rate {profile['flops_rate']:.2f}x"
     )
+    rows += [f"note: {note}" for note in profile.get("notes", [])]
     return "\n".join(rows)
 
 
@@ -192,7 +196,7 @@ def recompute_profile(model_name: str, model: nn.Module, profile: dict[str, Any]
         for name, layer in described.items()
         if layer["group_shape"] is not None
     }
-    return build_profile(model_name, input_size, costs, schemes)
+    return build_profile(model_name, input_size, costs, schemes, profile.get("notes"))
 
 
 def parse_input_size(text: str) -> tuple[int, int, int]:

@@ -37,7 +37,7 @@ from rt3d_mlir.prune.checkpoint import (
 from rt3d_mlir.prune.flops import measure_layers
 from rt3d_mlir.prune.masks import check_rate_reachable
 from rt3d_mlir.prune.regularizers import ALGORITHMS, GroupPenalty, check_algorithm
-from rt3d_mlir.prune.schemes import SCHEMES, get_scheme, select_layers
+from rt3d_mlir.prune.schemes import ROW_AXES, SCHEMES, check_row_axis, get_scheme, rowless_layers, scheme_label, select_layers
 from rt3d_mlir.prune.training import (
     STATE_FILE,
     PruningPlan,
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     prune = subparsers.add_parser(
         "prune",
-        help="prune a trained model to a sparsity scheme (filter, vanilla, kgs, balanced-kgs)",
+        help=f"prune a trained model to a sparsity scheme ({', '.join(SCHEMES)})",
         description="Prunes the model of a dense checkpoint: optional group regularization, hard pruning "
         "to a FLOPs pruning rate or threshold, then masked fine-tuning. The checkpoint it writes holds exact "
         "zeros and a per-layer profile, and rt3d compile reads it directly.",
@@ -105,6 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune.add_argument("--model", help="zoo model name; must be the dense checkpoint's (default: its model)")
     schemes = "; ".join(f"{name}: {scheme.summary}" for name, scheme in SCHEMES.items())
     prune.add_argument("--scheme", default="kgs", help=f"{schemes} (default: kgs)")
+    prune.add_argument("--row-axis", default=None, help=f"kgs-row: the kernel axis rows run along, {', '.join(ROW_AXES)} (default: w)")
     algorithms = "; ".join(f"{name}: {summary}" for name, summary in ALGORITHMS.items())
     prune.add_argument("--algorithm", default="reweighted", help=f"{algorithms} (default: reweighted)")
     prune.add_argument("--group-shape", default="8x4", help="kernel group FILTERSxCHANNELS (default: 8x4)")
@@ -244,6 +245,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_prune(args: argparse.Namespace) -> int:
     scheme = get_scheme(args.scheme)
+    if args.row_axis is not None and scheme.unit != "row":
+        raise UserError(f"--row-axis is for --scheme kgs-row, not {scheme.name}")
+    row_axis = check_row_axis(args.row_axis or "w")
     algorithm = check_algorithm(args.algorithm)
     group_shape = GroupShape.parse(args.group_shape)
     _check_outputs(args, ("--profile-out", _profile_path(args)))
@@ -256,7 +260,9 @@ def run_prune(args: argparse.Namespace) -> int:
     costs = measure_layers(model, input_size)
     total_macs = sum(cost.macs_dense for cost in costs)
     names = [name.strip() for name in args.layers.split(",")] if args.layers else None
-    layers = select_layers(costs, scheme, group_shape, names)
+    layers = select_layers(costs, scheme, group_shape, names, row_axis)
+    rowless = rowless_layers(costs, scheme, row_axis) if names is None else []  # a named rowless layer is an error
+    notes = [f"left dense, kernel 1 along {row_axis} (no rows): {', '.join(rowless)}"] if rowless else []
     if args.target_rate is not None:
         check_rate_reachable(layers, args.target_rate, total_macs)
     # the data last: the checks above need only the model, the clips may take minutes
@@ -284,12 +290,12 @@ def run_prune(args: argparse.Namespace) -> int:
     completed = trainer.run(args.max_steps)
     accuracy = trainer.final_accuracy() if completed else None
     if _finish(trainer, completed):
-        profile = build_profile(payload["model"], input_size, costs, pruned_layer_schemes(layers))
+        profile = build_profile(payload["model"], input_size, costs, pruned_layer_schemes(layers), notes)
         dense_accuracy = payload.get("metrics", {}).get("accuracy")
         metrics = {
             "accuracy": accuracy,
             "dense_accuracy": dense_accuracy,
-            "scheme": scheme.name,
+            "scheme": scheme_label(scheme, row_axis),
             "algorithm": algorithm,
             "group_shape": str(group_shape),
             "history": trainer.state.history,
@@ -300,7 +306,7 @@ def run_prune(args: argparse.Namespace) -> int:
         trainer.discard_state()
         print(format_profile(profile))
         before = f"{dense_accuracy:.4f} dense -> " if dense_accuracy is not None else ""
-        print(f"{scheme.name}/{algorithm}: test accuracy {before}{accuracy:.4f}; wrote {args.out} and {profile_path}")
+        print(f"{scheme_label(scheme, row_axis)}/{algorithm}: test accuracy {before}{accuracy:.4f}; wrote {args.out} and {profile_path}")
     return 0
 
 

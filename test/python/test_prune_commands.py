@@ -70,6 +70,20 @@ def test_train_prune_and_report(dense: Path, tmp_path: Path, capsys: pytest.Capt
     assert json.loads(capsys.readouterr().out) == profile  # recomputed from the weights, identical
 
 
+def test_prune_to_rows_of_kernel_taps(dense: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rows.pt"
+    assert run(*_prune_args(dense, out, "--scheme", "kgs-row", "--row-axis", "h")) == 0
+    assert "kgs-row-h/reweighted: test accuracy" in capsys.readouterr().out
+    model, profile = load_pruned_model(out)
+    pruned = [layer for layer in profile["layers"] if layer["scheme"] == "kgs-row-h"]
+    assert pruned and profile["flops_rate"] >= 2.0
+    for layer in pruned:
+        weight = dict(model.named_modules())[layer["name"]].weight
+        kept = kept_positions(weight, GroupShape.parse(layer["group_shape"]))  # (GM, GN, Kd*Kh*Kw)
+        rows = kept.reshape(*kept.shape[:2], *weight.shape[2:]).movedim(3, -1)  # rows along h last
+        assert torch.all(rows.all(-1) | ~rows.any(-1)) and (~rows).any()
+
+
 def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "kgs.pt"
     assert run(*_prune_args(dense, out, "--max-steps", "3")) == 0
@@ -92,6 +106,8 @@ def test_prune_resumes_after_interruption(dense: Path, tmp_path: Path, capsys: p
         (["--layers", "features.conv1a"], "group shape 8x4 is larger than layer features.conv1a"),
         (["--target-rate", "500"], "cannot be met"),
         (["--model", "s3d"], "does not match the dense checkpoint's model c3d"),
+        (["--row-axis", "h"], "--row-axis is for --scheme kgs-row, not kgs"),
+        (["--scheme", "kgs-row", "--row-axis", "t"], "unknown row axis 't'"),
     ],
 )
 def test_bad_prune_options_are_user_errors(dense: Path, tmp_path: Path, extra: list[str], message: str) -> None:
