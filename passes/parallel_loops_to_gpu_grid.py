@@ -60,16 +60,16 @@ class ParallelLoopsToGpuGrid(ModulePass):
     name = "parallel-loops-to-gpu-grid"
     summary = "Map each outermost scf.parallel onto a linear grid of workgroups x threads (gpu mapping attributes)"
 
-    workgroup_size: int = option(0, f"threads per workgroup; 0: 64 within the limits of the module's {GPU_TARGET_ATTR}")
+    workgroup_size: int | None = option(None, f"threads per workgroup; unset: 64 within the limits of the module's {GPU_TARGET_ATTR}")
 
     def __post_init__(self) -> None:
-        if self.workgroup_size < 0:
-            raise UserError(f"pass '{self.name}': option 'workgroup-size' must be >= 0 (0: from the GPU target), got {self.workgroup_size}")
+        if self.workgroup_size is not None and self.workgroup_size < 1:
+            raise UserError(f"pass '{self.name}': option 'workgroup-size' must be at least 1 (unset: from the GPU target), got {self.workgroup_size}")
 
     def apply(self, module: ir.Operation) -> None:
         size = self.workgroup_size
         max_groups = 65535  # Vulkan's guaranteed maxComputeWorkGroupCount per dimension
-        if size == 0:
+        if size is None:
             try:
                 target = module_gpu_target(module)
             except UserError as error:

@@ -30,17 +30,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from rt3d_mlir import kgs
-from rt3d_mlir.codegen.filter_order import MODES, choose_filter_order
+from rt3d_mlir.codegen.filter_order import choose_filter_order
 from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
 from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
-from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, option
 
 _resource_ids = itertools.count()
@@ -66,12 +66,9 @@ class Sparse3DCompact(ModulePass):
     name = "sparse3d-compact"
     summary = "Regroup the filters of each sparse3d.kgs_conv3d where that saves MACs and narrow its index tables"
 
-    reorder: str = option("auto", "regroup filters: auto (when it computes fewer MACs), always, never")
+    # the modes of rt3d_mlir.codegen.filter_order.choose_filter_order
+    reorder: Literal["auto", "always", "never"] = option("auto", "regroup filters: auto (when it computes fewer MACs), always, never")
     narrow: bool = option(True, "store group_offsets and positions in the narrowest integer type that holds them")
-
-    def __post_init__(self) -> None:
-        if self.reorder not in MODES:
-            raise UserError(f"pass '{self.name}': option 'reorder' must be one of {', '.join(MODES)}, got '{self.reorder}'")
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_kgs_convs(module):

@@ -35,6 +35,7 @@ from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.groups import DEFAULT_CANDIDATES, GroupShape
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass, option
 
@@ -87,23 +88,19 @@ class Sparse3DFromLinalg(ModulePass):
     name = "sparse3d-from-linalg"
     summary = "Rewrite constant-filter linalg.conv_3d_ncdhw_fcdhw ops into compact sparse3d.kgs_conv3d"
 
-    group_shape: str = option("auto", "kernel group as FILTERSxCHANNELS (e.g. 8x4), or 'auto'")
-    candidates: str = option("8x4,8x8,4x4", "group shapes 'auto' chooses among, by fewest computed MACs")
+    group_shape: GroupShape | None = option(
+        None, "kernel group as FILTERSxCHANNELS (e.g. 8x4); auto: the candidate that leaves the fewest computed MACs",
+        unset="auto",
+    )
+    candidates: tuple[GroupShape, ...] = option(DEFAULT_CANDIDATES, "group shapes auto chooses among, by fewest computed MACs")
 
     def __post_init__(self) -> None:
-        # Validates the options when the pipeline is built, not when the pass first meets a conv.
-        try:
-            self.shape_choices()
-        except UserError as error:
-            raise UserError(f"pass '{self.name}': {error}") from None
+        # Checked when the pipeline is built, not when the pass first meets a conv.
+        if self.group_shape is None and not self.candidates:
+            raise UserError(f"pass '{self.name}': option 'candidates' lists no group shape")
 
-    def shape_choices(self) -> list[kgs.GroupShape]:
-        if self.group_shape != "auto":
-            return [kgs.GroupShape.parse(self.group_shape)]
-        choices = [kgs.GroupShape.parse(text) for text in self.candidates.split(",") if text.strip()]
-        if not choices:
-            raise UserError("option 'candidates' lists no group shape")
-        return choices
+    def shape_choices(self) -> list[GroupShape]:
+        return list(self.candidates) if self.group_shape is None else [self.group_shape]
 
     def apply(self, module: ir.Operation) -> None:
         convs = ops_named(module, CONV_OP)

@@ -38,10 +38,10 @@ class Sparse3DGpuTile(ModulePass):
     name = "sparse3d-gpu-tile"
     summary = "Record a workgroup/thread schedule on each sparse3d.kgs_conv3d from the module's GPU target"
 
-    target: str = option("", f"GPU target to record on the module first ({', '.join(GPU_PRESETS)}, each also +fp16 or +fp16-math); "
-                              "empty: use its sparse3d.gpu_target")
+    target: str | None = option(None, f"GPU target to record on the module first ({', '.join(GPU_PRESETS)}, each also +fp16 or +fp16-math); "
+                                      f"unset: use its {GPU_TARGET_ATTR}")
 
-    default_target: str = option("", f"GPU target to record when the module has no {GPU_TARGET_ATTR} (empty: that is an error)")
+    default_target: str | None = option(None, f"GPU target to record when the module has no {GPU_TARGET_ATTR} (unset: that is an error)")
 
     def __post_init__(self) -> None:
         GPU_TARGETS.check(self.name, self.target, self.default_target)

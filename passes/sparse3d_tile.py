@@ -43,18 +43,18 @@ class Sparse3DTile(ModulePass):
     name = "sparse3d-tile"
     summary = "Record a register-block/vector/thread schedule on each sparse3d.kgs_conv3d from the module's target"
 
-    target: str = option("", f"target to record on the module first (host, host-avx512, host-avx2, aarch64-neon); empty: use its {TARGET_ATTR}")
+    target: str | None = option(None, f"target to record on the module first (host, host-avx512, host-avx2, aarch64-neon); unset: use its {TARGET_ATTR}")
 
-    default_target: str = option("", f"target to record when the module has no {TARGET_ATTR} (empty: that is an error)")
+    default_target: str | None = option(None, f"target to record when the module has no {TARGET_ATTR} (unset: that is an error)")
 
-    tuning_cache: str = option("", "a tuning cache (rt3d tune) whose measured schedules win over the cost model (empty: none)")
+    tuning_cache: str | None = option(None, "a tuning cache (rt3d tune) whose measured schedules win over the cost model (unset: none)")
 
     def __post_init__(self) -> None:
         CPU_TARGETS.check(self.name, self.target, self.default_target)
 
     def apply(self, module: ir.Operation) -> None:
         target = CPU_TARGETS.module_target(module, self.target, self.default_target)
-        if self.tuning_cache:
+        if self.tuning_cache is not None:
             from rt3d_mlir.targets.tuning_cache import TuningCache, apply_cache
 
             apply_cache(module, target, TuningCache.load(self.tuning_cache))

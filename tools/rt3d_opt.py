@@ -119,14 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def passes_help() -> str:
-    """Our passes and pipelines with summaries and options, for --help and --list-passes."""
-    lines = ["rt3d-mlir passes:"]
+    """Our passes and pipelines with summaries and options (default, type, help), for --help and --list-passes."""
+    lines = ["rt3d-mlir passes (each option as name=default, its type, what it does):"]
     for name in passes.pass_names():
         pass_type = passes.pass_class(name)
         lines.append(f"  --{name:<28} {pass_type.summary}")
-        for option in pass_type.options():
-            setting = f"{option.name.replace('_', '-')}={option.default}"
-            lines.append(f"      {setting:<26} {option.metadata.get('help', '')}")
+        for option in pass_type.option_infos():
+            lines.append(f"      {f'{option.key}={option.default}':<26} {option.syntax:<18} {option.help}")
     lines.append("rt3d-mlir pipelines:")
     for name, pipeline in PIPELINES.items():
         lines.append(f"  --{name:<28} {pipeline.summary}")

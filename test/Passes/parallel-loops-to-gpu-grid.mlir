@@ -1,7 +1,7 @@
 // RUN: rt3d-opt %s --parallel-loops-to-gpu-grid=workgroup-size=8 | filecheck %s
 // RUN: rt3d-opt %s --parallel-loops-to-gpu-grid | filecheck %s --check-prefix=TARGET
 // RUN: not rt3d-opt %s --parallel-loops-to-gpu-grid=workgroup-size=-3 2>&1 | filecheck %s --check-prefix=NEGATIVE
-// NEGATIVE: rt3d-opt: error: pass 'parallel-loops-to-gpu-grid': option 'workgroup-size' must be >= 0 (0: from the GPU target), got -3
+// NEGATIVE: rt3d-opt: error: pass 'parallel-loops-to-gpu-grid': option 'workgroup-size' must be at least 1 (unset: from the GPU target), got -3
 
 // 2x3x5 = 30 iterations as 4 workgroups of 8 threads (a 1x4 grid); the last 2 threads are
 // guarded off, and each thread recovers (i, j, k) from its linear index.

@@ -2,7 +2,7 @@
 // RUN: rt3d-opt %s --split-input-file --sparse3d-compact='reorder=never narrow=false' | filecheck %s --check-prefix=OFF
 // RUN: not rt3d-opt %s --sparse3d-compact=reorder=sometimes 2>&1 | filecheck %s --check-prefix=BADMODE
 
-// BADMODE: error: pass 'sparse3d-compact': option 'reorder' must be one of auto, always, never, got 'sometimes'
+// BADMODE: error: pass 'sparse3d-compact': option 'reorder' takes one of auto, always, never, got 'sometimes'
 
 // Filters 1 and 3 are zero, 0 and 2 are not: in their order both 2-filter blocks keep
 // the one position; regrouped ([0, 2] then [1, 3]) the second block is empty, so half the

@@ -4,7 +4,7 @@
 // RUN: not rt3d-opt %s --sparse3d-from-linalg=group-shape=8 2>&1 | filecheck %s --check-prefix=BADOPT
 // RUN: not rt3d-opt %s --sparse3d-from-linalg=tile=8 2>&1 | filecheck %s --check-prefix=BADKEY
 
-// BADOPT: rt3d-opt: error: pass 'sparse3d-from-linalg': group shape must look like 8x4 (filters x channels), got '8'
+// BADOPT: rt3d-opt: error: pass 'sparse3d-from-linalg': option 'group-shape': group shape must look like 8x4 (filters x channels), got '8'
 // BADKEY: rt3d-opt: error: pass 'sparse3d-from-linalg' has no option 'tile' (its options: group-shape, candidates)
 
 // Group (filter 0) keeps kernel position 0 only; group (filter 1) is all zero (vanilla-pruned).
