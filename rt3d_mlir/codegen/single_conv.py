@@ -27,7 +27,7 @@ from torch_mlir.dialects import arith, func, linalg, tensor
 
 from rt3d_mlir.codegen.geometry import OP_NAME, ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.jit import JitModule
-from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
+from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import CompactKGS, GroupShape

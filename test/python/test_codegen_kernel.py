@@ -12,7 +12,7 @@ from torch_mlir import ir, passmanager
 
 from rt3d_mlir.codegen.geometry import find_kgs_convs
 from rt3d_mlir.codegen.jit import JitModule
-from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
+from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.codegen.single_conv import CompiledConv, ConvSpec, random_kgs_weight
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.kgs import GroupShape, compact

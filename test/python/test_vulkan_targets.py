@@ -8,8 +8,8 @@ import torch
 from torch_mlir import ir
 
 from rt3d_mlir import kgs
-from rt3d_mlir.backends.vulkan.kgs_kernel import value_bases
 from rt3d_mlir.codegen.geometry import ConvGeometry
+from rt3d_mlir.codegen.gpu_kgs_kernel import value_bases
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
 from rt3d_mlir.targets.gpu import GPU_PRESETS, GpuTarget, resolve_gpu
