@@ -149,18 +149,14 @@ class _GpuKgsKernel:
             gpu.TerminatorOp()
         func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True, writable=True)])
 
-    def _vector_zero(self, vector_type: ir.VectorType) -> ir.Value:
-        zero = ir.FloatAttr.get(vector_type.element_type, 0.0)
-        return arith.constant(vector_type, ir.DenseElementsAttr.get_splat(vector_type, zero))
-
     def _workgroup(self, buffers: _Buffers, tile: ir.Value, filter_block: ir.Value, batch: ir.Value, thread_index: ir.Value) -> None:
         """One thread: accumulate its owned positions over the filter block's groups, then store them."""
         g, s, ix = self.g, self.s, self.ix
         gm = g.group_shape.filters
         grid_n = g.group_grid[1]
         zero = arith.constant(self.f32, 0.0)
-        zero_vector = self._vector_zero(self.vector_type)
-        zero_inner = self._vector_zero(self.inner_type) if self.f16_math else zero_vector
+        zero_vector = _zeros(self.vector_type)
+        zero_inner = _zeros(self.inner_type) if self.f16_math else zero_vector
         first_filter = ix.mul(filter_block, gm)
         filters_here = arith.minsi(ix.value(gm), arith.subi(ix.value(g.out_channels), ix.value(first_filter)))
         tile_base = ix.add(ix.mul(tile, s.tile), thread_index)
@@ -290,6 +286,11 @@ class _GpuKgsKernel:
                             start = init.scalar
                         total = arith.addf(start, vector.extract(sums[j * self.vectors + v], [], [lane]))
                         memref.store(total, thread.buffers.out, [address])
+
+
+def _zeros(vector_type: ir.VectorType) -> ir.Value:
+    zero = ir.FloatAttr.get(vector_type.element_type, 0.0)
+    return arith.constant(vector_type, ir.DenseElementsAttr.get_splat(vector_type, zero))
 
 
 @contextmanager
