@@ -12,23 +12,23 @@ Input (after ``sparse3d-gpu-tile``; the index tables must be constants; a GPU ta
 
 Output: ``func.call @kgs_conv3d_gpu_N(%x, %values, %offsets32, %positions32, %bases, %init)``, the
 tables as i32 constants plus ``%bases`` (where each group's weights start), and the private
-function holding the ``gpu.launch`` (:mod:`rt3d_mlir.backends.vulkan.kgs_kernel`). When ``%init``
+function holding the ``gpu.launch`` (:mod:`rt3d_mlir.codegen.gpu_kgs_kernel`). When ``%init``
 is a ``linalg.broadcast`` of a bias or a ``linalg.fill``, the call passes the bias or the scalar
 instead (as the CPU kernel does), so no full-size init buffer is read.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 
-from rt3d_mlir.backends.vulkan.kgs_kernel import kernel_function, value_bases
+from rt3d_mlir.codegen.gpu_kgs_kernel import emit_gpu_kgs_function, value_bases
 from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.codegen.kernel_init import InitKind, init_source
+from rt3d_mlir.codegen.kernel_ir import enclosing_function, unused_symbol
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
@@ -54,12 +54,8 @@ class Sparse3DToGpu(ModulePass):
             target = module_gpu_target(module)
         except UserError as error:
             raise PassError(str(error), module.location) from None
-        names = (f"kgs_conv3d_gpu_{i}" for i in itertools.count())
-        taken = {ir.StringAttr(op.attributes["sym_name"]).value for op in module.regions[0].blocks[0].operations
-                 if "sym_name" in op.attributes}
         for op in convs:
-            name = next(n for n in names if n not in taken)
-            self._rewrite(op, name, target)
+            self._rewrite(op, unused_symbol(module, "kgs_conv3d_gpu"), target)
 
     def _rewrite(self, op: ir.Operation, name: str, target: GpuTarget) -> None:
         fp16, fp16_math = target.fp16, target.fp16_math
@@ -82,9 +78,7 @@ class Sparse3DToGpu(ModulePass):
             raise PassError("the GPU lowering needs constant group_offsets and positions (it derives the weight bases from them)", op.location)
         if not isinstance(ir.RankedTensorType(values.type).element_type, ir.F32Type):
             raise PassError(f"the GPU lowering handles f32 weights only, got {ir.RankedTensorType(values.type).element_type}", op.location)
-        function = op.parent
-        while function.name != "func.func":
-            function = function.parent
+        function = enclosing_function(op)
         with op.context, op.location:
             before = ir.InsertionPoint(op)
             tables = {
@@ -100,20 +94,20 @@ class Sparse3DToGpu(ModulePass):
                     raise PassError(str(error), op.location) from None
             # A bias broadcast or a fill as init: read the bias or the scalar, not a full-size tensor.
             kind, sources = init_source(init)
-            start = sources[0] if kind in (InitKind.BIAS, InitKind.SCALAR) else init
-            types = {"input": str(input_value.type), "values": str(values.type), "init": str(start.type),
-                     **{key: str(value.type) for key, value in tables.items()}}
-            text = kernel_function(name, geometry, schedule, types, str(init.type), f16_math=fp16_math)
-            parsed = ir.Module.parse(text)
-            kernel = parsed.body.operations[0].operation
-            ir.InsertionPoint(function).insert(kernel.detach_from_parent())
-            call = func.CallOp([init.type], ir.FlatSymbolRefAttr.get(name),
-                               [input_value, values, tables["offsets"], tables["positions"], tables["bases"], start], ip=before)
+            if kind not in (InitKind.BIAS, InitKind.SCALAR):
+                kind, sources = InitKind.TENSOR, [init]
+            operands = [input_value, values, tables["offsets"], tables["positions"], tables["bases"], *sources]
+            try:
+                kernel = emit_gpu_kgs_function(name, ir.InsertionPoint(function), geometry, schedule,
+                                               [operand.type for operand in operands], kind, init.type, f16_math=fp16_math)
+            except UserError as error:
+                raise PassError(str(error), op.location) from None
+            call = func.CallOp(kernel, operands, ip=before)
         op.results[0].replace_all_uses_with(call.results[0])
         op.erase()
         # A bias broadcast or fill the kernel no longer reads would still be bufferized and run.
         producer = defining_op(init)
-        if start is not init and producer is not None and not list(producer.results[0].uses):
+        if kind != InitKind.TENSOR and producer is not None and not list(producer.results[0].uses):
             producer.erase()
 
 

@@ -19,7 +19,7 @@ per-entry offset tables from ``group_offsets``/``positions``, and an ``scf.paral
 accumulators start from what ``init`` was built from (a ``linalg.fill`` scalar, a
 bias ``linalg.broadcast``, a fused ``residual + bias``) rather than a full init
 tensor; the op's optional ``activation`` and ``filter_permutation`` are applied at
-the stores. See :mod:`rt3d_mlir.codegen.kgs_kernel`.
+the stores. See :mod:`rt3d_mlir.codegen.cpu_kgs_kernel`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from rt3d_mlir.dialect.geometry import find_kgs_convs
-from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
+from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass

@@ -1,4 +1,4 @@
-"""IR-building helpers shared by the CPU kernel emitters: index arithmetic, memref types, loops, symbols."""
+"""IR-building helpers shared by the kernel emitters, CPU and GPU: index arithmetic, memref types, loops, symbols, inits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Callable, Sequence, Union
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf
+
+from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit
 
 # Large enough for the widest vector (AVX-512: 64 bytes) so vector rows start aligned when W is.
 BUFFER_ALIGNMENT = 64
@@ -98,11 +100,31 @@ def unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
     return next(f"{stem}_{k}" for k in range(len(taken) + 1) if f"{stem}_{k}" not in taken)
 
 
+def enclosing_function(operation: ir.Operation) -> ir.Operation:
+    """The ``func.func`` that holds ``operation``: a kernel's private function goes before it."""
+    function = operation.parent
+    while function.name != "func.func":
+        function = function.parent
+    return function
+
 
 def read_only_buffer(tensor: ir.Value) -> ir.Value:
     """The identity-layout memref of a tensor argument, read only (one-shot bufferization sees the call)."""
     tensor_type = ir.RankedTensorType(tensor.type)
     return bufferization.to_buffer(identity_memref(tensor_type.shape, tensor_type.element_type), tensor, read_only=True)
+
+
+def kernel_init(kind: InitKind, arguments: Sequence[ir.Value], output_size: int) -> KernelInit:
+    """The init a kernel function reads from its init ``arguments`` (what ``kernel_init.init_source`` found, passed in).
+
+    A full-size init tensor is read as a 1-D buffer of ``output_size`` elements, like the output.
+    """
+    if kind == InitKind.SCALAR:
+        return KernelInit(kind, scalar=arguments[0])
+    if kind == InitKind.BIAS:
+        return KernelInit(kind, bias=read_only_buffer(arguments[0]))
+    bias = read_only_buffer(arguments[1]) if kind == InitKind.TENSOR_PLUS_BIAS else None
+    return KernelInit(kind, tensor=flat(read_only_buffer(arguments[0]), output_size), bias=bias)
 
 
 def outlined_parallel_loop(

@@ -1,6 +1,6 @@
 """Strategy: the schedule of one KGS conv on one target, chosen apart from the code that applies it.
 
-The inner kernel (``rt3d_mlir.codegen.kgs_kernel``) computes one *register
+The inner kernel (``rt3d_mlir.codegen.cpu_kgs_kernel``) computes one *register
 block* at a time: ``filters`` output filters x ``rows`` output rows x
 ``w_vectors`` vectors of ``vector_lanes`` outputs along W, all held in vector
 registers while it streams over every kept (position, channel) of the

@@ -12,7 +12,7 @@ from torch_mlir import ir, passmanager
 
 from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.backends.host.jit import JitModule
-from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
+from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.backends.host.single_conv import CompiledConv
 from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
 from rt3d_mlir.dialect import make_context

@@ -8,10 +8,14 @@ import torch
 from torch_mlir import ir
 
 from rt3d_mlir import kgs
-from rt3d_mlir.backends.vulkan.kgs_kernel import value_bases
+from rt3d_mlir.codegen.gpu_kgs_kernel import emit_gpu_kgs_function, value_bases
 from rt3d_mlir.dialect.geometry import ConvGeometry
+from rt3d_mlir.codegen.kernel_init import InitKind
+from rt3d_mlir.dialect import make_context
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape
+from rt3d_mlir.ir_walk import ops_named
+from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.targets.gpu import GPU_PRESETS, GpuTarget, resolve_gpu
 from rt3d_mlir.targets.gpu_strategy import GpuSchedule, check_gpu_schedule, choose_gpu_schedule, workgroup_count
 
@@ -118,3 +122,55 @@ def test_scratch_buffers_share_storage_only_when_their_uses_do_not_overlap() -> 
     # 2 and 4 (and 3 and 5) are never live together: two slots of 200 and 400 bytes hold all four.
     assert sorted(b.bytes for b in shared if b.kind == "scratch" and b.id != output.buffer) == [200, 400]
     assert by_id[output.buffer].bytes == 40 and by_id[inputs[0].buffer].kind == "input"
+
+
+# M=10 (a 2-filter tail block), C=6 (a 2-channel tail group), a bias init, 2 outputs per thread.
+_GPU_CONV = """
+module attributes {sparse3d.gpu_target = {compute_units = 16 : i64, max_invocations = 512 : i64, max_storage_buffer_bytes = 134217728 : i64, max_workgroup_count = array<i64: 65535, 65535, 65535>, max_workgroup_size = array<i64: 512, 512, 512>, name = "mali-valhall", shared_memory_bytes = 32768 : i64, subgroup_size = 16 : i64}} {
+  func.func @conv(%in: tensor<1x6x3x4x5xf32>, %bias: tensor<10xf32>) -> tensor<1x10x3x4x5xf32> {
+    %empty = tensor.empty() : tensor<1x10x3x4x5xf32>
+    %init = linalg.broadcast ins(%bias : tensor<10xf32>) outs(%empty : tensor<1x10x3x4x5xf32>) dimensions = [0, 2, 3, 4]
+    %values = arith.constant dense<1.0> : tensor<112xf32>
+    %offsets = arith.constant dense<[0, 2, 4, 5, 7]> : tensor<5xi64>
+    %positions = arith.constant dense<[0, 13, 1, 26, 4, 5, 6]> : tensor<7xi64>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, sparse3d.gpu_schedule = {outputs_per_thread = 2 : i64, workgroup_size = 16 : i64}} : (tensor<1x6x3x4x5xf32>, tensor<112xf32>, tensor<5xi64>, tensor<7xi64>, tensor<1x10x3x4x5xf32>) -> tensor<1x10x3x4x5xf32>
+    return %0 : tensor<1x10x3x4x5xf32>
+  }
+}
+"""
+
+
+def test_gpu_kernel_is_built_with_the_ir_builders(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parsing(*_: object, **__: object) -> None:
+        raise AssertionError("sparse3d-to-gpu parsed MLIR text")
+
+    with make_context():
+        module = ir.Module.parse(_GPU_CONV)
+        monkeypatch.setattr(ir.Module, "parse", staticmethod(no_parsing))
+        monkeypatch.setattr(ir.Operation, "parse", staticmethod(no_parsing))
+        run_pipeline(module, "sparse3d-to-gpu")
+        assert module.operation.verify()
+        (launch,) = ops_named(module.operation, "gpu.launch")
+        # 60 outputs in tiles of 2 x 16, 2 filter blocks, 1 batch item; 16 threads
+        sizes = [ir.IntegerAttr(operand.owner.attributes["value"]).value for operand in launch.operands]
+        assert sizes == [2, 2, 1, 16, 1, 1]
+        # per (kept position, channel): 2 weight vec4s, and per owned position one input and 2 FMAs
+        assert len(ops_named(launch, "vector.from_elements")) == 2
+        assert len(ops_named(launch, "vector.fma")) == 2 * 2
+        # per owned position: whether it is in range, then per filter of the block whether the block has it
+        assert len(ops_named(launch, "scf.if")) == 2 * (1 + 8)
+        bias_loads = [op for op in ops_named(launch, "memref.load") if str(op.operands[0].type) == "memref<10xf32>"]
+        assert len(bias_loads) == 2 * 8
+
+
+def test_f16_arithmetic_needs_f16_weights() -> None:
+    geometry = _geometry(6, 10, (3, 4, 5))
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        f32, i32 = ir.F32Type.get(), ir.IntegerType.get_signless(32)
+        types = [ir.RankedTensorType.get(shape, element) for shape, element in (
+            ([1, 6, 3, 4, 5], f32), ([112], f32), ([5], i32), ([7], i32), ([4], i32), ([10], f32))]
+        result = ir.RankedTensorType.get([1, 10, 3, 4, 5], f32)
+        with pytest.raises(UserError, match="f16 arithmetic needs f16 weights"):
+            emit_gpu_kgs_function("kernel", ir.InsertionPoint(module.body), geometry, GpuSchedule(16, 2), types,
+                                  InitKind.BIAS, result, f16_math=True)

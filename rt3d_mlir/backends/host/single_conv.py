@@ -10,7 +10,7 @@ import torch
 from torch_mlir import ir
 
 from rt3d_mlir.backends.host.jit import JitModule
-from rt3d_mlir.codegen.kgs_kernel import emit_kgs_conv3d
+from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.conv_module import FUNCTION_NAME, ConvSpec, build_kgs_conv3d_module
 from rt3d_mlir.dialect import make_context
 from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs

@@ -24,8 +24,10 @@ from torch_mlir.dialects import arith, bufferization, func, memref
 from rt3d_mlir.codegen.filter_vector_kernel import FilterVectorEmitter, dense_weight
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.dialect.kept_pattern import constant_tables, group_pattern
-from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, init_source
-from rt3d_mlir.codegen.kernel_ir import BUFFER_ALIGNMENT, flat, identity_memref, read_only_buffer, unused_symbol
+from rt3d_mlir.codegen.kernel_init import init_source
+from rt3d_mlir.codegen.kernel_ir import (
+    BUFFER_ALIGNMENT, enclosing_function, flat, identity_memref, kernel_init, read_only_buffer, unused_symbol,
+)
 from rt3d_mlir.codegen.w_vector_kernel import WVectorEmitter
 from rt3d_mlir.constants import constant_array
 from rt3d_mlir.dialect.sparse3d import activation, filter_permutation
@@ -91,10 +93,8 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
     f32 = result_type.element_type
     output_size = math.prod(result_type.shape)
     init_kind, init_values = init_source(init_tensor)
-    enclosing_function = operation.parent
-    while enclosing_function.name != "func.func":
-        enclosing_function = enclosing_function.parent
-    module_op = enclosing_function.parent
+    function = enclosing_function(operation)
+    module_op = function.parent
     with operation.context, operation.location:
         name = unused_symbol(module_op, "kgs_conv3d")
         if isinstance(schedule, FilterSchedule):
@@ -104,18 +104,12 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
             emitter = WVectorEmitter(geometry, schedule, f32, activation(operation))
             kernel_operands = [values_tensor, offsets_tensor, positions_tensor]
         arguments = [input_tensor, *kernel_operands, *init_values]
-        with ir.InsertionPoint(enclosing_function):
+        with ir.InsertionPoint(function):
             conv = func.FuncOp(name, ([a.type for a in arguments], [result_type]), visibility="private")
         with ir.InsertionPoint(conv.add_entry_block()):
             input_arg, *kernel_args = conv.arguments[: 1 + len(kernel_operands)]
             init_args = conv.arguments[1 + len(kernel_operands) :]
-            if init_kind == InitKind.SCALAR:
-                init = KernelInit(init_kind, scalar=init_args[0])
-            elif init_kind == InitKind.BIAS:
-                init = KernelInit(init_kind, bias=read_only_buffer(init_args[0]))
-            else:
-                bias = read_only_buffer(init_args[1]) if init_kind == InitKind.TENSOR_PLUS_BIAS else None
-                init = KernelInit(init_kind, tensor=flat(read_only_buffer(init_args[0]), output_size), bias=bias)
+            init = kernel_init(init_kind, init_args, output_size)
             out = memref.alloc(identity_memref(result_type.shape, f32), [], [], alignment=BUFFER_ALIGNMENT)
             block_name = unused_symbol(module_op, "kgs_conv3d_block")
             if isinstance(schedule, FilterSchedule):
