@@ -3,6 +3,9 @@
 A C3D at width 0.125 (8 to 64 channels) on 16x16x16 clips of the synthetic
 motion set is trained dense once, then pruned to equal FLOPs pruning rates
 with every scheme (reweighted regularization) and with every algorithm (KGS).
+The schemes the fast-convolution work compares (kgs-row, kgs, vanilla, filter)
+run with three pruning seeds each; the table and the plot show their mean and
+standard deviation.
 Runs whose checkpoint exists are skipped, so an interrupted experiment
 continues where it stopped. It writes a results table (Markdown) and a plot
 (SVG) of accuracy against FLOPs pruning rate.
@@ -36,8 +39,9 @@ REGULARIZE_EPOCHS, FINETUNE_EPOCHS = 4, 6
 # reweighted one at equal lambda, so it gets 5x the lambda (equal initial push on the weights).
 PENALTY = {"regularization": "1e-2", "reweighted": "2e-3"}
 RATES = (2.6, 3.6)
-SCHEMES = ("filter", "vanilla", "kgs", "balanced-kgs")
+SCHEMES = ("filter", "vanilla", "kgs", "kgs-row", "balanced-kgs")
 ALGORITHMS = ("heuristic", "regularization", "reweighted")
+SEEDED_SCHEMES, SEEDS = ("filter", "vanilla", "kgs", "kgs-row"), (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,15 @@ class Run:
     scheme: str
     algorithm: str
     rate: float
+    seed: int = 0  # of the pruning run (initialisation of the masks' fine-tuning order, dropout); the dense model is one
 
     @property
     def name(self) -> str:
+        return f"{self.scheme}-{self.algorithm}-{self.rate:g}x" + (f"-seed{self.seed}" if self.seed else "")
+
+    @property
+    def setting(self) -> str:
+        """The run without its seed: the rows of the table."""
         return f"{self.scheme}-{self.algorithm}-{self.rate:g}x"
 
     def argv(self, dense: Path, out: Path) -> list[str]:
@@ -61,14 +71,35 @@ class Run:
             ]  # fmt: skip
         return [
             "prune", "--dense", str(dense), "--scheme", self.scheme, "--algorithm", self.algorithm,
-            "--target-rate", str(self.rate), *schedule, "--lr", "1e-3", *DATA, "--out", str(out),
+            "--target-rate", str(self.rate), *schedule, "--lr", "1e-3", *DATA, "--seed", str(self.seed), "--out", str(out),
         ]  # fmt: skip
 
 
-# Algorithms compared on KGS, schemes compared with reweighted regularization; the highest rate first.
-RUNS = [Run("kgs", algorithm, rate) for rate in reversed(RATES) for algorithm in ALGORITHMS] + [
-    Run(scheme, "reweighted", rate) for rate in reversed(RATES) for scheme in SCHEMES if scheme != "kgs"
-]
+# Algorithms compared on KGS, schemes compared with reweighted regularization; the highest rate and seed 0 first.
+RUNS = (
+    [Run("kgs", algorithm, rate) for rate in reversed(RATES) for algorithm in ALGORITHMS]
+    + [Run(scheme, "reweighted", rate) for rate in reversed(RATES) for scheme in SCHEMES if scheme != "kgs"]
+    + [Run(scheme, "reweighted", rate, seed) for seed in SEEDS[1:] for rate in reversed(RATES) for scheme in SEEDED_SCHEMES]
+)
+SETTINGS = list(dict.fromkeys(run.setting for run in RUNS))  # in RUNS order
+
+
+def _settings(results: dict[str, dict]) -> dict[str, dict]:
+    """Per setting (a run without its seed): the first run, mean and standard deviation of what was reached, seeds."""
+    summary: dict[str, dict] = {}
+    for setting in SETTINGS:
+        runs = [run for run in RUNS if run.setting == setting and run.name in results]
+        reached = [results[run.name] for run in runs if "accuracy" in results[run.name]]
+        entry: dict = {"run": next(run for run in RUNS if run.setting == setting), "seeds": len(reached)}
+        if runs and not reached:
+            entry["unreachable"] = results[runs[0].name]["unreachable"]
+        elif reached:
+            for key in ("accuracy", "flops_rate"):
+                values = torch.tensor([result[key] for result in reached], dtype=torch.float64)
+                entry[key] = float(values.mean())
+                entry[f"{key}_std"] = float(values.std()) if len(reached) > 1 else 0.0
+        summary[setting] = entry
+    return summary
 
 
 def _rt3d(argv: list[str], execution: list[str]) -> None:
@@ -85,13 +116,14 @@ def _metrics(path: Path) -> dict:
 
 
 def _svg(dense: dict, results: dict[str, dict]) -> str:
-    """Accuracy against FLOPs pruning rate: one line per scheme (reweighted), markers per algorithm (KGS)."""
+    """Accuracy against FLOPs pruning rate: one line per scheme (reweighted; mean over seeds, bars of one standard
+    deviation), markers per algorithm (KGS)."""
     width, height, left, right, top, bottom = 640, 400, 60, 170, 20, 50
     x_min, x_max = 1.0, 4.0
-    results = {name: result for name, result in results.items() if "accuracy" in result}  # reached rates only
-    accuracies = [dense["accuracy"]] + [r["accuracy"] for r in results.values()]
+    summary = {setting: entry for setting, entry in _settings(results).items() if "accuracy" in entry}  # reached rates only
+    accuracies = [dense["accuracy"]] + [e["accuracy"] - e["accuracy_std"] for e in summary.values()]
     y_min = max(0.0, min(accuracies) * 100 - 5) // 10 * 10
-    y_max = min(100.0, max(accuracies) * 100 + 2)
+    y_max = min(100.0, max(dense["accuracy"], *(e["accuracy"] + e["accuracy_std"] for e in summary.values())) * 100 + 2)
 
     def x(rate: float) -> float:
         return left + (rate - x_min) / (x_max - x_min) * (width - left - right)
@@ -114,29 +146,26 @@ def _svg(dense: dict, results: dict[str, dict]) -> str:
         parts.append(f'<line x1="{left}" y1="{y(tick / 100):.1f}" x2="{width - right}" y2="{y(tick / 100):.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 6}" y="{y(tick / 100) + 4:.1f}" text-anchor="end">{tick:g}</text>')
         tick += step
-    colours = {"filter": "#d62728", "vanilla": "#ff7f0e", "kgs": "#1f77b4", "balanced-kgs": "#2ca02c"}
+    colours = {"filter": "#d62728", "vanilla": "#ff7f0e", "kgs": "#1f77b4", "kgs-row": "#9467bd", "balanced-kgs": "#2ca02c"}
     legend_y = top + 10
     for scheme, colour in colours.items():
-        points = sorted(
-            [(1.0, dense["accuracy"])]
-            + [
-                (results[run.name]["flops_rate"], results[run.name]["accuracy"])
-                for run in RUNS
-                if run.scheme == scheme and run.algorithm == "reweighted" and run.name in results
-            ]
-        )
-        path = " ".join(f"{x(rate):.1f},{y(accuracy):.1f}" for rate, accuracy in points)
+        entries = [e for e in summary.values() if e["run"].scheme == scheme and e["run"].algorithm == "reweighted"]
+        points = sorted([(1.0, dense["accuracy"], 0.0)] + [(e["flops_rate"], e["accuracy"], e["accuracy_std"]) for e in entries])
+        path = " ".join(f"{x(rate):.1f},{y(accuracy):.1f}" for rate, accuracy, _ in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{x(r):.1f}" cy="{y(a):.1f}" r="3.5" fill="{colour}"/>' for r, a in points]
+        for rate, accuracy, spread in points:
+            parts.append(f'<circle cx="{x(rate):.1f}" cy="{y(accuracy):.1f}" r="3.5" fill="{colour}"/>')
+            if spread:
+                parts.append(f'<line x1="{x(rate):.1f}" y1="{y(accuracy - spread):.1f}" x2="{x(rate):.1f}" '
+                             f'y2="{y(accuracy + spread):.1f}" stroke="{colour}" stroke-width="1.5"/>')
         parts.append(f'<line x1="{width - right + 15}" y1="{legend_y}" x2="{width - right + 35}" y2="{legend_y}" stroke="{colour}" stroke-width="2"/>')
         parts.append(f'<text x="{width - right + 40}" y="{legend_y + 4}">{scheme} (reweighted)</text>')
         legend_y += 18
     for algorithm, marker in (("heuristic", "M -4 -4 L 4 4 M -4 4 L 4 -4"), ("regularization", "M -4 0 L 0 -4 L 4 0 L 0 4 Z")):
-        for run in RUNS:
-            if run.algorithm == algorithm and run.name in results:
-                result = results[run.name]
+        for entry in summary.values():
+            if entry["run"].algorithm == algorithm:
                 parts.append(
-                    f'<path d="{marker}" transform="translate({x(result["flops_rate"]):.1f} {y(result["accuracy"]):.1f})" '
+                    f'<path d="{marker}" transform="translate({x(entry["flops_rate"]):.1f} {y(entry["accuracy"]):.1f})" '
                     f'fill="none" stroke="#1f77b4" stroke-width="1.5"/>'
                 )
         parts.append(f'<path d="{marker}" transform="translate({width - right + 25} {legend_y})" fill="none" stroke="#1f77b4" stroke-width="1.5"/>')
@@ -148,19 +177,23 @@ def _svg(dense: dict, results: dict[str, dict]) -> str:
 
 def _table(dense: dict, results: dict[str, dict]) -> str:
     rows = [
-        "| scheme | algorithm | target rate | FLOPs rate reached | test accuracy (%) | change vs dense (points) |",
-        "|---|---|---|---|---|---|",
-        f"| dense | - | 1x | 1.00x | {dense['accuracy'] * 100:.1f} | - |",
+        "| scheme | algorithm | target rate | seeds | FLOPs rate reached | test accuracy (%) | change vs dense (points) |",
+        "|---|---|---|---|---|---|---|",
+        f"| dense | - | 1x | 1 | 1.00x | {dense['accuracy'] * 100:.1f} | - |",
     ]
-    for run in sorted(RUNS, key=lambda r: (r.rate, r.algorithm != "reweighted", SCHEMES.index(r.scheme), r.algorithm)):
-        if run.name in results and "unreachable" in results[run.name]:
-            rows.append(f"| {run.scheme} | {run.algorithm} | {run.rate:g}x | not reachable: {results[run.name]['unreachable']} | - | - |")
-        elif run.name in results:
-            result = results[run.name]
-            change = (result["accuracy"] - dense["accuracy"]) * 100
+    summary = _settings(results)
+    order = sorted(summary.values(), key=lambda e: (e["run"].rate, e["run"].algorithm != "reweighted",
+                                                    SCHEMES.index(e["run"].scheme), e["run"].algorithm))
+    for entry in order:
+        run = entry["run"]
+        if "unreachable" in entry:
+            rows.append(f"| {run.scheme} | {run.algorithm} | {run.rate:g}x | - | not reachable: {entry['unreachable']} | - | - |")
+        elif "accuracy" in entry:
+            change = (entry["accuracy"] - dense["accuracy"]) * 100
+            spread = f" ± {entry['accuracy_std'] * 100:.1f}" if entry["seeds"] > 1 else ""
             rows.append(
-                f"| {run.scheme} | {run.algorithm} | {run.rate:g}x | {result['flops_rate']:.2f}x | "
-                f"{result['accuracy'] * 100:.1f} | {change:+.1f} |"
+                f"| {run.scheme} | {run.algorithm} | {run.rate:g}x | {entry['seeds']} | {entry['flops_rate']:.2f}x | "
+                f"{entry['accuracy'] * 100:.1f}{spread} | {change:+.1f} |"
             )
     return "\n".join(rows) + "\n"
 
