@@ -18,6 +18,17 @@ from rt3d_mlir.dialect.sparse3d import OPERATION_NAME, array_attribute
 from rt3d_mlir.groups import GroupShape, kernels_per_group
 
 
+def index_table(value: ir.Value) -> np.ndarray | None:
+    """A constant ``group_offsets`` or ``positions`` as int64, read as the kernels read it, or None if not a constant.
+
+    A narrow table is read as unsigned (an i8 position may be 146); a blob of the wrong size is a PassError.
+    """
+    table = constant_array(value)
+    if table is None:
+        return None
+    return table.view(f"u{table.dtype.itemsize}").astype(np.int64)
+
+
 def table_problem(op: ir.Operation | ir.OpView) -> str | None:
     """The first disagreement between the op's constant tables and the op, as a message naming it, or None.
 
@@ -28,7 +39,7 @@ def table_problem(op: ir.Operation | ir.OpView) -> str | None:
     contents = {}
     for name, value in (("group_offsets", offsets_value), ("positions", positions_value)):
         try:
-            contents[name] = constant_array(value)
+            contents[name] = index_table(value)
         except PassError as error:  # a dense_resource blob of the wrong size
             return f"'{name}': {error}"
     offsets, positions = contents["group_offsets"], contents["positions"]

@@ -39,7 +39,7 @@ from rt3d_mlir.codegen.filter_order import MODES, choose_filter_order
 from rt3d_mlir.codegen.geometry import find_kgs_convs
 from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
-from rt3d_mlir.dialect.tables import check_tables
+from rt3d_mlir.dialect.tables import check_tables, index_table
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, option
 
@@ -47,7 +47,7 @@ _SIGNED_WIDTHS = (8, 16, 32, 64)
 
 
 def narrowest_width(largest: int) -> int:
-    """Bits of the narrowest signed integer type that holds 0..largest (the table analysis reads tables as signed)."""
+    """Bits of the narrowest signed integer type that holds 0..largest (so that readers taking them as signed, like numpy, agree)."""
     return next(bits for bits in _SIGNED_WIDTHS if largest < 2 ** (bits - 1))
 
 
@@ -80,12 +80,11 @@ class Sparse3DCompact(ModulePass):
             self._compact(op, names)
 
     def _compact(self, op: ir.Operation, names: ResourceNames) -> None:
-        offsets, positions = constant_array(op.operands[2]), constant_array(op.operands[3])
+        # As the kernels read them (an i8 position may be 146).
+        offsets, positions = index_table(op.operands[2]), index_table(op.operands[3])
         if offsets is None or positions is None:
             return
         check_tables(op)
-        # The kernels read the tables as unsigned (an i8 position may be 146); so does this pass.
-        offsets, positions = (table.view(f"u{table.dtype.itemsize}").astype(np.int64) for table in (offsets, positions))
         regrouped, order = None, None
         if self.reorder != "never":
             # Reading the weights back is most of this pass's time: only when it may regroup.

@@ -66,6 +66,24 @@ def test_wrong_constant_tables_verify_locally_and_the_table_analysis_names_the_p
         assert raised.value.location.line == 6  # at the op
 
 
+def test_the_table_analysis_reads_narrow_tables_as_unsigned_like_the_kernels() -> None:
+    # A 3x7x7 kernel's last position, 146, is -110 as a signed i8.
+    types = "(tensor<1x4x3x7x7xf32>, tensor<16xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x4x3x7x7xf32>) -> tensor<1x4x3x7x7xf32>"
+    with make_context():
+        module = ir.Module.parse(f"""
+func.func @conv(%in: tensor<1x4x3x7x7xf32>, %init: tensor<1x4x3x7x7xf32>) -> tensor<1x4x3x7x7xf32> {{
+  %v = arith.constant dense<1.0> : tensor<16xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<146> : tensor<1xi8>
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {{group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 7, 7>,
+    strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 3, 3, 1, 3, 3>, dilations = array<i64: 1, 1, 1>}} : {types}
+  return %0 : tensor<1x4x3x7x7xf32>
+}}""")
+        assert table_problem(only_conv(module)) is None
+        module = ir.Module.parse(str(module).replace("dense<-110> : tensor<1xi8>", "dense<-109> : tensor<1xi8>"))
+        assert table_problem(only_conv(module)) == "positions must lie in [0, 147) for kernel [3, 7, 7], got 147 ... 147"
+
+
 def test_right_constant_tables_have_no_problem() -> None:
     with make_context():
         module = ir.Module.parse(conv_with_constant_tables("0, 27", ALL_POSITIONS))
