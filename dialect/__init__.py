@@ -5,7 +5,15 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects.ext import DialectAlreadyLoadedError
 
-from rt3d_mlir.dialect.sparse3d import ARRAY_ATTRIBUTE_SIZES, KgsConv3dOp, Sparse3D, array_attribute, output_size
+from rt3d_mlir.dialect.sparse3d import (
+    ARRAY_ATTRIBUTE_SIZES,
+    KgsConv3dOp,
+    Sparse3D,
+    array_attribute,
+    irdl_module,
+    output_size,
+    verified_attributes,
+)
 
 
 def load_sparse3d(context: ir.Context) -> None:
@@ -27,7 +35,7 @@ def make_context() -> ir.Context:
 def irdl_definition() -> str:
     """The dialect's IRDL module, for tools that load dialects from IRDL (``rt3d-opt --emit-irdl``)."""
     with ir.Context(), ir.Location.unknown():
-        return str(Sparse3D._emit_module())
+        return str(irdl_module())
 
 
 __all__ = [
@@ -39,4 +47,5 @@ __all__ = [
     "load_sparse3d",
     "make_context",
     "output_size",
+    "verified_attributes",
 ]

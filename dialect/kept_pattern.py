@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
+from rt3d_mlir.constants import defining_op
 from rt3d_mlir.dialect.geometry import ConvGeometry
-from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.dialect.tables import index_table
 
 
 def constant_tables(op: ir.Operation) -> tuple[np.ndarray, np.ndarray] | None:
-    """(group_offsets, positions) as int64 when both are constants, else None (read as unsigned, like the kernels)."""
-    tables = [constant_array(op.operands[i]) for i in (2, 3)]
-    if any(table is None for table in tables):
+    """(group_offsets, positions) as int64 when both are constants, else None (read as the kernels read them)."""
+    offsets, positions = (index_table(op.operands[i]) for i in (2, 3))
+    if offsets is None or positions is None:
         return None
-    return tuple(table.view(f"u{table.dtype.itemsize}").astype(np.int64) for table in tables)
+    return offsets, positions
 
 
 def has_constant_values(op: ir.Operation) -> bool:

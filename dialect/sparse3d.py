@@ -17,14 +17,15 @@ computes ``init + conv3d(zero_pad(input), W)`` where W is what
 
 # No "from __future__ import annotations": ext reads the field annotations as live types.
 
-import numpy as np
+from dataclasses import dataclass
+from typing import Callable
+
 from torch_mlir import ir
+from torch_mlir.dialects import irdl
 from torch_mlir.dialects.ext import Dialect, Operand, Result
 
 from rt3d_mlir.attributes import UnreadableAttribute, lookup
-from rt3d_mlir.constants import constant_array
-from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.groups import GroupShape, kernels_per_group
+from rt3d_mlir.groups import GroupShape
 
 
 class _I64ArrayAttr(ir.DenseI64ArrayAttr):
@@ -37,10 +38,10 @@ class Sparse3D(Dialect, name="sparse3d"):
     """KGS-sparse 3D convolutions."""
 
 
+OPERATION_NAME = "sparse3d.kgs_conv3d"
 OPERAND_NAMES = ("input", "values", "group_offsets", "positions", "init")
 # Attribute name -> number of entries the verifier requires.
 ARRAY_ATTRIBUTE_SIZES = {"group_shape": 2, "kernel_size": 3, "strides": 3, "padding": 6, "dilations": 3}
-# Optional attributes; absent means the identity (IR without them keeps its meaning).
 FILTER_PERMUTATION = "filter_permutation"  # array<i64>: compact filter i is output channel perm[i]
 ACTIVATION = "activation"  # "relu": out = max(init + conv, 0)
 ACTIVATIONS = ("relu",)
@@ -70,7 +71,7 @@ class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):
             problem = f"internal verifier error: {type(error).__name__}: {error}"
         if problem is None:
             return True
-        op.location.emit_error(f"'sparse3d.kgs_conv3d' op {problem}")
+        op.location.emit_error(f"'{OPERATION_NAME}' op {problem}")
         return False
 
 
@@ -98,7 +99,11 @@ def output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, d
 
 
 def _first_problem(op: KgsConv3dOp) -> str | None:
-    """The first inconsistency in the op, as a message naming it, or None."""
+    """The first inconsistency in the op's own operands, types and attributes, as a message naming it, or None.
+
+    Local: it never looks at what defines an operand, so an op verifies wherever its tables come
+    from. What constant tables hold is the table analysis' (:mod:`rt3d_mlir.dialect.tables`).
+    """
     # Structure first: the IRDL constraints have not necessarily been checked yet.
     if len(op.operation.operands) != len(OPERAND_NAMES):
         return f"expects {len(OPERAND_NAMES)} operands ({', '.join(OPERAND_NAMES)}), got {len(op.operation.operands)}"
@@ -156,9 +161,11 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
         ).is_signless:
             return f"'{name}' must hold signless integers, got {tables[name]}"
 
-    problem = _optional_attribute_problem(op, filters)
-    if problem is not None:
-        return problem
+    for optional in OPTIONAL_ATTRIBUTES:
+        if optional.name in op.attributes:
+            problem = optional.problem(op, filters)
+            if problem is not None:
+                return problem
 
     group_shape = GroupShape(*attrs["group_shape"])
     grid_m, grid_n = group_shape.grid(filters, channels)
@@ -168,7 +175,7 @@ def _first_problem(op: KgsConv3dOp) -> str | None:
             f"group_offsets must have G+1 = {num_groups + 1} entries for {filters} filters x {channels} channels "
             f"in {group_shape} groups, got {tables['group_offsets'].shape[0]}"
         )
-    return _table_problem(op, group_shape, filters, channels, attrs["kernel_size"], tables)
+    return None
 
 
 def _attribute(op: KgsConv3dOp, name: str) -> ir.Attribute | str:
@@ -187,63 +194,65 @@ def _i64_array_problem(op: KgsConv3dOp, name: str) -> str | None:
     return f"attribute '{name}' must be array<i64: ...>, got {attribute}"
 
 
-def _optional_attribute_problem(op: KgsConv3dOp, filters: int) -> str | None:
-    if FILTER_PERMUTATION in op.attributes:
-        problem = _i64_array_problem(op, FILTER_PERMUTATION)
-        if problem is not None:
-            return problem
-        permutation = array_attribute(op, FILTER_PERMUTATION)
-        if sorted(permutation) != list(range(filters)):
-            shown = permutation if len(permutation) <= 16 else [*permutation[:16], "..."]
-            return f"attribute '{FILTER_PERMUTATION}' must be a permutation of 0..{filters - 1} (the filters), got {shown}"
-    if ACTIVATION in op.attributes:
-        attribute = _attribute(op, ACTIVATION)
-        if not isinstance(attribute, ir.StringAttr) or ir.StringAttr(attribute).value not in ACTIVATIONS:
-            return f"attribute '{ACTIVATION}' must be one of {', '.join(repr(a) for a in ACTIVATIONS)}, got {attribute}"
+def _filter_permutation_problem(op: KgsConv3dOp, filters: int) -> str | None:
+    problem = _i64_array_problem(op, FILTER_PERMUTATION)
+    if problem is not None:
+        return problem
+    permutation = array_attribute(op, FILTER_PERMUTATION)
+    if sorted(permutation) != list(range(filters)):
+        shown = permutation if len(permutation) <= 16 else [*permutation[:16], "..."]
+        return f"attribute '{FILTER_PERMUTATION}' must be a permutation of 0..{filters - 1} (the filters), got {shown}"
     return None
 
 
-def _table_problem(
-    op: KgsConv3dOp,
-    group_shape: GroupShape,
-    filters: int,
-    channels: int,
-    kernel_size: list[int],
-    tables: dict[str, ir.RankedTensorType],
-) -> str | None:
-    """Checks the index tables' contents when they are constants (they usually are)."""
-    contents = {}
-    for name in ("group_offsets", "positions"):
-        try:
-            contents[name] = constant_array(getattr(op, name))
-        except PassError as error:  # a dense_resource blob of the wrong size
-            return f"'{name}': {error}"
-    offsets, positions = contents["group_offsets"], contents["positions"]
-    if offsets is None:
-        return None
-    num_positions = tables["positions"].shape[0]
-    if offsets[0] != 0 or offsets[-1] != num_positions or np.any(np.diff(offsets) < 0):
-        return (
-            f"group_offsets must start at 0, never decrease and end at P = {num_positions} (the positions size), "
-            f"got {offsets[0]} ... {offsets[-1]}"
-        )
-    kept_per_group = np.diff(offsets)
-    expected_values = int((kept_per_group * kernels_per_group(filters, channels, group_shape).reshape(-1)).sum())
-    if tables["values"].shape[0] != expected_values:
-        return (
-            f"'values' must have {expected_values} entries (kept positions x kernels per group, summed), "
-            f"got {tables['values'].shape[0]}"
-        )
-    if positions is None:
-        return None
-    kernel_volume = int(np.prod(kernel_size))
-    if num_positions and (positions.min() < 0 or positions.max() >= kernel_volume):
-        return f"positions must lie in [0, {kernel_volume}) for kernel {kernel_size}, got {positions.min()} ... {positions.max()}"
-    starts_group = np.zeros(num_positions, dtype=bool)
-    starts_group[offsets[:-1][kept_per_group > 0]] = True
-    not_ascending = (np.diff(positions) <= 0) & ~starts_group[1:]
-    if np.any(not_ascending):
-        index = int(np.argmax(not_ascending)) + 1
-        group = int(np.searchsorted(offsets, index, side="right")) - 1
-        return f"positions of group {group} must be strictly ascending, got {positions[index - 1]} then {positions[index]}"
+def _activation_problem(op: KgsConv3dOp, filters: int) -> str | None:
+    attribute = _attribute(op, ACTIVATION)
+    if not isinstance(attribute, ir.StringAttr) or ir.StringAttr(attribute).value not in ACTIVATIONS:
+        return f"attribute '{ACTIVATION}' must be one of {', '.join(repr(a) for a in ACTIVATIONS)}, got {attribute}"
     return None
+
+
+@dataclass(frozen=True)
+class OptionalAttribute:
+    """An attribute the op may carry; absent means the identity, so IR without it keeps its meaning.
+
+    The verifier and the IRDL export both read :data:`OPTIONAL_ATTRIBUTES`, so neither can miss one.
+    """
+
+    name: str
+    problem: Callable[[ir.OpView, int], str | None]  # why the op's value is wrong (given its filter count), or None
+    irdl_constraint: Callable[[], ir.Value]  # builds the value's IRDL constraint at the current insertion point
+
+
+OPTIONAL_ATTRIBUTES = (
+    OptionalAttribute(FILTER_PERMUTATION, _filter_permutation_problem,
+                      lambda: irdl.base(base_name=f"#{_I64ArrayAttr.attr_name}")),
+    OptionalAttribute(ACTIVATION, _activation_problem,
+                      lambda: irdl.any_of([irdl.is_(ir.StringAttr.get(name)) for name in ACTIVATIONS])),
+)
+# Marks an optional attribute's constraint in the IRDL export (see irdl_module).
+IRDL_OPTIONAL_ATTRIBUTE = "sparse3d.optional_attribute"
+
+
+def verified_attributes() -> tuple[str, ...]:
+    """The names of every attribute the verifier checks: the required ones, then the optional ones."""
+    return (*ARRAY_ATTRIBUTE_SIZES, *(optional.name for optional in OPTIONAL_ATTRIBUTES))
+
+
+def irdl_module() -> ir.Module:
+    """The dialect as IRDL, in the current Context, with every attribute of the op declared.
+
+    IRDL's ``irdl.attributes`` has no optional entries (every one listed must be present), so an
+    optional attribute is declared as its constraint in the operation's body, tagged with
+    ``sparse3d.optional_attribute = "<name>"``, outside ``irdl.attributes``: a tool that loads the
+    module accepts the op with or without it, though it does not check the value.
+    """
+    module = Sparse3D._emit_module()
+    operation = next(op for op in module.body.operations[0].regions[0].blocks[0].operations
+                     if op.name == "irdl.operation" and ir.StringAttr(op.attributes["sym_name"]).value == KgsConv3dOp._op_name)
+    attributes = next(op for op in operation.regions[0].blocks[0].operations if op.name == "irdl.attributes")
+    with ir.InsertionPoint(attributes):
+        for optional in OPTIONAL_ATTRIBUTES:
+            constraint = optional.irdl_constraint()
+            constraint.owner.attributes[IRDL_OPTIONAL_ATTRIBUTE] = ir.StringAttr.get(optional.name)
+    return module

@@ -12,19 +12,15 @@ the transposed values, so the model does not copy its largest weights on every r
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.constants import ResourceNames, constant_array, defining_op
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
-
-_resource_ids = itertools.count()
-
 
 @dataclass(frozen=True)
 class FoldConstantTranspose(ModulePass):
@@ -32,6 +28,7 @@ class FoldConstantTranspose(ModulePass):
     summary = "Replace linalg.transpose of a constant by the transposed constant"
 
     def apply(self, module: ir.Operation) -> None:
+        names = ResourceNames(module)
         for transpose in ops_named(module, "linalg.transpose"):
             source = transpose.operands[0]
             array = constant_array(source)
@@ -42,7 +39,7 @@ class FoldConstantTranspose(ModulePass):
             result_type = transpose.results[0].type
             with ir.InsertionPoint(transpose), transpose.location:
                 attribute = ir.DenseResourceElementsAttr.get_from_buffer(
-                    folded, f"folded_transpose_{next(_resource_ids)}", result_type
+                    folded, names.fresh("folded_transpose"), result_type
                 )
                 constant = arith.ConstantOp(result_type, attribute)
             transpose.results[0].replace_all_uses_with(constant.result)

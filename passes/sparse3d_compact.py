@@ -28,7 +28,6 @@ it costs nothing there. Convs whose tables are not constants are left alone.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,23 +38,25 @@ from torch_mlir.dialects import arith
 from rt3d_mlir import kgs
 from rt3d_mlir.codegen.filter_order import choose_filter_order
 from rt3d_mlir.dialect.geometry import find_kgs_convs
-from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
+from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.dialect.sparse3d import FILTER_PERMUTATION, filter_permutation
+from rt3d_mlir.dialect.tables import check_tables, index_table
 from rt3d_mlir.passes.base import ModulePass, option
 
-_resource_ids = itertools.count()
 _SIGNED_WIDTHS = (8, 16, 32, 64)
 
 
 def narrowest_width(largest: int) -> int:
-    """Bits of the narrowest signed integer type that holds 0..largest (the verifier reads tables as signed)."""
+    """Bits of the narrowest signed integer type that holds 0..largest (so that readers taking them as signed, like numpy, agree)."""
     return next(bits for bits in _SIGNED_WIDTHS if largest < 2 ** (bits - 1))
 
 
-def _constant(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint, resource: bool) -> ir.Value:
+def _constant(
+    array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint, resource_name: str | None = None
+) -> ir.Value:
     tensor_type = ir.RankedTensorType.get([array.size], element_type)
-    if resource:  # weights: a blob, like sparse3d-from-linalg writes them
-        attribute = weights_attribute(array, tensor_type, f"kgs_compact_values_{next(_resource_ids)}")
+    if resource_name is not None:  # weights: a blob, like sparse3d-from-linalg writes them
+        attribute = weights_attribute(array, tensor_type, resource_name)
     else:
         attribute = ir.DenseElementsAttr.get(np.ascontiguousarray(array), type=tensor_type)
     return arith.ConstantOp(tensor_type, attribute, ip=insertion).result
@@ -71,15 +72,16 @@ class Sparse3DCompact(ModulePass):
     narrow: bool = option(True, "store group_offsets and positions in the narrowest integer type that holds them")
 
     def apply(self, module: ir.Operation) -> None:
+        names = ResourceNames(module)
         for op in find_kgs_convs(module):
-            self._compact(op)
+            self._compact(op, names)
 
-    def _compact(self, op: ir.Operation) -> None:
-        offsets, positions = constant_array(op.operands[2]), constant_array(op.operands[3])
+    def _compact(self, op: ir.Operation, names: ResourceNames) -> None:
+        # As the kernels read them (an i8 position may be 146).
+        offsets, positions = index_table(op.operands[2]), index_table(op.operands[3])
         if offsets is None or positions is None:
             return
-        # The kernels read the tables as unsigned (an i8 position may be 146); so does this pass.
-        offsets, positions = (table.view(f"u{table.dtype.itemsize}").astype(np.int64) for table in (offsets, positions))
+        check_tables(op)
         regrouped, order = None, None
         if self.reorder != "never":
             # Reading the weights back is most of this pass's time: only when it may regroup.
@@ -107,14 +109,12 @@ class Sparse3DCompact(ModulePass):
             insertion = ir.InsertionPoint(op)
             if regrouped is not None:
                 element_type = ir.RankedTensorType(old[0].type).element_type
-                op.operands[1] = _constant(regrouped.values, element_type, insertion, resource=True)
+                op.operands[1] = _constant(regrouped.values, element_type, insertion, names.fresh("kgs_compact_values"))
                 previous = filter_permutation(op)
                 permutation = [previous[i] for i in order] if previous is not None else [int(i) for i in order]
                 op.attributes[FILTER_PERMUTATION] = ir.DenseI64ArrayAttr.get(permutation)
             for index, table, bits in ((2, offsets, widths[0]), (3, positions, widths[1])):
-                op.operands[index] = _constant(
-                    table.astype(f"int{bits}"), ir.IntegerType.get_signless(bits), insertion, resource=False
-                )
+                op.operands[index] = _constant(table.astype(f"int{bits}"), ir.IntegerType.get_signless(bits), insertion)
         for value in old:
             owner = defining_op(value)
             if owner is not None and not list(owner.results[0].uses):

@@ -23,7 +23,6 @@ remark saying why.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +30,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from rt3d_mlir import kgs, progress
-from rt3d_mlir.constants import constant_array, defining_op, weights_attribute
+from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import remark
 from rt3d_mlir.dialect import KgsConv3dOp
 from rt3d_mlir.errors import UserError
@@ -40,7 +39,6 @@ from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass, option
 
 CONV_OP = "linalg.conv_3d_ncdhw_fcdhw"
-_resource_ids = itertools.count()
 
 
 def _attribute_ints(op: ir.Operation, name: str, default: int) -> list[int]:
@@ -105,11 +103,12 @@ class Sparse3DFromLinalg(ModulePass):
     def apply(self, module: ir.Operation) -> None:
         convs = ops_named(module, CONV_OP)
         progress.expect(len(convs))
+        names = ResourceNames(module)
         for conv in convs:
-            self._rewrite(conv)
+            self._rewrite(conv, names)
             progress.conv_done()
 
-    def _rewrite(self, conv: ir.Operation) -> None:
+    def _rewrite(self, conv: ir.Operation, names: ResourceNames) -> None:
         conv_data, filter_value, init = conv.operands[0], conv.operands[1], conv.operands[2]
         data = conv_data
         problem = _unsupported(conv)
@@ -135,7 +134,7 @@ class Sparse3DFromLinalg(ModulePass):
         element_type = ir.RankedTensorType(filter_value.type).element_type
         with conv.context, conv.location:
             insertion = ir.InsertionPoint(conv)
-            values = self._constant_resource(compact.values, element_type, insertion)
+            values = self._constant_resource(compact.values, element_type, names.fresh("kgs_values"), insertion)
             offsets = self._constant_table(compact.group_offsets, insertion)
             positions = self._constant_table(compact.positions, insertion)
             kgs_conv = KgsConv3dOp(
@@ -167,9 +166,11 @@ class Sparse3DFromLinalg(ModulePass):
         )
 
     @staticmethod
-    def _constant_resource(array: np.ndarray, element_type: ir.Type, insertion: ir.InsertionPoint) -> ir.Value:
+    def _constant_resource(
+        array: np.ndarray, element_type: ir.Type, resource_name: str, insertion: ir.InsertionPoint
+    ) -> ir.Value:
         tensor_type = ir.RankedTensorType.get([array.size], element_type)
-        attribute = weights_attribute(array, tensor_type, f"kgs_values_{next(_resource_ids)}")
+        attribute = weights_attribute(array, tensor_type, resource_name)
         return arith.ConstantOp(tensor_type, attribute, ip=insertion).result
 
     @staticmethod

@@ -32,6 +32,7 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass, TargetOptions, option
 from rt3d_mlir.targets import TARGET_ATTR, module_target, resolve, set_module_target
 from rt3d_mlir.dialect.kept_pattern import constant_pattern
+from rt3d_mlir.dialect.tables import check_tables
 from rt3d_mlir.dialect.sparse3d import filter_permutation
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, choose_kernel_schedule
 
@@ -61,6 +62,7 @@ class Sparse3DTile(ModulePass):
         for op in find_kgs_convs(module):
             if SCHEDULE_ATTR in op.attributes:
                 continue
+            check_tables(op)
             try:
                 geometry = ConvGeometry.of(op)
                 schedule = choose_kernel_schedule(target, geometry, constant_pattern(op, geometry), filter_permutation(op))

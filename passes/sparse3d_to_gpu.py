@@ -31,6 +31,7 @@ from rt3d_mlir.codegen.kernel_init import InitKind, init_source
 from rt3d_mlir.codegen.kernel_ir import enclosing_function, unused_symbol
 from rt3d_mlir.constants import constant_array, defining_op
 from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.dialect.tables import check_tables
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
 from rt3d_mlir.targets import dictionary_attribute
@@ -76,6 +77,7 @@ class Sparse3DToGpu(ModulePass):
         offsets, positions = constant_array(offsets_value), constant_array(positions_value)
         if offsets is None or positions is None:
             raise PassError("the GPU lowering needs constant group_offsets and positions (it derives the weight bases from them)", op.location)
+        check_tables(op)
         if not isinstance(ir.RankedTensorType(values.type).element_type, ir.F32Type):
             raise PassError(f"the GPU lowering handles f32 weights only, got {ir.RankedTensorType(values.type).element_type}", op.location)
         function = enclosing_function(op)

@@ -31,6 +31,7 @@ from torch_mlir import ir
 from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.codegen.cpu_kgs_kernel import emit_kgs_conv3d
 from rt3d_mlir.diagnostics import PassError
+from rt3d_mlir.dialect.tables import check_tables
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.passes.base import ModulePass
 from rt3d_mlir.targets import dictionary_attribute
@@ -46,6 +47,7 @@ class Sparse3DVectorize(ModulePass):
         for op in find_kgs_convs(module):
             if SCHEDULE_ATTR not in op.attributes:
                 raise PassError(f"sparse3d.kgs_conv3d has no {SCHEDULE_ATTR}: run sparse3d-tile first", op.location)
+            check_tables(op)
             try:
                 emit_kgs_conv3d(op, schedule_from_attr(dictionary_attribute(op, SCHEDULE_ATTR)))
             except UserError as error:

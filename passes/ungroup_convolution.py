@@ -23,19 +23,17 @@ itself) is left as it is.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
 
-from rt3d_mlir.constants import constant_array, defining_op
+from rt3d_mlir.constants import ResourceNames, constant_array, defining_op
 from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.passes.base import ModulePass
 
 CONVOLUTION = "torch.aten.convolution"
 _WEIGHT, _TRANSPOSED, _GROUPS = 1, 6, 8  # operand positions of aten.convolution
-_resource_ids = itertools.count()
 
 
 def block_diagonal(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -69,11 +67,12 @@ class UngroupConvolution(ModulePass):
     summary = "Rewrite grouped 3D torch.aten.convolution ops with constant filters into dense ones with block-diagonal filters"
 
     def apply(self, module: ir.Operation) -> None:
+        names = ResourceNames(module)
         for conv in ops_named(module, CONVOLUTION):
-            self._rewrite(conv)
+            self._rewrite(conv, names)
 
     @staticmethod
-    def _rewrite(conv: ir.Operation) -> None:
+    def _rewrite(conv: ir.Operation, names: ResourceNames) -> None:
         groups = _constant_int(conv.operands[_GROUPS])
         if groups is None or groups == 1 or _constant_bool(conv.operands[_TRANSPOSED]) is not False:
             return
@@ -89,7 +88,7 @@ class UngroupConvolution(ModulePass):
             literal = ir.Operation.create(
                 "torch.vtensor.literal",
                 results=[ir.Type.parse(f"!torch.vtensor<[{shape}],{element_type}>")],
-                attributes={"value": ir.DenseResourceElementsAttr.get_from_buffer(dense, f"ungrouped_{next(_resource_ids)}", tensor_type)},
+                attributes={"value": ir.DenseResourceElementsAttr.get_from_buffer(dense, names.fresh("ungrouped"), tensor_type)},
             )
             one = ir.Operation.create(
                 "torch.constant.int", results=[ir.Type.parse("!torch.int")],

@@ -71,8 +71,6 @@ def default_prefix(model_argument: str) -> str:
 def compile_options(args: argparse.Namespace, backend: Backend) -> dict[str, Any]:
     """The compile options ``args`` give ``backend``; a back end's option given to another target is an error
     (it would be ignored silently)."""
-    from rt3d_mlir.backends import all_backends, backend_for
-
     for other in all_backends():
         flags = [option.flag for option in other.cli_options if other is not backend and getattr(args, option.dest)]
         if flags:

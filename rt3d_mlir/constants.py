@@ -7,6 +7,7 @@ import re
 import numpy as np
 from torch_mlir import ir
 
+from rt3d_mlir.attributes import UnreadableAttribute, lookup
 from rt3d_mlir.diagnostics import PassError
 
 _RESOURCE_BLOB = re.compile(r'^\s*"?[^\s:"]+"?\s*:\s*"0x([0-9A-Fa-f]*)"', re.MULTILINE)
@@ -91,3 +92,52 @@ def constant_array(value: ir.Value) -> np.ndarray | None:
             return np.full(tensor_type.shape, np.array(dense.get_splat_value().value, dtype=dtype), dtype=dtype)
         return np.array(dense, dtype=dtype).reshape(tensor_type.shape)
     return None
+
+
+# How a dense_resource attribute prints its blob's name: a bare key, or a quoted string.
+_RESOURCE_REFERENCE = re.compile(r'^dense_resource<(?:"((?:[^"\\]|\\.)*)"|([^>]*))>')
+
+
+def resource_names(root: ir.Operation) -> set[str]:
+    """The names of the ``dense_resource`` blobs that ops nested in ``root`` hold as attributes."""
+    names: set[str] = set()
+
+    def visit(operation: ir.Operation) -> ir.WalkResult:
+        attributes = operation.attributes
+        # By name: a NamedAttribute's .attr aborts the process on a kind the bindings cannot represent.
+        for name in [attributes[index].name for index in range(len(attributes))]:
+            try:
+                attribute = lookup(attributes, name)
+            except UnreadableAttribute:  # not a blob
+                continue
+            if _is_dense_resource(attribute):
+                reference = _RESOURCE_REFERENCE.match(str(attribute))
+                if reference is not None:
+                    names.add(reference[1] if reference[1] is not None else reference[2])
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return names
+
+
+class ResourceNames:
+    """Names for new ``dense_resource`` blobs in one module: ``<prefix>_<n>``, n the lowest that no blob in it has.
+
+    The names depend on the module alone, never on what the process ran before, so the same input
+    gets the same names in every run. (MLIR appends ``_1``, ``_2``... to a name that another module
+    already gave a blob in the same Context: that too depends only on what ran in that Context.)
+    """
+
+    def __init__(self, module: ir.Operation) -> None:
+        self._taken = resource_names(module)
+        self._next_index: dict[str, int] = {}
+
+    def fresh(self, prefix: str) -> str:
+        """A name no blob in the module has yet, now taken."""
+        index = self._next_index.get(prefix, 0)
+        while f"{prefix}_{index}" in self._taken:
+            index += 1
+        name = f"{prefix}_{index}"
+        self._taken.add(name)
+        self._next_index[prefix] = index + 1
+        return name

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, field
+from typing import Callable
 
 from torch_mlir import ir
 from torch_mlir.dialects import torch as torch_dialect
@@ -26,8 +27,11 @@ from torch_mlir.dialects import torch as torch_dialect
 from rt3d_mlir import passes
 from rt3d_mlir.diagnostics import Diagnostic, PassError, SourceLocation, collecting
 from rt3d_mlir.dialect import irdl_definition, make_context
+from rt3d_mlir.dialect.sparse3d import OPERATION_NAME
+from rt3d_mlir.dialect.tables import check_tables
 from rt3d_mlir.arguments import ArgumentParser
 from rt3d_mlir.errors import UserError
+from rt3d_mlir.ir_walk import ops_named
 from rt3d_mlir.outputs import check_output_file, user_cache_folder, write_output
 from rt3d_mlir.parse_guard import crashing_syntax
 from rt3d_mlir.pipelines import PIPELINES
@@ -240,6 +244,8 @@ def process_chunk(
                 for diagnostic in error.error_diagnostics:
                     record_mlir(diagnostic)
                 return None
+            if not tables_agree(module, record):
+                return None
             manager = build_pass_manager(steps, context)
             if args.mlir_print_ir_before_all or args.mlir_print_ir_after_all or args.mlir_print_ir_after_failure:
                 manager.enable_ir_printing(
@@ -269,6 +275,21 @@ def process_chunk(
             return module.operation.get_asm(print_generic_op_form=args.mlir_print_op_generic, assume_verified=True)
     finally:
         registration.detach()
+
+
+def tables_agree(module: ir.Module, record: Callable[[str, SourceLocation, str], None]) -> bool:
+    """Runs the table analysis on every sparse3d.kgs_conv3d after parsing, as the verifier runs on every op.
+
+    Each problem is recorded as an error; returns whether there was none.
+    """
+    agree = True
+    for conv in ops_named(module.operation, OPERATION_NAME):
+        try:
+            check_tables(conv)
+        except PassError as error:
+            record("error", error.location, str(error))
+            agree = False
+    return agree
 
 
 def write_reproducer(chunk: Chunk, steps: list[Step]) -> str:

@@ -74,8 +74,8 @@ def run(argv: list[str]) -> int:
         raise UserError(f"--emit={args.emit} writes {'a folder' if args.emit == 'artifacts' else 'a binary file'}: name it with -o")
     # an option the chosen --emit does not use is an error, not silently ignored
     if args.openmp and args.emit not in ("llvm-ir", "obj"):
-        raise UserError(f"--openmp is for --emit=llvm-ir or obj (--emit=asm shows the single-threaded variant, "
-                        f"the kernels are the same; artifacts holds both): drop --openmp")
+        raise UserError("--openmp is for --emit=llvm-ir or obj (--emit=asm shows the single-threaded variant, "
+                        "the kernels are the same; artifacts holds both): drop --openmp")
     if args.triple and args.emit not in ("asm", "obj"):
         raise UserError(f"--triple is for --emit=asm or obj (--emit={args.emit} does not depend on it): drop --triple")
     args.triple = args.triple or "linux-gnu"

@@ -13,7 +13,7 @@ CONV = Path(__file__).parents[1] / "Passes" / "sparse3d-from-linalg.mlir"
 
 
 def test_internal_error_prints_a_reproducer_not_a_traceback(monkeypatch, tmp_path, capsys):
-    def broken(self, conv):
+    def broken(self, conv, names):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", broken)
@@ -31,7 +31,7 @@ def test_internal_error_prints_a_reproducer_not_a_traceback(monkeypatch, tmp_pat
 
 
 def test_reproducers_go_to_the_user_cache_and_only_the_newest_are_kept(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", lambda self, conv: 1 / 0)
+    monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", lambda self, conv, names: 1 / 0)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = tmp_path / "cache" / "rt3d-mlir" / "reproducers"
     written = []
@@ -132,7 +132,7 @@ def test_out_of_memory_is_a_one_line_error(where, monkeypatch, tmp_path, capsys)
 
 
 def test_errors_at_an_unknown_location_are_at_the_first_operation(monkeypatch, tmp_path, capsys):
-    def unlocated(self, conv):
+    def unlocated(self, conv, names):
         raise PassError("no location")
 
     monkeypatch.setattr(Sparse3DFromLinalg, "_rewrite", unlocated)

@@ -304,7 +304,7 @@ func.func @location_activation(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4
 
 // -----
 
-// MLIR's parser does not check a dense_resource blob against its type: the verifier reads the tables, so it does.
+// MLIR's parser does not check a dense_resource blob against its type: the table analysis reads the tables, so it does.
 func.func @short_offsets_blob(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x5xf32>) -> tensor<1x4x3x4x5xf32> {
   %v = arith.constant dense<1.0> : tensor<8xf32>
   %o = arith.constant dense_resource<offsets> : tensor<2xi8>
