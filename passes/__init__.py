@@ -99,17 +99,17 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def add_kgs_lower(manager: "PassManager", context: "Context | None" = None) -> None:
+def add_kgs_lower(manager: PassManager, context: Context | None = None) -> None:
     """Appends ``--kgs-lower`` to a PassManager on builtin.module, so another MLIR pipeline can embed it."""
     _add_named_pipeline(manager, "kgs-lower", context)
 
 
-def add_kgs_to_llvm(manager: "PassManager", context: "Context | None" = None) -> None:
+def add_kgs_to_llvm(manager: PassManager, context: Context | None = None) -> None:
     """Appends ``--kgs-to-llvm`` (``--kgs-lower``, bufferization, lowering to LLVM) to a PassManager."""
     _add_named_pipeline(manager, "kgs-to-llvm", context)
 
 
-def _add_named_pipeline(manager: "PassManager", name: str, context: "Context | None") -> None:
+def _add_named_pipeline(manager: PassManager, name: str, context: Context | None) -> None:
     from torch_mlir import ir
 
     from rt3d_mlir.dialect import load_sparse3d

@@ -23,7 +23,8 @@ why; shapes are static: a graph with symbolic shapes raises
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import fx

@@ -22,8 +22,8 @@ Compact form (the ``sparse3d.kgs_conv3d`` operands):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

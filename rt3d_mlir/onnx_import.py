@@ -36,7 +36,7 @@ class OnnxModel:
     """A checked, shape-inferred ONNX model with static input shapes; calling it runs ONNX Runtime."""
 
     path: Path
-    proto: "onnx.ModelProto"
+    proto: onnx.ModelProto
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
     _session: object = field(default=None, init=False, repr=False)

@@ -58,7 +58,7 @@ def initialize_for_training(model: nn.Module, example: torch.Tensor) -> None:
     with torch.no_grad():
         for module in layers:
             captured: list[torch.Tensor] = []
-            handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
+            handle = module.register_forward_hook(lambda _m, _i, output, captured=captured: captured.append(output))
             model(example)
             handle.remove()
             module.weight.div_(captured[0].std().clamp_min(1e-6))

@@ -52,10 +52,9 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
