@@ -26,9 +26,8 @@ def build_datasets(
 ) -> tuple[Dataset, Dataset, int]:
     """The train and test sets of ``name`` at clip size ``input_size``, and the number of classes."""
     if name == "synthetic":
-        train = SyntheticMotion(train_clips, input_size, seed, "train")
-        test = SyntheticMotion(test_clips, input_size, seed, "test")
-        return train, test, len(MOTION_CLASSES)
+        return (SyntheticMotion(train_clips, input_size, seed, "train"), SyntheticMotion(test_clips, input_size, seed, "test"),
+                len(MOTION_CLASSES))
     if name not in OFFICIAL_SETS:
         raise UserError(f"unknown data set '{name}'; choose one of: {', '.join(DATASETS)}")
     if root is None or splits_root is None:

@@ -104,7 +104,7 @@ class SyntheticMotion(Dataset):
             raise UserError(f"{num_clips} synthetic clips of {frames}x{height}x{width} need {needed / 2**30:.1f} GiB "
                             f"of memory, more than this machine's {available / 2**30:.1f} GiB: use fewer or smaller clips")
         self.classes = MOTION_CLASSES
-        self.input_size = tuple(input_size)
+        self.input_size = (frames, height, width)
         split_code = _SPLIT_CODES[split]
         # Clip i has class i mod 10, so any prefix of a set is a smaller balanced set.
         self.labels = torch.arange(num_clips) % len(MOTION_CLASSES)

@@ -57,7 +57,7 @@ def _fields(path: Path, line: str, expected: str) -> list[str]:
 
 
 def _ucf101_split(splits_root: Path, split: int, subset: str) -> tuple[list[str], list[tuple[str, int]]]:
-    classes = []
+    classes: list[str] = []
     for line in _read_lines(splits_root / "classInd.txt"):
         number, name = _fields(splits_root / "classInd.txt", line, "NUMBER CLASS")
         if number != str(len(classes) + 1):

@@ -200,5 +200,5 @@ def parse_input_size(text: str) -> tuple[int, int, int]:
     parts = text.lower().split("x")
     if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
         raise UserError(f"clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '{text}'")
-    return check_input_size(tuple(int(part) for part in parts))
+    return check_input_size([int(part) for part in parts])
 
