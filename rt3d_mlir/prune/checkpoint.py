@@ -58,9 +58,11 @@ def build_profile(
     other layer (scheme "dense") is costed dense.
     """
     layers = []
+    kept = 0
     for cost in costs:
         scheme, group_shape = schemes.get(cost.name, ("dense", None))
         macs = kept_macs(cost, group_shape)
+        kept += macs
         weight = cost.module.weight.detach()
         layers.append(
             {
@@ -75,8 +77,7 @@ def build_profile(
                 "macs_kept": macs,
             }
         )
-    dense = sum(layer["macs_dense"] for layer in layers)
-    kept = sum(layer["macs_kept"] for layer in layers)
+    dense = sum(cost.macs_dense for cost in costs)
     return {
         "format": PROFILE_FORMAT,
         "model": model_name,
