@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for set-up, the demo and the tests, on a fresh Debian machine as root.
 #   ./dev.sh demo      prune, import, compile and report a C3D-family model
-#   ./dev.sh test      every test: lit/FileCheck IR tests, then pytest
+#   ./dev.sh test      every check: ruff and mypy, lit/FileCheck IR tests, then pytest
 #   ./dev.sh setup     only install (idempotent; quick when nothing changed)
 #   ./dev.sh run CMD   run CMD inside the virtual environment
 set -euo pipefail
@@ -79,6 +79,10 @@ ensure_venv() {
 
 run_tests() {
     local status=0
+    log "ruff (lint)"
+    "$VENV/bin/ruff" check || status=1
+    log "mypy (types)"
+    "$VENV/bin/python" test/typecheck.py || status=1
     log "lit/FileCheck tests"
     "$VENV/bin/lit" -sv test || status=1
     log "pytest"

@@ -33,8 +33,9 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -142,7 +143,7 @@ class DensePeers:
             if peer not in self.skipped:
                 run = self._attempt(
                     (peer,), f"{threads}-thread run",
-                    lambda: self._checked(peer, open_peer(self._models[peer], self.example, threads)),
+                    lambda peer=peer, open_peer=open_peer: self._checked(peer, open_peer(self._models[peer], self.example, threads)),
                 )
                 if run is not None:
                     runs[peer] = run

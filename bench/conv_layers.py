@@ -55,9 +55,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -395,10 +395,10 @@ def run(args: argparse.Namespace) -> None:
             torch.set_num_threads(threads)
             for conv in compiled.values():
                 conv.jit.set_threads(threads)
-            runs = {variant: (lambda conv=conv: conv(x)) for variant, conv in compiled.items()}
-            runs["torch eager"] = lambda: dense_module(x)
+            runs = {variant: (lambda conv=conv, x=x: conv(x)) for variant, conv in compiled.items()}
+            runs["torch eager"] = lambda module=dense_module, x=x: module(x)
             if inductor is not None:
-                runs["torch.compile"] = lambda: inductor(x)
+                runs["torch.compile"] = lambda inductor=inductor, x=x: inductor(x)
             runs.update(peers.runners(threads))
             runs[FMA_PEAK] = peaks[threads]
             with torch.no_grad():

@@ -49,8 +49,8 @@ import copy
 import json
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 

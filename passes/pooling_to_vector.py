@@ -80,8 +80,8 @@ def match_pool3d(op: ir.Operation) -> Pool3D | None:
     in_exprs = list(in_map.results)
     if in_exprs[:2] != list(dims_map(0, 2).results):
         return None
-    terms = [_window_term(in_exprs[2 + axis], 2 + axis, 5 + axis) for axis in range(3)]
-    if any(term is None for term in terms):
+    depth, height, width = (_window_term(in_exprs[2 + axis], 2 + axis, 5 + axis) for axis in range(3))
+    if depth is None or height is None or width is None:
         return None
     body = [o.operation for o in op.regions[0].blocks[0].operations]
     arguments = list(op.regions[0].blocks[0].arguments)
@@ -93,8 +93,8 @@ def match_pool3d(op: ir.Operation) -> Pool3D | None:
         input_shape=tuple(types[0].shape),
         output_shape=tuple(types[2].shape),
         window=tuple(types[1].shape),
-        strides=tuple(t[0] for t in terms),
-        dilations=tuple(t[1] for t in terms),
+        strides=(depth[0], height[0], width[0]),
+        dilations=(depth[1], height[1], width[1]),
         combiner=body[0].name,
     )
 

@@ -82,7 +82,7 @@ class Sparse3DCompact(ModulePass):
         if offsets is None or positions is None:
             return
         check_tables(op)
-        regrouped, order = None, None
+        regrouping = None  # (filter order, the weight compacted in that order) when the pass regroups
         if self.reorder != "never":
             # Reading the weights back is most of this pass's time: only when it may regroup.
             values = constant_array(op.operands[1])
@@ -97,17 +97,19 @@ class Sparse3DCompact(ModulePass):
             order = choose_filter_order(weight, group_shape, self.reorder)
             if order is not None:
                 regrouped = kgs.compact(weight[order], group_shape)
+                regrouping = order, regrouped
                 offsets, positions = regrouped.group_offsets, regrouped.positions
         widths = [64, 64]
         if self.narrow:
             widths = [narrowest_width(int(offsets[-1])), narrowest_width(int(positions.max(initial=0)))]
         current_widths = [ir.IntegerType(ir.RankedTensorType(op.operands[i].type).element_type).width for i in (2, 3)]
-        if regrouped is None and current_widths == widths:
+        if regrouping is None and current_widths == widths:
             return
         with op.context, op.location:
             old = [op.operands[i] for i in (1, 2, 3)]
             insertion = ir.InsertionPoint(op)
-            if regrouped is not None:
+            if regrouping is not None:
+                order, regrouped = regrouping
                 element_type = ir.RankedTensorType(old[0].type).element_type
                 op.operands[1] = _constant(regrouped.values, element_type, insertion, names.fresh("kgs_compact_values"))
                 previous = filter_permutation(op)

@@ -77,11 +77,13 @@ class UngroupConvolution(ModulePass):
         if groups is None or groups == 1 or _constant_bool(conv.operands[_TRANSPOSED]) is not False:
             return
         weight_value = conv.operands[_WEIGHT]
+        weight_op, groups_op = defining_op(weight_value), defining_op(conv.operands[_GROUPS])
         weight = constant_array(weight_value)
-        if weight is None or weight.ndim != 5:
+        # constants always have defining ops: the None checks only tell the type checker so
+        if weight is None or weight.ndim != 5 or weight_op is None or groups_op is None:
             return
         dense = np.ascontiguousarray(block_diagonal(weight, groups))
-        element_type = ir.RankedTensorType(defining_op(weight_value).attributes["value"].type).element_type
+        element_type = ir.RankedTensorType(weight_op.attributes["value"].type).element_type
         shape = ",".join(str(d) for d in dense.shape)
         with conv.context, conv.location, ir.InsertionPoint(conv):
             tensor_type = ir.RankedTensorType.get(dense.shape, element_type)
@@ -94,9 +96,8 @@ class UngroupConvolution(ModulePass):
                 "torch.constant.int", results=[ir.Type.parse("!torch.int")],
                 attributes={"value": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), 1)},
             )
-        old_weight, old_groups = defining_op(weight_value), defining_op(conv.operands[_GROUPS])
         conv.operands[_WEIGHT] = literal.result
         conv.operands[_GROUPS] = one.result
-        for dead in (old_weight, old_groups):
+        for dead in (weight_op, groups_op):
             if not list(dead.results[0].uses):
                 dead.erase()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import GroupShape

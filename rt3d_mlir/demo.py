@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 import torch
 

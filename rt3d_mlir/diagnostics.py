@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from torch_mlir import ir
 
@@ -27,7 +27,7 @@ class SourceLocation:
     column: int = 0
 
     @classmethod
-    def of(cls, location: ir.Location | str) -> "SourceLocation":
+    def of(cls, location: ir.Location | str) -> SourceLocation:
         match = _FILE_LINE_COL.search(str(location))
         if match is None:
             return cls(None)

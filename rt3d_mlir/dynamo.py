@@ -23,7 +23,8 @@ why; shapes are static: a graph with symbolic shapes raises
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import fx
@@ -68,11 +69,8 @@ def _check_static(example_inputs: Sequence[object]) -> None:
             )
 
 
-def _eager_reason(example_inputs: Sequence[object]) -> str | None:
-    """Why the graph cannot go through rt3d whatever its ops are, or None."""
-    tensors = [value for value in example_inputs if isinstance(value, torch.Tensor)]
-    if len(tensors) != len(example_inputs):
-        return "the graph takes non-tensor inputs"
+def _eager_reason(tensors: Sequence[torch.Tensor]) -> str | None:
+    """Why a graph of these tensor inputs cannot go through rt3d whatever its ops are, or None."""
     if torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors):
         return "the graph needs autograd (rt3d compiles inference; call the model under torch.no_grad())"
     unsupported = sorted({str(t.dtype) for t in tensors if t.dtype != torch.float32} | {str(t.device) for t in tensors if t.device.type != "cpu"})
@@ -125,11 +123,12 @@ def rt3d_backend(
     options = dict(options or {})
     _check_options(options)
     _check_static(example_inputs)
-    reason = _eager_reason(example_inputs)
+    tensors = [value for value in example_inputs if isinstance(value, torch.Tensor)]
+    reason = "the graph takes non-tensor inputs" if len(tensors) != len(example_inputs) else _eager_reason(tensors)
     if reason is None:
         try:
-            frozen, kept = frozen_graph(graph_module, example_inputs)  # type: ignore[arg-type]
-            compiled = compile_model(frozen, tuple(example_inputs[i] for i in kept), **options)
+            frozen, kept = frozen_graph(graph_module, tensors)
+            compiled = compile_model(frozen, tuple(tensors[i] for i in kept), **options)
         except (UserError, PassError) as error:
             reason = str(error)
         else:

@@ -14,12 +14,16 @@ import torch
 from torch import fx, nn
 
 
-def _fold_into(conv: nn.Conv3d, norm: nn.BatchNorm3d) -> nn.Conv3d:
-    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+def _fold_into(conv: nn.Conv3d, norm: nn.BatchNorm3d) -> nn.Conv3d | None:
+    """``conv`` with ``norm`` folded in; None if ``norm`` keeps no running statistics or has no affine part."""
+    mean, variance = norm.running_mean, norm.running_var
+    if mean is None or variance is None or not norm.affine:
+        return None
+    scale = norm.weight.detach() / torch.sqrt(variance + norm.eps)
     folded = copy.deepcopy(conv)
     folded.weight = nn.Parameter(conv.weight.detach() * scale.reshape(-1, 1, 1, 1, 1))
-    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(norm.running_mean)
-    folded.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias.detach())
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(mean)
+    folded.bias = nn.Parameter((bias - mean) * scale + norm.bias.detach())
     return folded
 
 
@@ -39,19 +43,24 @@ def fold_batch_norms(model: nn.Module) -> tuple[nn.Module, int]:
             calls[node.target] = calls.get(node.target, 0) + 1
     folded = 0
     for node in list(graph_module.graph.nodes):
-        if node.op != "call_module" or not isinstance(modules.get(node.target), nn.BatchNorm3d):
+        norm = modules.get(node.target) if node.op == "call_module" else None
+        if not isinstance(norm, nn.BatchNorm3d):
             continue
         source = node.args[0]
-        if not (isinstance(source, fx.Node) and source.op == "call_module" and len(source.users) == 1):
+        # (a call_module node's target is its module's qualified name, always a str)
+        if not (isinstance(source, fx.Node) and source.op == "call_module" and isinstance(source.target, str) and len(source.users) == 1):
             continue
-        conv, norm = modules[source.target], modules[node.target]
-        if not isinstance(conv, nn.Conv3d) or norm.running_var is None or not norm.affine:
+        conv = modules[source.target]
+        if not isinstance(conv, nn.Conv3d):
             continue
         if calls[source.target] > 1:  # a conv module called twice: folding would change its other calls
             continue
+        folded_conv = _fold_into(conv, norm)
+        if folded_conv is None:
+            continue
         parent_name, _, child_name = source.target.rpartition(".")
         # a second norm after this conv (conv, bn, bn) folds into the folded conv, not the original
-        modules[source.target] = _fold_into(conv, norm)
+        modules[source.target] = folded_conv
         setattr(graph_module.get_submodule(parent_name), child_name, modules[source.target])
         node.replace_all_uses_with(source)
         graph_module.graph.erase_node(node)

@@ -27,7 +27,7 @@ class GroupShape:
             raise UserError(f"group shape must be at most {MAX_GROUP_SIDE}x{MAX_GROUP_SIDE}, got {self.filters}x{self.channels}")
 
     @classmethod
-    def parse(cls, text: str) -> "GroupShape":
+    def parse(cls, text: str) -> GroupShape:
         """Parses ``"8x4"`` (filters x channels)."""
         match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", text)
         if not match:

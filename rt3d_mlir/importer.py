@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch_mlir import fx, ir
 from torch_mlir.dialects import torch as torch_dialect
-from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, create_mlir_tensor_type
+from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks, GraphNodeImporter, InputInfo, create_mlir_tensor_type
 
 from rt3d_mlir.diagnostics import capturing_errors, failure_cause, without_operation
 from rt3d_mlir.dialect import make_context
@@ -26,7 +26,7 @@ class _WeightsWithoutCopies(FxImporterHooks):
     to the resource blob directly; anything else takes the default path.
     """
 
-    def resolve_literal(self, gni, literal, info):  # type: ignore[no-untyped-def]
+    def resolve_literal(self, gni: GraphNodeImporter, literal: object, info: InputInfo | None) -> ir.Value | None:
         if not isinstance(literal, torch.Tensor) or literal.numel() <= 1 or literal.dtype != torch.float32:
             return None
         try:

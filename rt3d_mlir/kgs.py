@@ -22,8 +22,8 @@ Compact form (the ``sparse3d.kgs_conv3d`` operands):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -160,7 +160,9 @@ def compact(weight: torch.Tensor | np.ndarray, group_shape: GroupShape) -> Compa
     positions = np.nonzero(flat_kept)[1].astype(np.int64)
     grouped = _grouped(w, group_shape).numpy()
     values = grouped[_valid_mask(w.shape, group_shape, kept)]
-    return CompactKGS(group_shape, tuple(w.shape), offsets, positions, np.ascontiguousarray(values))
+    out_channels, in_channels, depth, height, width = w.shape
+    weight_shape = (out_channels, in_channels, depth, height, width)
+    return CompactKGS(group_shape, weight_shape, offsets, positions, np.ascontiguousarray(values))
 
 
 def expand(compact_weight: CompactKGS) -> np.ndarray:
@@ -170,10 +172,10 @@ def expand(compact_weight: CompactKGS) -> np.ndarray:
     out_channels, in_channels = shape[:2]
     num_positions = int(np.prod(shape[2:]))
     grid_m, grid_n = gs.grid(out_channels, in_channels)
-    kept = np.zeros((grid_m * grid_n, num_positions), dtype=bool)
+    flat_kept = np.zeros((grid_m * grid_n, num_positions), dtype=bool)
     group_of_entry = np.repeat(np.arange(grid_m * grid_n), np.diff(compact_weight.group_offsets))
-    kept[group_of_entry, compact_weight.positions] = True
-    kept = kept.reshape(grid_m, grid_n, num_positions)
+    flat_kept[group_of_entry, compact_weight.positions] = True
+    kept = flat_kept.reshape(grid_m, grid_n, num_positions)
     grouped = np.zeros((grid_m, grid_n, num_positions, gs.channels, gs.filters), dtype=compact_weight.values.dtype)
     grouped[_valid_mask(shape, gs, kept)] = compact_weight.values
     padded = grouped.transpose(0, 4, 1, 3, 2).reshape(grid_m * gs.filters, grid_n * gs.channels, num_positions)

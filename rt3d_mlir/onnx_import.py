@@ -26,6 +26,7 @@ from rt3d_mlir.ir_walk import ops_named
 
 if TYPE_CHECKING:
     import onnx  # imported when a model is loaded: rt3d_mlir.importer imports this module
+    import onnxruntime
 
 _TO_TORCH = "builtin.module(func.func(convert-torch-onnx-to-torch))"
 _TO_BACKEND_CONTRACT = "builtin.module(torch-onnx-to-torch-backend-pipeline)"
@@ -36,10 +37,10 @@ class OnnxModel:
     """A checked, shape-inferred ONNX model with static input shapes; calling it runs ONNX Runtime."""
 
     path: Path
-    proto: "onnx.ModelProto"
+    proto: onnx.ModelProto
     input_names: list[str]
     input_shapes: list[tuple[int, ...]]
-    _session: object = field(default=None, init=False, repr=False)
+    _session: onnxruntime.InferenceSession | None = field(default=None, init=False, repr=False)
 
     def example_inputs(self, seed: int = 0) -> tuple[torch.Tensor, ...]:
         generator = torch.Generator().manual_seed(seed)
@@ -82,7 +83,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
     newest = onnx.defs.onnx_opset_version()
     if "" not in opsets and "ai.onnx" not in opsets:
         raise UserError(f"'{path}' imports no opset of the default ONNX domain: re-export it with an opset (7 to {newest})")
-    opset = opsets.get("", opsets.get("ai.onnx"))
+    opset = opsets[""] if "" in opsets else opsets["ai.onnx"]
     if opset > newest:
         raise UserError(f"'{path}' uses ONNX opset {opset}; the importer knows opsets up to {newest}")
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from tqdm import tqdm
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from rt3d_mlir.kgs import CompactKGS
 @dataclass(frozen=True)
 class ConvReport:
     input_shape: tuple[int, ...]  # N, C, D, H, W
-    weight_shape: tuple[int, ...]  # M, C, Kd, Kh, Kw
+    weight_shape: tuple[int, int, int, int, int]  # M, C, Kd, Kh, Kw
     output_shape: tuple[int, ...]
     group_shape: str
     dense_macs: int
@@ -36,17 +37,18 @@ def conv_reports(module: ir.Module) -> list[ConvReport]:
 def _report(op: KgsConv3dOp) -> ConvReport:
     input_shape = tuple(ir.RankedTensorType(op.input.type).shape)
     output_shape = tuple(ir.RankedTensorType(op.result.type).shape)
-    kernel = tuple(array_attribute(op, "kernel_size"))
+    kernel_depth, kernel_height, kernel_width = array_attribute(op, "kernel_size")
     filters, channels = output_shape[1], input_shape[1]
+    weight_shape = (filters, channels, kernel_depth, kernel_height, kernel_width)
     outputs_per_filter = output_shape[0] * int(np.prod(output_shape[2:]))
     values = ir.RankedTensorType(op.values.type).shape[0]
     group_filters, group_channels = array_attribute(op, "group_shape")
     return ConvReport(
         input_shape=input_shape,
-        weight_shape=(filters, channels, *kernel),
+        weight_shape=weight_shape,
         output_shape=output_shape,
         group_shape=f"{group_filters}x{group_channels}",
-        dense_macs=outputs_per_filter * filters * channels * int(np.prod(kernel)),
+        dense_macs=outputs_per_filter * math.prod(weight_shape),
         # every stored value is one MAC per output position of its filter
         kept_macs=outputs_per_filter * values,
     )
@@ -84,9 +86,8 @@ def compact_weights(module: ir.Module) -> list[CompactKGS]:
     weights: list[CompactKGS] = []
     for op in ops_named(module.operation, KgsConv3dOp.OPERATION_NAME):
         conv = op.opview
-        tables = [constant_array(v) for v in (conv.group_offsets, conv.positions, conv.values)]
-        if all(table is not None for table in tables):
-            offsets, positions, values = tables
+        offsets, positions, values = (constant_array(v) for v in (conv.group_offsets, conv.positions, conv.values))
+        if offsets is not None and positions is not None and values is not None:
             group_shape = GroupShape(*array_attribute(conv, "group_shape"))
             weight_shape = _report(conv).weight_shape
             weights.append(CompactKGS(group_shape, weight_shape, offsets.astype(np.int64), positions.astype(np.int64), values))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def run_times(function: Callable[[], object], repeat: int, warmup: int = 1) -> list[float]:

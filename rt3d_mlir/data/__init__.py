@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch.utils.data import Dataset
-
+from rt3d_mlir.data.clips import ClipDataset
 from rt3d_mlir.data.synthetic import MOTION_CLASSES, SyntheticMotion
 from rt3d_mlir.data.video_folder import OFFICIAL_SETS, VideoFolder
 from rt3d_mlir.errors import UserError
@@ -23,12 +22,11 @@ def build_datasets(
     root: str | Path | None = None,
     splits_root: str | Path | None = None,
     split: int = 1,
-) -> tuple[Dataset, Dataset, int]:
+) -> tuple[ClipDataset, ClipDataset, int]:
     """The train and test sets of ``name`` at clip size ``input_size``, and the number of classes."""
     if name == "synthetic":
-        train = SyntheticMotion(train_clips, input_size, seed, "train")
-        test = SyntheticMotion(test_clips, input_size, seed, "test")
-        return train, test, len(MOTION_CLASSES)
+        return (SyntheticMotion(train_clips, input_size, seed, "train"), SyntheticMotion(test_clips, input_size, seed, "test"),
+                len(MOTION_CLASSES))
     if name not in OFFICIAL_SETS:
         raise UserError(f"unknown data set '{name}'; choose one of: {', '.join(DATASETS)}")
     if root is None or splits_root is None:
@@ -38,4 +36,4 @@ def build_datasets(
     return train, test, len(train.classes)
 
 
-__all__ = ["DATASETS", "MOTION_CLASSES", "SyntheticMotion", "VideoFolder", "build_datasets"]
+__all__ = ["DATASETS", "MOTION_CLASSES", "ClipDataset", "SyntheticMotion", "VideoFolder", "build_datasets"]

@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from rt3d_mlir.data.clips import ClipDataset
 from rt3d_mlir.errors import UserError
 
 MOTION_CLASSES: tuple[str, ...] = (
@@ -87,7 +87,7 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-class SyntheticMotion(Dataset):
+class SyntheticMotion(ClipDataset):
     """``num_clips`` clips of ``input_size`` (frames, height, width), classes balanced, held in memory."""
 
     def __init__(self, num_clips: int, input_size: tuple[int, int, int], seed: int = 0, split: str = "train") -> None:
@@ -104,7 +104,7 @@ class SyntheticMotion(Dataset):
             raise UserError(f"{num_clips} synthetic clips of {frames}x{height}x{width} need {needed / 2**30:.1f} GiB "
                             f"of memory, more than this machine's {available / 2**30:.1f} GiB: use fewer or smaller clips")
         self.classes = MOTION_CLASSES
-        self.input_size = tuple(input_size)
+        self.input_size = (frames, height, width)
         split_code = _SPLIT_CODES[split]
         # Clip i has class i mod 10, so any prefix of a set is a smaller balanced set.
         self.labels = torch.arange(num_clips) % len(MOTION_CLASSES)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
+from rt3d_mlir.data.clips import ClipDataset
 from rt3d_mlir.data.png import read_png
 from rt3d_mlir.errors import UserError
 
@@ -57,7 +57,7 @@ def _fields(path: Path, line: str, expected: str) -> list[str]:
 
 
 def _ucf101_split(splits_root: Path, split: int, subset: str) -> tuple[list[str], list[tuple[str, int]]]:
-    classes = []
+    classes: list[str] = []
     for line in _read_lines(splits_root / "classInd.txt"):
         number, name = _fields(splits_root / "classInd.txt", line, "NUMBER CLASS")
         if number != str(len(classes) + 1):
@@ -103,7 +103,7 @@ def _ffmpeg_frames(path: Path, height: int, width: int) -> np.ndarray:
     return np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, height, width, 3)
 
 
-class VideoFolder(Dataset):
+class VideoFolder(ClipDataset):
     """One subset ('train' or 'test') of one official split of UCF101 or HMDB51."""
 
     def __init__(

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -52,14 +52,15 @@ def check_width(width: float) -> float:
     return width
 
 
-def check_input_size(input_size: tuple[int, int, int]) -> tuple[int, int, int]:
-    """``input_size`` (frames, height, width) if each is positive and the clip is not too large, else a UserError."""
+def check_input_size(input_size: Sequence[int]) -> tuple[int, int, int]:
+    """``input_size`` as a (frames, height, width) tuple if each is positive and the clip is not too large, else a UserError."""
     clip = "x".join(map(str, input_size))
     if len(input_size) != 3 or min(input_size) < 1:
         raise UserError(f"a clip is FRAMESxHEIGHTxWIDTH with each size at least 1, got {clip}")
     if 3 * math.prod(input_size) > MAX_CLIP_VALUES:
         raise UserError(f"a {clip} clip is too large: 3 x frames x height x width must be at most 2^31 - 1 values")
-    return input_size
+    frames, height, width = input_size
+    return frames, height, width
 
 
 def _spec(name: str) -> ModelSpec:
@@ -78,7 +79,7 @@ def build_model(
     spec = _spec(name)
     kwargs: dict = {"num_classes": num_classes, "width": check_width(width)}
     if spec.input_size_matters:
-        kwargs["input_size"] = check_input_size(tuple(input_size or spec.input_size))
+        kwargs["input_size"] = check_input_size(input_size or spec.input_size)
     return spec.build(**kwargs).eval()
 
 
@@ -86,7 +87,7 @@ def example_input(
     name: str, batch: int = 1, input_size: tuple[int, int, int] | None = None, seed: int = 0
 ) -> torch.Tensor:
     """A random clip of the model's paper size (or input_size), NCDHW."""
-    frames, height, width = check_input_size(tuple(input_size or _spec(name).input_size))
+    frames, height, width = check_input_size(input_size or _spec(name).input_size)
     if batch * 3 * frames * height * width > MAX_CLIP_VALUES:  # checked before torch tries to allocate it
         raise UserError(f"a batch of {batch} {frames}x{height}x{width} clips is too large: "
                         "batch x 3 x frames x height x width must be at most 2^31 - 1 values")

@@ -38,7 +38,8 @@ def round_width(width: float, divisor: int = 8) -> int:
 
 def conv_norm(in_channels: int, out_channels: int, kernel: tuple[int, int, int], stride: tuple[int, int, int] = (1, 1, 1),
               groups: int = 1) -> list[nn.Module]:
-    padding = tuple(k // 2 for k in kernel)
+    depth, height, width = kernel
+    padding = (depth // 2, height // 2, width // 2)
     return [nn.Conv3d(in_channels, out_channels, kernel, stride, padding, groups=groups, bias=False), nn.BatchNorm3d(out_channels)]
 
 

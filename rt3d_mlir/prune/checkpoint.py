@@ -60,9 +60,11 @@ def build_profile(
     under the table (e.g. the layers a row scheme left dense, and why).
     """
     layers = []
+    kept = 0
     for cost in costs:
         scheme, group_shape = schemes.get(cost.name, ("dense", None))
         macs = kept_macs(cost, group_shape)
+        kept += macs
         weight = cost.module.weight.detach()
         layers.append(
             {
@@ -77,8 +79,7 @@ def build_profile(
                 "macs_kept": macs,
             }
         )
-    dense = sum(layer["macs_dense"] for layer in layers)
-    kept = sum(layer["macs_kept"] for layer in layers)
+    dense = sum(cost.macs_dense for cost in costs)
     return {
         "format": PROFILE_FORMAT,
         "model": model_name,
@@ -204,5 +205,5 @@ def parse_input_size(text: str) -> tuple[int, int, int]:
     parts = text.lower().split("x")
     if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
         raise UserError(f"clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '{text}'")
-    return check_input_size(tuple(int(part) for part in parts))
+    return check_input_size([int(part) for part in parts])
 

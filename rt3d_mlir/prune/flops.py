@@ -24,7 +24,7 @@ class LayerCost:
     """One conv or linear layer at one clip size: its name, module and dense MACs per clip."""
 
     name: str
-    module: nn.Module
+    module: nn.Conv3d | nn.Linear
     macs_dense: int
 
     @property

@@ -63,7 +63,7 @@ class GroupPenalty:
         terms = []
         for index, (layer, scale) in enumerate(zip(self.layers, self.layer_scales)):
             energy = layer.unit_energy()
-            if self.algorithm == "reweighted":
+            if self.coefficients is not None:  # the reweighted algorithm's P_u
                 unit_terms = self.coefficients[index].to(energy.device) * energy
             else:
                 unit_terms = (energy + _NORM_FLOOR).sqrt()

@@ -76,7 +76,7 @@ class PrunableLayer:
         return self.cost.name
 
     @property
-    def weight(self) -> nn.Parameter:
+    def weight(self) -> torch.Tensor:
         return self.cost.module.weight
 
     @property
@@ -103,7 +103,8 @@ class PrunableLayer:
 
     def unit_weights(self) -> torch.Tensor:
         """Number of weights in each unit, (GM, GN, U) (smaller in tail groups)."""
-        sizes = group_sizes(*self.weight.shape[:2], self.group_shape).to(torch.float64)
+        out_channels, in_channels = self.weight.shape[:2]
+        sizes = group_sizes(out_channels, in_channels, self.group_shape).to(torch.float64)
         per_unit = self.positions_per_unit
         return (sizes * per_unit)[:, :, None].expand(*sizes.shape, self.num_positions // per_unit)
 

@@ -25,9 +25,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from rt3d_mlir.data.clips import ClipDataset
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.prune.checkpoint import read_checkpoint, save_atomically
 from rt3d_mlir.prune.masks import Masks, apply_masks, masks_by_threshold, masks_for_rate
@@ -58,7 +59,7 @@ def initialize_for_training(model: nn.Module, example: torch.Tensor) -> None:
     with torch.no_grad():
         for module in layers:
             captured: list[torch.Tensor] = []
-            handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
+            handle = module.register_forward_hook(lambda _m, _i, output, captured=captured: captured.append(output))
             model(example)
             handle.remove()
             module.weight.div_(captured[0].std().clamp_min(1e-6))
@@ -102,9 +103,15 @@ class PruningPlan:
     distill_weight: float = 0.0
     temperature: float = 4.0
 
+    def __post_init__(self) -> None:
+        # checked here, not when fine-tuning starts after the whole regularize stage
+        if (self.target_rate is None) == (self.threshold is None):
+            raise UserError("a pruning plan needs exactly one of a target rate and a threshold")
+
     def hard_prune(self) -> Masks:
         if self.target_rate is not None:
             return masks_for_rate(self.layers, self.target_rate, self.total_macs_dense)
+        assert self.threshold is not None  # __post_init__
         return masks_by_threshold(self.layers, self.threshold)
 
 
@@ -159,8 +166,8 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        train_set: Dataset,
-        test_set: Dataset,
+        train_set: ClipDataset,
+        test_set: ClipDataset,
         stages: list[Stage],
         *,
         work_dir: Path,
@@ -188,7 +195,7 @@ class Trainer:
         needs_plan = {"regularize", "finetune"} & {stage.name for stage in stages}
         if needs_plan and pruning is None:
             raise UserError(f"stages {', '.join(sorted(needs_plan))} need a pruning plan")
-        if any(stage.name == "regularize" for stage in stages) and pruning.penalty is None:
+        if any(stage.name == "regularize" for stage in stages) and pruning is not None and pruning.penalty is None:
             raise UserError("the regularize stage needs a penalty (the heuristic algorithm has none)")
         if checkpoint_every < 1:
             raise UserError(f"--checkpoint-every must be at least 1 step, got {checkpoint_every}")
@@ -306,7 +313,7 @@ class Trainer:
     def _begin_stage(self, stage: Stage) -> None:
         self.optimizer = self._new_optimizer(stage)
         if stage.name == "regularize":
-            self.pruning.penalty.reweight()
+            self._regularization()[1].reweight()
         elif stage.name == "finetune" and self.pruning is not None:
             self.state.masks = self.pruning.hard_prune()
             apply_masks(self.model, self.state.masks)
@@ -322,15 +329,22 @@ class Trainer:
                 teacher_logits = plan.teacher(clips)
             loss = loss + plan.distill_weight * distillation_loss(logits, teacher_logits, plan.temperature)
         if stage.name == "regularize":
-            loss = loss + plan.strength * plan.penalty()
+            plan, penalty = self._regularization()
+            loss = loss + plan.strength * penalty()
         return loss
 
     def _maybe_reweight(self, stage: Stage, step_in_stage: int, steps_in_stage: int) -> None:
         if stage.name != "regularize":
             return
-        period = max(1, steps_in_stage // self.pruning.reweight_steps)
-        if 0 < step_in_stage and step_in_stage % period == 0 and step_in_stage // period < self.pruning.reweight_steps:
-            self.pruning.penalty.reweight()
+        plan, penalty = self._regularization()
+        period = max(1, steps_in_stage // plan.reweight_steps)
+        if 0 < step_in_stage and step_in_stage % period == 0 and step_in_stage // period < plan.reweight_steps:
+            penalty.reweight()
+
+    def _regularization(self) -> tuple[PruningPlan, GroupPenalty]:
+        """The plan and its penalty, which __init__ made sure a run with a regularize stage has."""
+        assert self.pruning is not None and self.pruning.penalty is not None
+        return self.pruning, self.pruning.penalty
 
     def evaluate(self) -> float:
         """Top-1 accuracy on the test set (sharded across processes)."""

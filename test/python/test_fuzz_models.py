@@ -128,7 +128,7 @@ class Worker:
         self.stderr: IO[bytes] | None = None
         self.pending = b""
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:

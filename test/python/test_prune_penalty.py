@@ -48,7 +48,7 @@ def test_reweighting_refreshes_the_coefficients_from_the_current_weights() -> No
     torch.testing.assert_close(penalty.coefficients[0], 1.0 / (energy + 1e-4))
     # Just after a reweighting step every unit contributes ||W||^2 / (||W||^2 + eps).
     scales = penalty.layer_scales
-    expected = sum(scale * (e / (e + 1e-4)).sum() for scale, e in zip(scales, (l.unit_energy().detach() for l in layers)))
+    expected = sum(scale * (e / (e + 1e-4)).sum() for scale, e in zip(scales, (layer.unit_energy().detach() for layer in layers)))
     assert penalty().item() == pytest.approx(float(expected), rel=1e-5)
 
 

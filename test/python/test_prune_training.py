@@ -104,6 +104,13 @@ def test_resume_refuses_other_settings(data, tmp_path: Path) -> None:
         other.resume()
 
 
+@pytest.mark.parametrize("targets", [{}, {"target_rate": 2.0, "threshold": 0.1}])
+def test_a_pruning_plan_needs_exactly_one_target(targets: dict[str, float]) -> None:
+    # without one, hard pruning would fail only after the whole regularize stage
+    with pytest.raises(UserError, match="exactly one of a target rate and a threshold"):
+        PruningPlan(layers=[], total_macs_dense=1, **targets)
+
+
 def _save(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
     model = build_model("c3d", num_classes=10, width=0.125, input_size=INPUT_SIZE)
     with torch.no_grad():
