@@ -54,7 +54,7 @@ class ConvGeometry:
         return self.batch * self.out_channels * do * ho * wo * self.in_channels * self.num_positions
 
     @classmethod
-    def of(cls, op: ir.Operation | ir.OpView) -> "ConvGeometry":
+    def of(cls, op: ir.Operation | ir.OpView) -> ConvGeometry:
         operation = op.operation
         if operation.name != OP_NAME:
             raise UserError(f"expected {OP_NAME}, got {operation.name}")

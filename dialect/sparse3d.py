@@ -18,7 +18,7 @@ computes ``init + conv3d(zero_pad(input), W)`` where W is what
 # No "from __future__ import annotations": ext reads the field annotations as live types.
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from torch_mlir import ir
 from torch_mlir.dialects import irdl

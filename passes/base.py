@@ -24,7 +24,8 @@ import dataclasses
 import shlex
 from abc import ABC, abstractmethod
 from types import UnionType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from collections.abc import Callable
 
 from torch_mlir import ir
 
@@ -146,7 +147,7 @@ class ModulePass(ABC):
         ]
 
     @classmethod
-    def from_options(cls, text: str) -> "ModulePass":
+    def from_options(cls, text: str) -> ModulePass:
         """Builds the pass from ``key=value`` pairs separated by spaces (MLIR's pass-option syntax)."""
         hints = get_type_hints(cls)
         fields = {_key(f): f for f in cls.options()}
@@ -215,7 +216,7 @@ class TargetOptions:
             raise PassError(str(error), module.location) from None
 
 
-def target_or_host(module: ir.Operation) -> "Target":
+def target_or_host(module: ir.Operation) -> Target:
     """The module's ``sparse3d.target``, or the host's when it has none; a malformed one is a pass error at the module."""
     from rt3d_mlir.targets import TARGET_ATTR, host_target, module_target
 

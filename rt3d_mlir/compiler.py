@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 import torch
 
@@ -64,11 +65,11 @@ def compile(
     target: str = "host",
     threads: int | None = None,
     group_shape: str = "auto",
-    tune: "bool | TuningOptions" = False,
+    tune: bool | TuningOptions = False,
     tuning_cache: str | os.PathLike | None = None,
     progress: bool = False,
     **backend_options: Any,
-) -> "CompiledModel | VulkanCompiledModel | Aarch64Build":
+) -> CompiledModel | VulkanCompiledModel | Aarch64Build:
     """Compiles ``model`` for the shapes of ``example_input``; returns a callable on torch tensors or artifacts.
 
     Targets (``rt3d compile --help`` lists them all): ``host`` (detected) or ``host-avx512`` /
@@ -103,7 +104,7 @@ def compile(
         return _finish(module, backend, target, options, start)
 
 
-def compile_module(module: "ir.Module", target: str, options: CompileOptions) -> Any:
+def compile_module(module: ir.Module, target: str, options: CompileOptions) -> Any:
     """The same for a module already imported (linalg on tensors, sparse3d ops, or after --kgs-lower), in place."""
     backend = backend_for(target)
     check_options(backend, target, options)
@@ -121,7 +122,7 @@ def make_options(**fields: Any) -> CompileOptions:
     return CompileOptions(**fields)
 
 
-def _finish(module: "ir.Module", backend: Backend, target: str, options: CompileOptions, start: float) -> Any:
+def _finish(module: ir.Module, backend: Backend, target: str, options: CompileOptions, start: float) -> Any:
     expect(1 + len(backend.stages))
     backend.prepare(module, target, options)
     stage(FRONT_STAGES[1])

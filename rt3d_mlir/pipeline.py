@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from torch_mlir import ir, passmanager
 
@@ -30,7 +29,7 @@ class UpstreamStep:
     text: str
 
 
-Step = Union[ModulePass, UpstreamStep]
+Step = ModulePass | UpstreamStep
 
 
 def split_top_level(text: str) -> list[str]:

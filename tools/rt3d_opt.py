@@ -19,7 +19,7 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from torch_mlir import ir
 from torch_mlir.dialects import torch as torch_dialect

@@ -96,17 +96,17 @@ class Backend(ABC):
     def owns(self, target: str) -> bool:
         return target == self.name or target.startswith(f"{self.name}-")
 
-    def check(self, target: str, options: CompileOptions) -> None:
+    def check(self, target: str, options: CompileOptions) -> None:  # noqa: B027 (an optional hook: nothing to check by default)
         """Resolves ``target`` and the options now, so that a mistake is reported before the slow import."""
 
-    def prepare(self, module: "ir.Module", target: str, options: CompileOptions) -> None:
+    def prepare(self, module: ir.Module, target: str, options: CompileOptions) -> None:  # noqa: B027 (an optional hook)
         """Records what the front step needs to know of the target on the module (nothing by default)."""
 
     @abstractmethod
-    def finish(self, module: "ir.Module", convs: "list[ConvReport]", target: str, options: CompileOptions) -> Any:
+    def finish(self, module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> Any:
         """The compiled artifact of ``module`` after the front step; it has a ``compile_seconds`` attribute."""
 
-    def misplaced(self, target: str, options: CompileOptions, owners: dict[str, list["Backend"]]) -> str | None:
+    def misplaced(self, target: str, options: CompileOptions, owners: dict[str, list[Backend]]) -> str | None:
         """The error for the first given option that does not apply to ``target``, or None."""
         for name in options.given():
             if name in self.options:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from torch_mlir import ir
@@ -128,7 +128,7 @@ class FilterBuffers:
         scratch = [self.scratch] if self.scratch is not None else []
         return [self.padded, self.weights, self.input_offsets, self.entry_begin, *self.init.values, self.out, *scratch]
 
-    def like(self, values: Sequence[ir.Value]) -> "FilterBuffers":
+    def like(self, values: Sequence[ir.Value]) -> FilterBuffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
         leading, init, out, scratch = split_kernel_operands(values, 4, self.init, self.scratch is not None)
         return FilterBuffers(*leading, init, out, scratch)

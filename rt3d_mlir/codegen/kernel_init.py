@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch_mlir import ir
 
@@ -33,7 +33,7 @@ class KernelInit:
     def values(self) -> list[ir.Value]:
         return [v for v in (self.scalar, self.tensor, self.bias) if v is not None]
 
-    def with_values(self, values: Sequence[ir.Value]) -> "KernelInit":
+    def with_values(self, values: Sequence[ir.Value]) -> KernelInit:
         """The same kind of init over other values (a function's arguments), in ``values`` order."""
         remaining = list(values)
         taken = {name: remaining.pop(0) if getattr(self, name) is not None else None for name in ("scalar", "tensor", "bias")}

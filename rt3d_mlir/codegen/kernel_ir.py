@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf
@@ -12,7 +12,7 @@ from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit
 # Large enough for the widest vector (AVX-512: 64 bytes) so vector rows start aligned when W is.
 BUFFER_ALIGNMENT = 64
 
-Index = Union[int, ir.Value]
+Index = int | ir.Value
 
 
 class IndexMath:

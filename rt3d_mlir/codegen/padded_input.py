@@ -27,7 +27,7 @@ class PaddedLayout:
     shape: tuple[int, int, int, int, int, int]
 
     @classmethod
-    def of(cls, geometry: ConvGeometry, lanes: int) -> "PaddedLayout":
+    def of(cls, geometry: ConvGeometry, lanes: int) -> PaddedLayout:
         dp, hp, wp = geometry.padded_size
         sw, dw, kw = geometry.strides[2], geometry.dilations[2], geometry.kernel_size[2]
         out_w = geometry.out_size[2]
@@ -130,7 +130,8 @@ def pad_input(
                 if sw == 1:
                     copy_run(source, ix.add(source_row, first_w), buffer, ix.add(phase_start, first_q), count)
                 else:
-                    def element(q: ir.Value, _: list) -> list:
+                    def element(q: ir.Value, _: list, first_w: int = first_w, phase_start: Index = phase_start,
+                                first_q: int = first_q) -> list:
                         value = memref.load(source, [ix.value(ix.add(source_row, first_w, ix.mul(q, sw)))])
                         memref.store(value, buffer, [ix.value(ix.add(phase_start, first_q, q))])
                         return []

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, memref, vector

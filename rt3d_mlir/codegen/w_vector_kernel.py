@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
@@ -118,7 +118,7 @@ class WVectorEmitter:
         buffers = _Buffers(flat(padded, self.layout.size), values, offsets, *tables, init, out, permutation)
         self.convolve(buffers, kernel_name, kernel_at)
 
-    def convolve(self, buffers: "_Buffers", kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
+    def convolve(self, buffers: _Buffers, kernel_name: str, kernel_at: ir.InsertionPoint) -> None:
         """Emits the loops over (batch, output depth, row block); each iteration calls ``kernel_name``."""
         g, s, ix = self.g, self.s, self.ix
         out_h = g.out_size[1]
@@ -146,7 +146,7 @@ class WVectorEmitter:
             kernel_name, kernel_at, buffers.flat(), [g.batch, g.out_size[0], row_blocks], s.threads > 1, body, ix
         )
 
-    def _row_block(self, buffers: "_Buffers", rows: "_Rows") -> None:
+    def _row_block(self, buffers: _Buffers, rows: _Rows) -> None:
         """``rows.count`` output rows of every filter, one channel chunk at a time.
 
         A chunk's input slab (its channels x Kd x the rows' input rows) stays near L1 while every
@@ -173,7 +173,7 @@ class WVectorEmitter:
         if chunks > 1:
             chunk((chunks - 1) * s.channel_groups, last_groups, False, True)
 
-    def _chunk(self, buffers: "_Buffers", rows: "_Rows", chunk: "_Chunk") -> None:
+    def _chunk(self, buffers: _Buffers, rows: _Rows, chunk: _Chunk) -> None:
         """Every filter block x filter sub-block x W tile of one channel chunk."""
         g, s, ix = self.g, self.s, self.ix
         grid_m, _ = g.group_grid
@@ -187,7 +187,7 @@ class WVectorEmitter:
             for first_filter in range(0, filters_here, s.filters):
                 filters = _Filters(block, filters_here, first_filter, min(s.filters, filters_here - first_filter))
 
-                def w_tile(first_col: Index, vectors: int, last_lanes: int) -> None:
+                def w_tile(first_col: Index, vectors: int, last_lanes: int, filters: _Filters = filters) -> None:
                     self._register_block(buffers, rows, chunk, filters, _Columns(first_col, vectors, last_lanes))
 
                 full_tiles, rest = divmod(out_w, tile_w)
@@ -204,7 +204,7 @@ class WVectorEmitter:
             filter_block(grid_m - 1, tail_m)
 
     def _register_block(
-        self, buffers: "_Buffers", rows: "_Rows", chunk: "_Chunk", filters: "_Filters", columns: "_Columns"
+        self, buffers: _Buffers, rows: _Rows, chunk: _Chunk, filters: _Filters, columns: _Columns
     ) -> None:
         """filters x rows x column vectors accumulators over the chunk's groups and their kept entries."""
         g, s, ix, layout = self.g, self.s, self.ix, self.layout
@@ -340,7 +340,7 @@ class _Buffers:
         permutation = [self.permutation] if self.permutation is not None else []
         return [self.padded, self.values, self.offsets, self.in_table, self.weight_table, *self.init.values, self.out, *permutation]
 
-    def like(self, values: Sequence[ir.Value]) -> "_Buffers":
+    def like(self, values: Sequence[ir.Value]) -> _Buffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
         leading, init, out, permutation = split_kernel_operands(values, 5, self.init, self.permutation is not None)
         return _Buffers(*leading, init, out, permutation)

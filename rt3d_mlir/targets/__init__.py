@@ -65,7 +65,7 @@ class Target:
         )
 
     @classmethod
-    def from_attr(cls, attr: ir.Attribute) -> "Target":
+    def from_attr(cls, attr: ir.Attribute) -> Target:
         fields = dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
         integers = {name: int_field(fields, name, TARGET_ATTR) for name in fields if name != "name"}
         return cls(name=string_field(fields, "name", TARGET_ATTR), **integers)

@@ -93,7 +93,7 @@ class GpuTarget:
         return ir.DictAttr.get(entries)
 
     @classmethod
-    def from_attr(cls, attr: ir.Attribute) -> "GpuTarget":
+    def from_attr(cls, attr: ir.Attribute) -> GpuTarget:
         names = tuple(field.name for field in fields(cls) if field.name not in _FLAGS)
         values = dict_fields(attr, GPU_TARGET_ATTR, names)
         dictionary = ir.DictAttr(attr)

@@ -60,7 +60,7 @@ class GpuSchedule:
         return int_fields_attr(self)
 
     @classmethod
-    def from_attr(cls, attr: ir.Attribute) -> "GpuSchedule":
+    def from_attr(cls, attr: ir.Attribute) -> GpuSchedule:
         return int_fields_from_attr(cls, attr, GPU_SCHEDULE_ATTR)
 
 

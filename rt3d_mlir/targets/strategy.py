@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, fields
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -79,7 +79,7 @@ FILTER_VECTORS = "filter-vectors"
 W_VECTORS = "w-vectors"
 
 
-def _check_fields(schedule: "Schedule | FilterSchedule") -> None:
+def _check_fields(schedule: Schedule | FilterSchedule) -> None:
     for field in fields(schedule):
         if getattr(schedule, field.name) < 1:
             raise UserError(f"schedule {field.name} must be >= 1, got {getattr(schedule, field.name)}")
@@ -109,7 +109,7 @@ class Schedule:
         return int_fields_attr(self)
 
     @classmethod
-    def from_attr(cls, attr: ir.Attribute) -> "Schedule":
+    def from_attr(cls, attr: ir.Attribute) -> Schedule:
         return int_fields_from_attr(cls, attr, SCHEDULE_ATTR)
 
 
@@ -140,7 +140,7 @@ class FilterSchedule:
         return ir.DictAttr.get({"kernel": ir.StringAttr.get(FILTER_VECTORS), **{f.name: int_fields[f.name] for f in fields(self)}})
 
     @classmethod
-    def from_attr(cls, attr: ir.Attribute) -> "FilterSchedule":
+    def from_attr(cls, attr: ir.Attribute) -> FilterSchedule:
         return int_fields_from_attr(cls, attr, SCHEDULE_ATTR)
 
 
@@ -162,7 +162,7 @@ def schedule_from_attr(attr: ir.Attribute) -> Schedule | FilterSchedule:
 MAX_ACCUMULATORS = 256
 
 
-def check_schedule_size(schedule: "Schedule | FilterSchedule") -> None:
+def check_schedule_size(schedule: Schedule | FilterSchedule) -> None:
     """Raises a UserError when ``schedule``'s register block has more than MAX_ACCUMULATORS accumulators.
 
     The strategy never proposes one (its blocks fit the register file); only a schedule written

@@ -73,7 +73,7 @@ class TuningCache:
     entries: dict[str, dict] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, foreign_is_error: bool = False) -> "TuningCache":
+    def load(cls, path: str | os.PathLike, foreign_is_error: bool = False) -> TuningCache:
         """The cache at ``path`` (empty if missing). A file that is not a cache is ignored with a warning, or with
         ``foreign_is_error`` (a file the user named) a UserError, so that it is not replaced."""
         path = Path(path)

@@ -54,12 +54,12 @@ class Aarch64Backend(Backend):
 
         check_build_options(self._cpu(target, options), options.features, options.prefix, options.platforms)
 
-    def prepare(self, module: "ir.Module", target: str, options: CompileOptions) -> None:
+    def prepare(self, module: ir.Module, target: str, options: CompileOptions) -> None:
         from rt3d_mlir.backends.aarch64.build import entry_signature
 
         entry_signature(module)  # static f32 shapes, before the front step's work
 
-    def finish(self, module: "ir.Module", convs: "list[ConvReport]", target: str, options: CompileOptions) -> "Aarch64Build":
+    def finish(self, module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> Aarch64Build:
         from rt3d_mlir.backends.aarch64.build import build_artifacts, check_build_options
         from rt3d_mlir.progress import stage
 

@@ -19,7 +19,7 @@ import re
 import struct
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -40,7 +40,7 @@ _LLVM_WARNING = re.compile(r"'([^']+)' is not a recognized (processor|feature) f
 
 
 def _exact_hex(value: np.float32) -> str:
-    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", float(value)))[0]
+    return f"0x{struct.unpack('<Q', struct.pack('<d', float(value)))[0]:016X}"
 
 
 def _float_literal(match: re.Match[str]) -> str:

@@ -42,7 +42,7 @@ class HostBackend(Backend):
         if options.threads is not None and options.threads < 1:
             raise UserError(f"thread count must be at least 1, got {options.threads}")
 
-    def finish(self, module: "ir.Module", convs: "list[ConvReport]", target: str, options: CompileOptions) -> "CompiledModel":
+    def finish(self, module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> CompiledModel:
         from rt3d_mlir.backends.host.compiled_model import compile_for_host
 
         return compile_for_host(module, convs, target, options)

@@ -44,12 +44,12 @@ class VulkanBackend(Backend):
 
         resolve_gpu(gpu_name(target))
 
-    def prepare(self, module: "ir.Module", target: str, options: CompileOptions) -> None:
+    def prepare(self, module: ir.Module, target: str, options: CompileOptions) -> None:
         from rt3d_mlir.targets.gpu import resolve_gpu, set_module_gpu_target
 
         set_module_gpu_target(module, resolve_gpu(gpu_name(target)))
 
-    def finish(self, module: "ir.Module", convs: "list[ConvReport]", target: str, options: CompileOptions) -> "VulkanCompiledModel":
+    def finish(self, module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> VulkanCompiledModel:
         from rt3d_mlir.backends.vulkan.compiler import compile_for_vulkan
         from rt3d_mlir.progress import stage
         from rt3d_mlir.targets.gpu import resolve_gpu

@@ -203,12 +203,12 @@ class VulkanCompiledModel:
     convs: list[ConvReport]
     compile_seconds: float = 0.0
     device: str | None = None  # substring of the device name to run on (None: the first GPU, else any)
-    _runner: "VulkanRunner | None" = field(default=None, repr=False)
+    _runner: VulkanRunner | None = field(default=None, repr=False)
 
     def save(self, folder: str | Path) -> Path:
         return self.program.save(folder)
 
-    def runner(self) -> "VulkanRunner":
+    def runner(self) -> VulkanRunner:
         """The :class:`~rt3d_mlir.backends.vulkan.runner.VulkanRunner`, created (device, uploads) on first use."""
         if self._runner is None:
             from rt3d_mlir.backends.vulkan.runner import VulkanRunner

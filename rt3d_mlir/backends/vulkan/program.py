@@ -110,7 +110,7 @@ class VulkanProgram:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> "VulkanProgram":
+    def load(cls, folder: str | Path) -> VulkanProgram:
         folder = Path(folder)
         try:
             manifest = json.loads((folder / MANIFEST).read_text())

@@ -267,9 +267,9 @@ class VulkanRunner:
                                                         descriptorCount=1, stageFlags=vk.VK_SHADER_STAGE_COMPUTE_BIT)
                         for i in range(len(dispatch.bindings))]
             layout = vk.vkCreateDescriptorSetLayout(device, vk.VkDescriptorSetLayoutCreateInfo(bindingCount=len(bindings), pBindings=bindings), None)
-            self._destroy.append(lambda l=layout: vk.vkDestroyDescriptorSetLayout(device, l, None))
+            self._destroy.append(lambda handle=layout: vk.vkDestroyDescriptorSetLayout(device, handle, None))
             pipeline_layout = vk.vkCreatePipelineLayout(device, vk.VkPipelineLayoutCreateInfo(setLayoutCount=1, pSetLayouts=[layout]), None)
-            self._destroy.append(lambda l=pipeline_layout: vk.vkDestroyPipelineLayout(device, l, None))
+            self._destroy.append(lambda handle=pipeline_layout: vk.vkDestroyPipelineLayout(device, handle, None))
             stage = vk.VkPipelineShaderStageCreateInfo(stage=vk.VK_SHADER_STAGE_COMPUTE_BIT, module=modules[dispatch.module], pName=dispatch.entry_point)
             pipeline = vk.vkCreateComputePipelines(device, None, 1, [vk.VkComputePipelineCreateInfo(stage=stage, layout=pipeline_layout)], None)[0]
             self._destroy.append(lambda p=pipeline: vk.vkDestroyPipeline(device, p, None))
