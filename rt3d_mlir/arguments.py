@@ -27,10 +27,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def clip_size(text: str) -> tuple[int, int, int]:
     """Parses FRAMESxHEIGHTxWIDTH, e.g. 16x112x112."""
-    from rt3d_mlir.prune.checkpoint import parse_input_size
+    from rt3d_mlir.models import check_input_size  # the model zoo imports torch: rt3d-opt and rt3d-translate need neither
 
+    parts = text.lower().split("x")
     try:
-        return parse_input_size(text)
+        if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+            raise UserError(f"clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '{text}'")
+        return check_input_size([int(part) for part in parts])
     except UserError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
-from rt3d_mlir.models import build_model, check_input_size
+from rt3d_mlir.models import build_model
 from rt3d_mlir.prune.flops import LayerCost, kept_macs, measure_layers
 from rt3d_mlir.prune.schemes import PrunableLayer
 
@@ -198,12 +198,3 @@ def recompute_profile(model_name: str, model: nn.Module, profile: dict[str, Any]
         if layer["group_shape"] is not None
     }
     return build_profile(model_name, input_size, costs, schemes, profile.get("notes"))
-
-
-def parse_input_size(text: str) -> tuple[int, int, int]:
-    """Parses a clip size ``"16x112x112"`` (frames x height x width)."""
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise UserError(f"clip size must look like 16x112x112 (frames x height x width, each a positive whole number), got '{text}'")
-    return check_input_size([int(part) for part in parts])
-

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from rt3d_mlir.arguments import MAX_SEED, MAX_THREADS, MAX_WORKERS, real_number, whole_number, width_multiplier
+from rt3d_mlir.arguments import MAX_SEED, MAX_THREADS, MAX_WORKERS, clip_size, real_number, whole_number, width_multiplier
 from rt3d_mlir.data import DATASETS, build_datasets
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape
@@ -29,7 +29,6 @@ from rt3d_mlir.prune.checkpoint import (
     load_model_checkpoint,
     load_pruned_model,
     model_kwargs,
-    parse_input_size,
     pruned_layer_schemes,
     recompute_profile,
     save_model_checkpoint,
@@ -88,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--model", default="c3d", help=f"one of {', '.join(MODELS)} (default: c3d)")
     train.add_argument("--width", type=width_multiplier, default=1.0, help="channel width multiplier (default: 1.0)")
-    train.add_argument("--input-size", help="clip size FRAMESxHEIGHTxWIDTH (default: the model's paper size)")
+    train.add_argument("--input-size", type=clip_size, help="clip size FRAMESxHEIGHTxWIDTH (default: the model's paper size)")
     train.add_argument("--lr", type=real_number(0, above=True), default=1e-3, help="Adam learning rate, cosine-decayed (default: 1e-3)")
     _add_data_options(train)
     _add_run_options(train, "training epochs (default: 10)")
@@ -224,7 +223,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.model not in MODELS:
         raise UserError(f"unknown model '{args.model}'; the zoo has: {', '.join(MODELS)}")
     _check_outputs(args)
-    input_size = parse_input_size(args.input_size) if args.input_size else MODELS[args.model].input_size
+    input_size = args.input_size or MODELS[args.model].input_size
     torch.manual_seed(args.seed)
     datasets = _datasets(args, input_size)
     kwargs = model_kwargs(datasets[2], args.width, input_size)
