@@ -92,7 +92,7 @@ def pack_filters(
     for first in range(0, m, block_filters):
         filters = slice(first, min(first + block_filters, m))
         width = math.ceil((filters.stop - first) / lanes) * lanes
-        kept = pattern[filters].any(axis=0)[channel_group]  # (C, Ks): the block's union
+        kept = np.any(pattern[filters], axis=0)[channel_group]  # (C, Ks): the block's union
         for chunk in range(chunks):
             channels = np.arange(chunk * schedule.channel_chunk, min((chunk + 1) * schedule.channel_chunk, c))
             channel_index, position_index = np.nonzero(kept[channels])

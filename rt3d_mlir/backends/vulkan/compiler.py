@@ -156,9 +156,9 @@ def share_scratch_buffers(
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for index, dispatch in enumerate(dispatches):
-        for buffer in dispatch.bindings:
-            first.setdefault(buffer, index)
-            last[buffer] = index
+        for buffer_id in dispatch.bindings:
+            first.setdefault(buffer_id, index)
+            last[buffer_id] = index
     scratch = sorted((b for b in buffers if b.kind == "scratch" and b.id != output.buffer and b.id in first), key=lambda b: first[b.id])
     slots: list[list[int]] = []  # [bytes, last use of the current tenant]
     slot_of: dict[int, int] = {}
