@@ -29,14 +29,16 @@ class ConvGeometry:
 
     @property
     def padded_size(self) -> tuple[int, int, int]:
-        return tuple(size + self.padding[axis] + self.padding[axis + 3] for axis, size in enumerate(self.in_size))
+        d, h, w = (size + self.padding[axis] + self.padding[axis + 3] for axis, size in enumerate(self.in_size))
+        return d, h, w
 
     @property
     def out_size(self) -> tuple[int, int, int]:
-        return tuple(
+        d, h, w = (
             (padded - dilation * (kernel - 1) - 1) // stride + 1
             for padded, kernel, stride, dilation in zip(self.padded_size, self.kernel_size, self.strides, self.dilations)
         )
+        return d, h, w
 
     @property
     def num_positions(self) -> int:
@@ -71,17 +73,24 @@ class ConvGeometry:
                 raise UserError(f"{OP_NAME}: {name} needs {count} entries, got {len(values)}")
             return values
 
+        def triple(name: str) -> tuple[int, int, int]:
+            first, second, third = ints(name, 3)
+            return first, second, third
+
         group_m, group_n = ints("group_shape", 2)
+        kernel_size, strides = triple("kernel_size"), triple("strides")
+        d_lo, h_lo, w_lo, d_hi, h_hi, w_hi = ints("padding", 6)
+        dilations = triple("dilations")
         n, c, d, h, w = input_type.shape
         geometry = cls(
             batch=n,
             in_channels=c,
             in_size=(d, h, w),
             out_channels=init_type.shape[1],
-            kernel_size=ints("kernel_size", 3),
-            strides=ints("strides", 3),
-            padding=ints("padding", 6),
-            dilations=ints("dilations", 3),
+            kernel_size=kernel_size,
+            strides=strides,
+            padding=(d_lo, h_lo, w_lo, d_hi, h_hi, w_hi),
+            dilations=dilations,
             group_shape=GroupShape(group_m, group_n),
         )
         expected = (n, geometry.out_channels, *geometry.out_size)

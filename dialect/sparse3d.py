@@ -34,7 +34,9 @@ class _I64ArrayAttr(ir.DenseI64ArrayAttr):
     attr_name = "builtin.dense_array"
 
 
-class Sparse3D(Dialect, name="sparse3d"):
+# The bindings' Dialect and Operation take class keywords and create Sparse3D.Operation in
+# __init_subclass__; mypy sees them as Any and knows neither.
+class Sparse3D(Dialect, name="sparse3d"):  # type: ignore[call-arg]
     """KGS-sparse 3D convolutions."""
 
 
@@ -47,7 +49,7 @@ ACTIVATION = "activation"  # "relu": out = max(init + conv, 0)
 ACTIVATIONS = ("relu",)
 
 
-class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):
+class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):  # type: ignore[call-arg, name-defined]
     """A 3D convolution (NCDHW input, weight in compact KGS form) accumulated into ``init``."""
 
     input: Operand[ir.RankedTensorType]

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rt3d_mlir.backends import all_backends, backend_for
 from rt3d_mlir.backends.base import Backend, describe_targets
@@ -19,8 +19,15 @@ from rt3d_mlir.groups import GroupShape
 from rt3d_mlir.models import MODELS
 from rt3d_mlir.outputs import check_output_file, check_output_folder, write_output
 
+if TYPE_CHECKING:
+    import torch
 
-def load_model_argument(args: argparse.Namespace) -> tuple[object, object]:
+    from rt3d_mlir.onnx_import import OnnxModel
+
+
+def load_model_argument(
+    args: argparse.Namespace,
+) -> tuple[torch.nn.Module | torch.export.ExportedProgram | OnnxModel, torch.Tensor | tuple[torch.Tensor, ...] | None]:
     """The model a MODEL argument names, with its example input: a zoo name, an .onnx file, a .pt2 program or a pruned checkpoint."""
     from rt3d_mlir.importer import load_exported_program
     from rt3d_mlir.models import build_model, example_input
@@ -85,6 +92,8 @@ def compile_options(args: argparse.Namespace, backend: Backend) -> dict[str, Any
 def cmd_compile(args: argparse.Namespace) -> int:
     import torch
 
+    from rt3d_mlir.backends.host.compiled_model import CompiledModel
+    from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
     from rt3d_mlir.compiler import check_against_eager
     from rt3d_mlir.compiler import compile as compile_model
     from rt3d_mlir.report import format_table
@@ -106,10 +115,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
         command.check_qemu_prerequisites()
     model, example = load_model_argument(args)
+    if example is None:  # only a .pt2 program comes without one
+        raise UserError(f"{args.model} holds no example inputs to check the compiled model on: save a program "
+                        "exported with torch.export.export(model, example_inputs)")
     if isinstance(model, torch.export.ExportedProgram):
-        if example is None:
-            raise UserError(f"{args.model} holds no example inputs to check the compiled model on: save a program "
-                            "exported with torch.export.export(model, example_inputs)")
         program = model.module()  # the program's own graph, run by torch
         reference, reference_name = (lambda *tensors: program(*tensors)), "the exported program"
     else:
@@ -117,19 +126,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if qemu and not isinstance(model, torch.nn.Module):
         raise UserError("--qemu-check compares with torch eager: it needs a zoo model or a pruned checkpoint, not a .pt2 program or an ONNX model")
     inputs = example if isinstance(example, tuple) else (example,)
-    compiled = compile_model(model, example, target=args.target, progress=not args.quiet, **options)
+    target: str = args.target  # typed (argparse's are Any) so that compile's overloads say what it returns
+    compiled = compile_model(model, example, target=target, progress=not args.quiet, **options)
     print(f"compiled {args.model} for {args.target} in {compiled.compile_seconds:.1f} s", file=sys.stderr)
     print(format_table([f"conv{i}" for i in range(len(compiled.convs))], compiled.convs))
     if args.output:
-        if backend.output == "file":
+        if isinstance(compiled, CompiledModel):  # the host's output is a file: the IR after --kgs-lower
             write_text(args.output, compiled.kernel_ir)
         else:
             written = compiled.save(args.output)
             for path in written if isinstance(written, list) else [written]:
                 print(f"wrote {path}", file=sys.stderr)
-    if qemu:
-        command.qemu_check(compiled, model, example, Path(args.output))
-    if not backend.runs_here or no_run:
+    if not isinstance(compiled, CompiledModel | VulkanCompiledModel):  # AArch64 objects run elsewhere
+        if qemu and isinstance(model, torch.nn.Module):  # an aarch64 flag; other models were refused above
+            command.qemu_check(compiled, model, example, Path(args.output))
+        return 0
+    if no_run:
         return 0
     error, scale = check_against_eager(compiled, reference, example)
     print(f"max |compiled - {reference_name}| = {error:.3g} (outputs up to {scale:.3g})")
@@ -137,7 +149,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         with torch.no_grad():
             ours = median_time(lambda: compiled(*inputs), args.repeat)
             theirs = median_time(lambda: reference(*inputs), args.repeat)
-        where = f"on {compiled.runner().info.name}" if hasattr(compiled, "runner") else f"{compiled.threads} thread(s)"
+        where = (f"on {compiled.runner().info.name}" if isinstance(compiled, VulkanCompiledModel)
+                 else f"{compiled.threads} thread(s)")
         print(f"median of {args.repeat} runs, {where}: compiled {ours * 1e3:.1f} ms, "
               f"{reference_name} {theirs * 1e3:.1f} ms (ratio {theirs / ours:.2f}x)")
     return 0
@@ -158,7 +171,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if not isinstance(model, torch.nn.Module):
         raise UserError("rt3d tune needs a zoo model or a pruned checkpoint")
     options = TuningOptions(args.candidates, args.rounds, args.retune)
-    compiled = compile_model(model, example, target=args.target, tune=options, tuning_cache=cache)
+    target: str = args.target  # typed so that compile's overloads apply: tuning gives a CompiledModel
+    compiled = compile_model(model, example, target=target, tune=options, tuning_cache=cache)
     for index, result in enumerate(compiled.tuning):
         g = result.geometry
         shape = f"{g.in_channels}->{g.out_channels} {'x'.join(map(str, g.kernel_size))} at {'x'.join(map(str, g.in_size))}"

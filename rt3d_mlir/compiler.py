@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from collections.abc import Callable
 
 import torch
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from rt3d_mlir.backends.host.tuning import TuningOptions
     from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
 
+# The host back end's targets (rt3d_mlir.backends.host): compile returns a CompiledModel for them.
+HostTarget = Literal["host", "host-avx512", "host-avx2"]
+
 # what the progress bar names before the back end's own stages (the convs of sparse3d-from-linalg count too)
 FRONT_STAGES = ("torch-mlir import", "sparse3d-from-linalg")
 
@@ -57,6 +60,49 @@ def check_against_eager(
     if error > 1e-3 * max(scale, 1.0):
         raise UserError(f"the compiled model differs from torch eager by {error:.3g}: please report this bug")
     return error, scale
+
+
+@overload
+def compile(
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    target: HostTarget = "host",
+    threads: int | None = None,
+    group_shape: str = "auto",
+    tune: bool | TuningOptions = False,
+    tuning_cache: str | os.PathLike | None = None,
+    progress: bool = False,
+    **backend_options: Any,
+) -> CompiledModel: ...
+
+
+@overload
+def compile(  # tuning applies to host targets only: any other target is a UserError
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    target: str = "host",
+    threads: int | None = None,
+    group_shape: str = "auto",
+    *,
+    tune: Literal[True] | TuningOptions,
+    tuning_cache: str | os.PathLike | None = None,
+    progress: bool = False,
+    **backend_options: Any,
+) -> CompiledModel: ...
+
+
+@overload
+def compile(
+    model: torch.nn.Module | torch.export.ExportedProgram | OnnxModel,
+    example_input: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+    target: str = "host",
+    threads: int | None = None,
+    group_shape: str = "auto",
+    tune: bool | TuningOptions = False,
+    tuning_cache: str | os.PathLike | None = None,
+    progress: bool = False,
+    **backend_options: Any,
+) -> CompiledModel | VulkanCompiledModel | Aarch64Build: ...
 
 
 def compile(

@@ -77,7 +77,8 @@ def build_kgs_conv3d_module(kgs: CompactKGS, spec: ConvSpec, index_bits: int = 6
     """
     f32 = ir.F32Type.get()
     index_type = ir.IntegerType.get_signless(index_bits)
-    index_dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.int64}[index_bits]
+    index_dtypes: dict[int, type[np.integer]] = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.int64}
+    index_dtype = index_dtypes[index_bits]
     largest = max(int(kgs.group_offsets[-1]), int(kgs.positions.max(initial=0)))
     if largest > np.iinfo(index_dtype).max:
         raise UserError(f"index tables need values up to {largest}, more than i{index_bits} holds")

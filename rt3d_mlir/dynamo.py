@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import fx
 
 from rt3d_mlir.diagnostics import PassError
 from rt3d_mlir.errors import UserError
+
+if TYPE_CHECKING:
+    from rt3d_mlir.backends.host.compiled_model import CompiledModel
+    from rt3d_mlir.backends.vulkan.compiler import VulkanCompiledModel
 
 OPTIONS = ("target", "threads", "group_shape")
 RUNNABLE_TARGET_PREFIXES = ("host", "vulkan")
@@ -128,7 +132,8 @@ def rt3d_backend(
     if reason is None:
         try:
             frozen, kept = frozen_graph(graph_module, tensors)
-            compiled = compile_model(frozen, tuple(tensors[i] for i in kept), **options)
+            # _check_options let through host and vulkan targets only: both give a callable
+            compiled: CompiledModel | VulkanCompiledModel = compile_model(frozen, tuple(tensors[i] for i in kept), **options)
         except (UserError, PassError) as error:
             reason = str(error)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 def run_times(function: Callable[[], object], repeat: int, warmup: int = 1) -> list[float]:
@@ -23,7 +23,7 @@ def median_time(function: Callable[[], object], repeat: int, warmup: int = 1) ->
     return statistics.median(run_times(function, repeat, warmup))
 
 
-def time_interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+def time_interleaved(runs: Mapping[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
     """Seconds per call of each runner, one call of each per round, so load drifts hit all alike."""
     for run in runs.values():
         run()  # warm-up: page faults, caches, lazy initialisation

@@ -21,7 +21,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, memref
 
-from rt3d_mlir.codegen.filter_vector_kernel import FilterVectorEmitter, dense_weight
+from rt3d_mlir.codegen.filter_vector_kernel import FilterVectorEmitter, PackedFilters, dense_weight
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.dialect.kept_pattern import constant_tables, group_pattern
 from rt3d_mlir.codegen.kernel_init import init_source
@@ -48,7 +48,9 @@ def _constant(array: np.ndarray, element_type: ir.Type, resource_name: str | Non
     return arith.ConstantOp(tensor_type, attribute).result
 
 
-def _packed_operands(operation: ir.Operation, geometry: ConvGeometry, emitter: FilterVectorEmitter, name: str):
+def _packed_operands(
+    operation: ir.Operation, geometry: ConvGeometry, emitter: FilterVectorEmitter, name: str
+) -> tuple[PackedFilters, list[ir.Value]]:
     """The filter-vectors kernel's compile-time tables, as constants before the op."""
     tables = constant_tables(operation)
     values = constant_array(operation.operands[1])
@@ -97,11 +99,12 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
     module_op = function.parent
     with operation.context, operation.location:
         name = unused_symbol(module_op, "kgs_conv3d")
+        # The two kernels take different inputs: one emitter name each, used in the matching branch below.
         if isinstance(schedule, FilterSchedule):
-            emitter = FilterVectorEmitter(geometry, schedule, f32, activation(operation))
-            packed, kernel_operands = _packed_operands(operation, geometry, emitter, name)
+            filter_emitter = FilterVectorEmitter(geometry, schedule, f32, activation(operation))
+            packed, kernel_operands = _packed_operands(operation, geometry, filter_emitter, name)
         else:
-            emitter = WVectorEmitter(geometry, schedule, f32, activation(operation))
+            w_emitter = WVectorEmitter(geometry, schedule, f32, activation(operation))
             kernel_operands = [values_tensor, offsets_tensor, positions_tensor]
         arguments = [input_tensor, *kernel_operands, *init_values]
         with ir.InsertionPoint(function):
@@ -113,11 +116,13 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
             out = memref.alloc(identity_memref(result_type.shape, f32), [], [], alignment=BUFFER_ALIGNMENT)
             block_name = unused_symbol(module_op, "kgs_conv3d_block")
             if isinstance(schedule, FilterSchedule):
-                emitter.emit(read_only_buffer(input_arg), packed, *(read_only_buffer(a) for a in kernel_args), init,
-                             flat(out, output_size), block_name, ir.InsertionPoint(conv))
+                weights_arg, input_offsets_arg, entry_begin_arg = kernel_args
+                filter_emitter.emit(read_only_buffer(input_arg), packed, read_only_buffer(weights_arg),
+                                    read_only_buffer(input_offsets_arg), read_only_buffer(entry_begin_arg), init,
+                                    flat(out, output_size), block_name, ir.InsertionPoint(conv))
             else:
-                emitter.emit(*_w_vector_inputs(operation, input_arg, kernel_args, positions_tensor), init,
-                             flat(out, output_size), block_name, ir.InsertionPoint(conv))
+                w_emitter.emit(*_w_vector_inputs(operation, input_arg, kernel_args, positions_tensor), init,
+                               flat(out, output_size), block_name, ir.InsertionPoint(conv))
             func.ReturnOp([bufferization.to_tensor(result_type, out, restrict=True)])
         with ir.InsertionPoint(operation):
             result = func.CallOp(conv, arguments).result
@@ -126,7 +131,9 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
     return result
 
 
-def _w_vector_inputs(operation: ir.Operation, input_arg: ir.Value, kernel_args: list[ir.Value], positions: ir.Value) -> tuple:
+def _w_vector_inputs(
+    operation: ir.Operation, input_arg: ir.Value, kernel_args: list[ir.Value], positions: ir.Value
+) -> tuple[ir.Value, ir.Value, ir.Value, ir.Value, int, ir.Value | None]:
     """The W-vectorised emitter's input, values, tables, entry count and permutation table."""
     values_arg, offsets_arg, positions_arg = kernel_args
     permutation = filter_permutation(operation)

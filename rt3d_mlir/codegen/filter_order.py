@@ -32,7 +32,7 @@ def filter_patterns(weight: np.ndarray, group_shape: GroupShape) -> np.ndarray:
     flat = weight.reshape(out_channels, in_channels, -1) != 0
     padded = np.zeros((out_channels, grid_n * group_shape.channels, flat.shape[2]), dtype=bool)
     padded[:, :in_channels] = flat
-    return padded.reshape(out_channels, grid_n, group_shape.channels, -1).any(axis=2)
+    return np.any(padded.reshape(out_channels, grid_n, group_shape.channels, -1), axis=2)
 
 
 def computed_macs_per_output(patterns: np.ndarray, order: np.ndarray, group_shape: GroupShape, in_channels: int) -> int:

@@ -36,7 +36,7 @@ from torch_mlir.dialects import arith, memref, scf, vector
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import (
-    BUFFER_ALIGNMENT, Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop,
+    BUFFER_ALIGNMENT, Index, IndexMath, flat, for_each, for_loop, identity_memref, outlined_parallel_loop,
 )
 from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import FilterSchedule
@@ -92,7 +92,7 @@ def pack_filters(
     for first in range(0, m, block_filters):
         filters = slice(first, min(first + block_filters, m))
         width = math.ceil((filters.stop - first) / lanes) * lanes
-        kept = pattern[filters].any(axis=0)[channel_group]  # (C, Ks): the block's union
+        kept = np.any(pattern[filters], axis=0)[channel_group]  # (C, Ks): the block's union
         for chunk in range(chunks):
             channels = np.arange(chunk * schedule.channel_chunk, min((chunk + 1) * schedule.channel_chunk, c))
             channel_index, position_index = np.nonzero(kept[channels])
@@ -131,7 +131,8 @@ class FilterBuffers:
     def like(self, values: Sequence[ir.Value]) -> FilterBuffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
         leading, init, out, scratch = split_kernel_operands(values, 4, self.init, self.scratch is not None)
-        return FilterBuffers(*leading, init, out, scratch)
+        padded, weights, input_offsets, entry_begin = leading
+        return FilterBuffers(padded, weights, input_offsets, entry_begin, init, out, scratch)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ class FilterVectorEmitter:
         chunks = self.chunks
         self._chunk(buffers, block, batch, depth, 0, chunks == 1)
         if chunks > 2:
-            for_loop(1, chunks - 1, 1, [], lambda k, _: self._chunk(buffers, block, batch, depth, k, False) or [], self.ix)
+            for_each(1, chunks - 1, 1, lambda k: self._chunk(buffers, block, batch, depth, k, False), self.ix)
         if chunks > 1:
             self._chunk(buffers, block, batch, depth, chunks - 1, True)
 
@@ -229,13 +230,13 @@ class FilterVectorEmitter:
 
             full, rest = divmod(out_w, s.columns)
             if full:
-                for_loop(0, full * s.columns, s.columns, [], lambda w, _: column_tile(w, s.columns) or [], ix)
+                for_each(0, full * s.columns, s.columns, lambda w: column_tile(w, s.columns), ix)
             if rest:
                 column_tile(full * s.columns, rest)
 
         full, rest = divmod(out_h, s.rows)
         if full:
-            for_loop(0, full * s.rows, s.rows, [], lambda h, _: rows_loop(h, s.rows) or [], ix)
+            for_each(0, full * s.rows, s.rows, lambda h: rows_loop(h, s.rows), ix)
         if rest:
             rows_loop(full * s.rows, rest)
 

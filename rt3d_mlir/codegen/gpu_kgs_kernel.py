@@ -134,10 +134,14 @@ class _GpuKgsKernel:
         output_size = math.prod(result_shape)
         input_arg, values, offsets, positions, bases, *init_args = arguments
         input_buffer = flat(read_only_buffer(input_arg), g.batch * g.in_channels * math.prod(g.in_size))
-        tables = [read_only_buffer(table) for table in (values, offsets, positions, bases)]
+        values_buffer, offsets_buffer, positions_buffer, bases_buffer = (
+            read_only_buffer(table) for table in (values, offsets, positions, bases)
+        )
         init = kernel_init(init_kind, init_args, output_size)
         out = memref.alloc(identity_memref(result_shape, self.f32), [], [])
-        buffers = _Buffers(input_buffer, *tables, init, flat(out, output_size))
+        buffers = _Buffers(
+            input_buffer, values_buffer, offsets_buffer, positions_buffer, bases_buffer, init, flat(out, output_size)
+        )
         grid = workgroup_count(g, self.s)
         # One constant per distinct size, as canonicalization would leave them.
         sizes = {size: ix.value(size) for size in dict.fromkeys((*grid, self.s.workgroup_size, 1))}
@@ -185,8 +189,10 @@ class _GpuKgsKernel:
         # A thread past the last position computes the last one (in bounds) and does not store it.
         clamped = arith.minsi(ix.value(linear), ix.value(self.positions_out - 1))
         output = (ix.div(clamped, wo * ho), ix.rem(ix.div(clamped, wo), ho), ix.rem(clamped, wo))
-        corner = tuple(ix.add(ix.mul(o, stride), -pad) for o, stride, pad in zip(output, g.strides, g.padding[:3]))
-        return _Owned(linear, valid, corner)
+        corner_d, corner_h, corner_w = (
+            ix.add(ix.mul(o, stride), -pad) for o, stride, pad in zip(output, g.strides, g.padding[:3])
+        )
+        return _Owned(linear, valid, (corner_d, corner_h, corner_w))
 
     def _table(self, table: ir.Value, at: Index) -> ir.Value:
         return arith.index_cast(self.ix.type, memref.load(table, [self.ix.value(at)]))

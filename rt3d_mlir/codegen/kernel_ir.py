@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf
@@ -12,7 +13,8 @@ from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit
 # Large enough for the widest vector (AVX-512: 64 bytes) so vector rows start aligned when W is.
 BUFFER_ALIGNMENT = 64
 
-Index = int | ir.Value
+# ir.Value is Any to mypy (the bindings ship no types): without TypeAlias the union is a variable.
+Index: TypeAlias = int | ir.Value
 
 
 class IndexMath:
@@ -70,7 +72,10 @@ def flat(buffer: ir.Value, size: int) -> ir.Value:
     return memref.collapse_shape(identity_memref([size], element_type), buffer, [list(range(rank))])
 
 
-def for_loop(lower: Index, upper: Index, step: int, carried: Sequence[ir.Value], body: Callable, ix: IndexMath) -> list:
+def for_loop(
+    lower: Index, upper: Index, step: int, carried: Sequence[ir.Value],
+    body: Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]], ix: IndexMath,
+) -> list[ir.Value]:
     """An scf.for whose body(iv, carried) returns the new carried values; returns the results."""
     loop = scf.ForOp(ix.value(lower), ix.value(upper), ix.value(step), list(carried))
     with ir.InsertionPoint(loop.body):
@@ -78,17 +83,22 @@ def for_loop(lower: Index, upper: Index, step: int, carried: Sequence[ir.Value],
     return list(loop.results)
 
 
+def for_each(lower: Index, upper: Index, step: int, body: Callable[[ir.Value], None], ix: IndexMath) -> None:
+    """An scf.for that carries no values: body(iv) emits the loop's ops."""
+
+    def step_body(iv: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
+        body(iv)
+        return []
+
+    for_loop(lower, upper, step, [], step_body, ix)
+
+
 def loop_nest(bounds: Sequence[int], body: Callable[..., None], ix: IndexMath, ivs: tuple = ()) -> None:
     """Sequential scf.for loops over [0, bound) for each bound, calling body(*ivs) innermost."""
     if not bounds:
         body(*ivs)
         return
-
-    def level(iv: ir.Value, _: list) -> list:
-        loop_nest(bounds[1:], body, ix, (*ivs, iv))
-        return []
-
-    for_loop(0, bounds[0], 1, [], level, ix)
+    for_each(0, bounds[0], 1, lambda iv: loop_nest(bounds[1:], body, ix, (*ivs, iv)), ix)
 
 
 def unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:

@@ -28,7 +28,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, func, memref, vector
 
 from rt3d_mlir.codegen.kernel_ir import (
-    BUFFER_ALIGNMENT, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop, read_only_buffer, row_major_strides,
+    BUFFER_ALIGNMENT, IndexMath, flat, for_each, identity_memref, outlined_parallel_loop, read_only_buffer, row_major_strides,
 )
 
 COMBINERS: dict[str, Callable[[ir.Value, ir.Value], ir.Value]] = {
@@ -124,7 +124,7 @@ def emit_pool3d(
 
         def plane_rows(buffers: list[ir.Value], ivs: list[ir.Value]) -> None:
             plane, depth = ivs
-            for_loop(0, pool.output_shape[3], 1, [], lambda height, _: row(buffers, plane, depth, height) or [], ix)
+            for_each(0, pool.output_shape[3], 1, lambda height: row(buffers, plane, depth, height), ix)
 
         n, c, d, _, _ = pool.output_shape
         outlined_parallel_loop(

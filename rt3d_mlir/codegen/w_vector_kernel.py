@@ -28,7 +28,7 @@ from torch_mlir.dialects import arith, memref, scf, vector
 
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
-from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_loop, identity_memref, outlined_parallel_loop
+from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_each, for_loop, identity_memref, outlined_parallel_loop
 from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import Schedule
 
@@ -166,9 +166,9 @@ class WVectorEmitter:
 
         chunk(0, s.channel_groups if chunks > 1 else last_groups, True, chunks == 1)
         if chunks > 2:
-            for_loop(
-                s.channel_groups, (chunks - 1) * s.channel_groups, s.channel_groups, [],
-                lambda first, _: chunk(first, s.channel_groups, False, False) or [], ix,
+            for_each(
+                s.channel_groups, (chunks - 1) * s.channel_groups, s.channel_groups,
+                lambda first: chunk(first, s.channel_groups, False, False), ix,
             )
         if chunks > 1:
             chunk((chunks - 1) * s.channel_groups, last_groups, False, True)
@@ -192,14 +192,14 @@ class WVectorEmitter:
 
                 full_tiles, rest = divmod(out_w, tile_w)
                 if full_tiles:
-                    for_loop(0, full_tiles * tile_w, tile_w, [], lambda col, _: w_tile(col, s.w_vectors, lanes) or [], ix)
+                    for_each(0, full_tiles * tile_w, tile_w, lambda col: w_tile(col, s.w_vectors, lanes), ix)
                 if rest:
                     vectors = math.ceil(rest / lanes)
                     w_tile(full_tiles * tile_w, vectors, rest - (vectors - 1) * lanes)
 
         full_blocks = grid_m if tail_m == full_m else grid_m - 1
         if full_blocks:
-            for_loop(0, full_blocks, 1, [], lambda block, _: filter_block(block, full_m) or [], ix)
+            for_each(0, full_blocks, 1, lambda block: filter_block(block, full_m), ix)
         if tail_m != full_m:
             filter_block(grid_m - 1, tail_m)
 
@@ -343,7 +343,8 @@ class _Buffers:
     def like(self, values: Sequence[ir.Value]) -> _Buffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
         leading, init, out, permutation = split_kernel_operands(values, 5, self.init, self.permutation is not None)
-        return _Buffers(*leading, init, out, permutation)
+        padded, kgs_values, offsets, in_table, weight_table = leading
+        return _Buffers(padded, kgs_values, offsets, in_table, weight_table, init, out, permutation)
 
 
 @dataclass(frozen=True)

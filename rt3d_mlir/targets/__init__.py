@@ -19,17 +19,20 @@ import os
 import platform
 from dataclasses import dataclass, replace
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from torch_mlir import ir
 
 from rt3d_mlir.attributes import UnreadableAttribute, lookup
 from rt3d_mlir.errors import UserError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 TARGET_ATTR = "sparse3d.target"
 MAX_VECTOR_LANES = 64  # f32 lanes: 2048-bit vectors
 MAX_CORES = 1 << 16
-_Record = TypeVar("_Record")
+_Record = TypeVar("_Record", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def bool_field(fields: dict[str, ir.Attribute], name: str, what: str) -> bool:
         raise UserError(f"{what}: {name} must be true or false, got {fields[name]}") from None
 
 
-def int_fields_attr(record: object) -> ir.DictAttr:
+def int_fields_attr(record: DataclassInstance) -> ir.DictAttr:
     """A dataclass of whole numbers as a dictionary of i64 attributes (needs an active Context)."""
     i64 = ir.IntegerType.get_signless(64)
     return ir.DictAttr.get({f.name: ir.IntegerAttr.get(i64, getattr(record, f.name)) for f in dataclasses.fields(record)})

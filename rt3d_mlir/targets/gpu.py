@@ -21,6 +21,7 @@ conversion needs (SPIR-V 1.3, Vulkan 1.1 environment).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import TypedDict
 
 from torch_mlir import ir
 
@@ -141,7 +142,12 @@ DEFAULT_GPU = "desktop"
 
 
 # Precision variants of every preset: f16 weights, and f16 weights with f16 arithmetic inside kernel groups.
-PRECISION_SUFFIXES = {"+fp16": {"fp16": True}, "+fp16-math": {"fp16": True, "fp16_math": True}}
+class _PrecisionFlags(TypedDict, total=False):
+    fp16: bool
+    fp16_math: bool
+
+
+PRECISION_SUFFIXES: dict[str, _PrecisionFlags] = {"+fp16": {"fp16": True}, "+fp16-math": {"fp16": True, "fp16_math": True}}
 
 
 def resolve_gpu(name: str) -> GpuTarget:

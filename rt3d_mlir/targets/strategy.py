@@ -383,7 +383,9 @@ def ranked_schedules(target: Target, geometry: ConvGeometry, kept: np.ndarray | 
     if kept is None or not kept.any():
         return [(key[0], schedule) for key, schedule in w_candidates]
     per_entry_scale = w_kernel_cycles(geometry, w_candidates[0][1], kept) / w_candidates[0][0][0]
-    ranked = [((key[0] * per_entry_scale, *key[1:]), schedule) for key, schedule in w_candidates]
+    ranked: list[tuple[tuple, Schedule | FilterSchedule]] = [
+        ((key[0] * per_entry_scale, *key[1:]), schedule) for key, schedule in w_candidates
+    ]
     pattern = filter_pattern(kept, geometry.group_shape.filters, geometry.out_channels, permutation)
     ranked += filter_vector_candidates(target, geometry, pattern)
     ranked.sort(key=lambda candidate: (candidate[0][0], isinstance(candidate[1], FilterSchedule)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass
+from typing import get_args
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ import torch
 import rt3d_mlir
 from rt3d_mlir import backends, cli
 from rt3d_mlir.backends.base import Backend, CliOption, CompileOptions
+from rt3d_mlir.compiler import HostTarget
 from rt3d_mlir.errors import UserError
 
 
@@ -89,6 +91,11 @@ def test_targets_resolve_to_their_back_ends() -> None:
     assert found == {"host": "host", "host-avx2": "host", "aarch64-a55": "aarch64", "vulkan-mali-valhall+fp16": "vulkan"}
     with pytest.raises(UserError, match="target 'riscv' is not supported by rt3d_mlir.compile; use one of host, host-avx512"):
         backends.backend_for("riscv")
+
+
+def test_the_host_target_type_names_the_host_back_end_targets() -> None:
+    # compile's overloads promise a CompiledModel for these names: they must be what the host back end owns
+    assert set(get_args(HostTarget)) == set(backends.backend_for("host").target_names())
 
 
 def test_an_unknown_compile_option_is_a_user_error() -> None:

@@ -95,8 +95,8 @@ class Aarch64Build:
                   file=sys.stderr)
         elif shared_library and "linux-gnu" in self.platforms:
             for suffix, openmp in VARIANTS.items():
-                code = folder / f"{self.prefix}-linux-gnu{suffix}.o"
-                written.append(toolchain.link_shared([code, weights], folder / f"lib{self.prefix}{suffix}.so", openmp))
+                linux_object = folder / f"{self.prefix}-linux-gnu{suffix}.o"
+                written.append(toolchain.link_shared([linux_object, weights], folder / f"lib{self.prefix}{suffix}.so", openmp))
         return written
 
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -74,9 +74,11 @@ def require_openmp_dir() -> Path:
     return folder
 
 
-def _run(command: Sequence[str], what: str, **options: object) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    command: Sequence[str], what: str, env: Mapping[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        result = subprocess.run(list(command), capture_output=True, **options)  # type: ignore[call-overload]
+        result = subprocess.run(list(command), capture_output=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as error:
         raise UserError(f"{what} did not finish in {error.timeout:.0f} s") from None
     if result.returncode != 0:

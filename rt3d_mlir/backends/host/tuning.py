@@ -24,6 +24,8 @@ from rt3d_mlir.targets import Target
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, FilterSchedule, Schedule, ranked_schedules
 from rt3d_mlir.targets.tuning_cache import TuningCache, conv_key
 
+TABLES_NOT_CONSTANT = "tuning needs constant index tables (group_offsets, positions)"
+
 
 def _candidates(ranked: list, count: int) -> list[Schedule | FilterSchedule]:
     """The ``count`` cheapest schedules, with at least the best two of each kernel that appears."""
@@ -40,7 +42,10 @@ def _candidates(ranked: list, count: int) -> list[Schedule | FilterSchedule]:
 
 def _compact_weights(op: ir.Operation, geometry: ConvGeometry) -> CompactKGS:
     """The op's CompactKGS (random values when its weights are not constants: timing does not depend on them)."""
-    offsets, positions = constant_tables(op)
+    tables = constant_tables(op)
+    if tables is None:
+        raise UserError(TABLES_NOT_CONSTANT)
+    offsets, positions = tables
     values = constant_array(op.operands[1])
     if values is None:
         size = ir.RankedTensorType(op.operands[1].type).shape[0]
@@ -111,7 +116,7 @@ def tune_module(module: ir.Module, target: Target, cache: TuningCache, options: 
         times: dict[str, float] = {}
         if schedule is None:
             if constant_tables(op) is None:
-                raise UserError("tuning needs constant index tables (group_offsets, positions)")
+                raise UserError(TABLES_NOT_CONSTANT)
             ranked = ranked_schedules(target, geometry, kept, filter_permutation(op))
             schedules = _candidates(ranked, options.candidates)
             times = time_candidates(op, geometry, schedules, options.rounds, target.cores)

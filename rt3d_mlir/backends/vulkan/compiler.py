@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -37,6 +37,14 @@ from rt3d_mlir.targets.gpu import GpuTarget
 
 if TYPE_CHECKING:
     from rt3d_mlir.backends.vulkan.runner import VulkanRunner
+
+class _BufferKind(TypedDict, total=False):
+    """The fields of a Buffer that say what it holds (see Buffer)."""
+
+    kind: Required[str]
+    input_index: int
+    data_offset: int
+
 
 _VIEW_OPS = ("memref.collapse_shape", "memref.expand_shape", "memref.subview", "memref.cast", "memref.reinterpret_cast")
 _HOST_NO_OPS = ("arith.constant", "memref.dealloc")
@@ -88,12 +96,12 @@ def program_from_module(module: ir.Module, target: GpuTarget) -> VulkanProgram:
     pool = ConstantPool()
     global_buffers: dict[str, int] = {}
 
-    def new_buffer(value: ir.Value, **kind: object) -> int:
+    def new_buffer(value: ir.Value, **kind: Unpack[_BufferKind]) -> int:
         memref = ir.MemRefType(value.type)
         size = -(-math.prod(memref.shape) * _element_bytes(memref) // 4) * 4  # whole words: f16 tables may be odd
         if size > target.max_storage_buffer_bytes:
             raise UserError(f"a {memref} buffer ({size} bytes) exceeds {target.name}'s max_storage_buffer_bytes {target.max_storage_buffer_bytes}")
-        buffers.append(Buffer(id=len(buffers), bytes=max(size, 4), **kind))  # type: ignore[arg-type]
+        buffers.append(Buffer(id=len(buffers), bytes=max(size, 4), **kind))
         return buffers[-1].id
 
     block = main.regions[0].blocks[0]
@@ -156,9 +164,9 @@ def share_scratch_buffers(
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for index, dispatch in enumerate(dispatches):
-        for buffer in dispatch.bindings:
-            first.setdefault(buffer, index)
-            last[buffer] = index
+        for buffer_id in dispatch.bindings:
+            first.setdefault(buffer_id, index)
+            last[buffer_id] = index
     scratch = sorted((b for b in buffers if b.kind == "scratch" and b.id != output.buffer and b.id in first), key=lambda b: first[b.id])
     slots: list[list[int]] = []  # [bytes, last use of the current tenant]
     slot_of: dict[int, int] = {}

@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -57,6 +58,16 @@ class TensorSlot:
     offset_elements: int = 0  # where the tensor starts in its buffer
 
 
+class Requirements(TypedDict):
+    """What the device must allow: the manifest's ``requirements``."""
+
+    max_workgroup_invocations: int
+    max_workgroup_size: list[int]  # x, y, z
+    max_workgroup_count: list[int]
+    max_storage_buffer_bytes: int
+    float16: bool
+
+
 @dataclass
 class VulkanProgram:
     """Everything needed to run a model on a Vulkan device; see the module docstring for the file layout."""
@@ -71,7 +82,7 @@ class VulkanProgram:
     float16: bool = False  # f16 storage buffers: the device needs shaderFloat16 and storageBuffer16BitAccess
 
     @property
-    def requirements(self) -> dict[str, int]:
+    def requirements(self) -> Requirements:
         sizes = [d.workgroup_size for d in self.dispatches] or [[1, 1, 1]]
         counts = [d.workgroups for d in self.dispatches] or [[1, 1, 1]]
         return {

@@ -22,7 +22,7 @@ from rt3d_mlir.errors import UserError
 DEVICE_ENV = "RT3D_VULKAN_DEVICE"  # substring of the device name to use
 
 
-def _vulkan():  # type: ignore[no-untyped-def]
+def _vulkan():
     try:
         import vulkan
     except (ImportError, OSError) as error:  # OSError: the package is there but libvulkan.so.1 is not
@@ -46,7 +46,7 @@ class DeviceInfo:
 _KIND_PREFERENCE = ("discrete", "integrated", "virtual", "other", "cpu")
 
 
-def _device_info(vk, physical) -> DeviceInfo:  # type: ignore[no-untyped-def]
+def _device_info(vk, physical) -> DeviceInfo:
     properties = vk.vkGetPhysicalDeviceProperties(physical)
     limits = properties.limits
     kinds = {vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: "discrete", vk.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: "integrated",
@@ -145,7 +145,7 @@ class VulkanRunner:
         self._create_buffers(family)
         self._record(family)
 
-    def _choose_memory_types(self, physical) -> None:  # type: ignore[no-untyped-def]
+    def _choose_memory_types(self, physical) -> None:
         """Host-visible memory for inputs and the output (mapped), device-local memory for the rest.
 
         On mobile GPUs and lavapipe one memory type is both; on a discrete GPU the weights and
@@ -164,7 +164,7 @@ class VulkanRunner:
         if self._stage_constants is not None:
             self._local_is_mapped = not self._stage_constants
 
-    def _allocate(self, size: int, usage: int, memory_type: int):  # type: ignore[no-untyped-def]
+    def _allocate(self, size: int, usage: int, memory_type: int):
         vk, device = self.vk, self.device
         buffer = vk.vkCreateBuffer(device, vk.VkBufferCreateInfo(size=size, usage=usage, sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE), None)
         self._destroy.append(lambda: vk.vkDestroyBuffer(device, buffer, None))
@@ -198,7 +198,7 @@ class VulkanRunner:
         if staged:
             self._upload(staged, family)
 
-    def _upload(self, staged: list, family: int) -> None:  # type: ignore[type-arg]
+    def _upload(self, staged: list, family: int) -> None:
         """Copies constants into device-local buffers through one host-visible staging buffer, once."""
         vk, device = self.vk, self.device
         offsets, total = [], 0
@@ -224,12 +224,12 @@ class VulkanRunner:
         for _ in range(2):  # the staging memory and buffer (the last two allocations): not needed any more
             self._destroy.pop()()
 
-    def _write(self, memory, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    def _write(self, memory, data: bytes) -> None:
         mapped = self.vk.vkMapMemory(self.device, memory, 0, len(data), 0)
         mapped[:] = data
         self.vk.vkUnmapMemory(self.device, memory)
 
-    def _read(self, memory, offset: int, size: int) -> bytes:  # type: ignore[no-untyped-def]
+    def _read(self, memory, offset: int, size: int) -> bytes:
         mapped = self.vk.vkMapMemory(self.device, memory, offset, size, 0)
         data = bytes(mapped[:size])
         self.vk.vkUnmapMemory(self.device, memory)
