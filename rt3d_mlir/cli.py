@@ -234,9 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(compiler)
     compiler.add_argument("--target", default="host", help=f"one of {describe_targets(list(all_backends()))} (default: host)")
     compiler.add_argument("--repeat", type=whole_number(), default=None, help="time this many runs of ours and of the reference (targets that run here)")
-    compiler.add_argument("-o", "--output", default=None, help="also write the IR after --kgs-lower here "
-                          "(vulkan: the folder for the SPIR-V modules, manifest.json and constants.bin; "
-                          "aarch64: the folder for the objects and the header)")
+    written = "; ".join(f"{backend.name}: {backend.writes}" for backend in all_backends())
+    compiler.add_argument("-o", "--output", default=None, help=f"write the compiled model here ({written})")
     for backend in all_backends():
         group = compiler.add_argument_group(f"--target {backend.cli_targets}: {backend.summary}")
         for option in backend.cli_options:

@@ -87,6 +87,7 @@ class Backend(ABC):
     cli_options: ClassVar[tuple[CliOption, ...]] = ()
     runs_here: ClassVar[bool]  # the compiled model can be called in this process (checked against torch, timed)
     output: ClassVar[Literal["file", "folder"]]  # what `rt3d compile -o` names
+    writes: ClassVar[str]  # what `rt3d compile -o` writes there, for its help
     stages: ClassVar[tuple[str, ...]]  # progress-bar stages after the front half
 
     @abstractmethod

@@ -34,6 +34,7 @@ class ListingBackend(Backend):
     cli_options = (CliOption("--banner", "text", "a line to print first"),)
     runs_here = False
     output = "folder"
+    writes = "a folder for the listing"
     stages = ()
     prepared: list[str] = []
 
@@ -77,6 +78,7 @@ def test_help_and_option_checks_come_from_the_registry(listing_backend, capsys) 
         cli.main(["compile", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--target listing: the IR after the front step, as text" in help_text and "--banner" in help_text
+    assert "listing: a folder for the listing" in help_text  # what -o writes, per back end
     assert cli.main(["compile", "c3d", "--banner", "hi"]) == 1
     assert "--banner: only for --target listing, not host" in capsys.readouterr().err
 

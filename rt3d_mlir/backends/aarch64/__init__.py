@@ -37,7 +37,8 @@ class Aarch64Backend(Backend):
         CliOption("--qemu-check", "flag", "run the single-threaded object under qemu-aarch64, compare to torch eager"),
     )
     runs_here = False
-    output = "folder"  # the objects and the header
+    output = "folder"
+    writes = "the folder for the objects and the header"
     stages = ("KGS kernels",)
 
     def target_names(self) -> tuple[str, ...]:

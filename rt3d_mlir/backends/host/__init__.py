@@ -27,7 +27,8 @@ class HostBackend(Backend):
     options = frozenset({"threads", "tune", "tuning_cache"})
     cli_options = (CliOption("--threads", "thread-count", "OpenMP threads (default: all cores)", field="threads"),)
     runs_here = True
-    output = "file"  # the IR after --kgs-lower
+    output = "file"
+    writes = "a file for the IR after --kgs-lower"
     stages = ("KGS kernels", "LLVM JIT")
 
     def target_names(self) -> tuple[str, ...]:

@@ -31,7 +31,8 @@ class VulkanBackend(Backend):
     cli_targets = "vulkan"
     cli_options = (CliOption("--no-run", "flag", "only compile, do not run on a local Vulkan device"),)
     runs_here = True
-    output = "folder"  # the SPIR-V modules, manifest.json and constants.bin
+    output = "folder"
+    writes = "the folder for the SPIR-V modules, manifest.json and constants.bin"
     stages = ("SPIR-V",)
 
     def target_names(self) -> tuple[str, ...]:
