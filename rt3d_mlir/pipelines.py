@@ -28,10 +28,15 @@ DETECT = "sparse3d-from-linalg"
 KGS_BEFORE_TILE = ("sparse3d-compact", "sparse3d-fuse-epilogue")
 
 
+def schedule_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
+    """After :data:`KGS_BEFORE_TILE`: choose the schedules (``sparse3d-tile`` with ``tile_options``), emit the kernels."""
+    tile = f"sparse3d-tile{{{tile_options}}}" if tile_options else "sparse3d-tile"
+    return (tile, "sparse3d-vectorize", "canonicalize", "cse")
+
+
 def cpu_kernel_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
     """What follows ``sparse3d-from-linalg`` on every CPU target: compact, fuse epilogues, schedule, emit kernels."""
-    tile = f"sparse3d-tile{{{tile_options}}}" if tile_options else "sparse3d-tile"
-    return (*KGS_BEFORE_TILE, tile, "sparse3d-vectorize", "canonicalize", "cse")
+    return (*KGS_BEFORE_TILE, *schedule_steps(tile_options))
 
 
 # The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level

@@ -27,6 +27,7 @@ from rt3d_mlir.errors import UserError
 if TYPE_CHECKING:
     from torch_mlir import ir
 
+    from rt3d_mlir.backends.host.tuning import TuningOptions
     from rt3d_mlir.report import ConvReport
 
 
@@ -36,7 +37,7 @@ class CompileOptions:
 
     group_shape: str = "auto"  # kernel group for sparse3d-from-linalg: FILTERSxCHANNELS or auto (every target)
     threads: int | None = None  # host: OpenMP threads of the compiled model (None: all cores)
-    tune: Any = False  # host: True or TuningOptions to time schedules here first
+    tune: bool | TuningOptions = False  # host: True or TuningOptions to time schedules here first
     tuning_cache: str | os.PathLike | None = None  # host: the tuning cache to read (and write, with tune)
     prefix: str = "rt3d_model"  # aarch64: C name prefix of the artifacts
     cpu: str | None = None  # aarch64: a preset (a76, a55) or an LLVM cpu; None: the target's

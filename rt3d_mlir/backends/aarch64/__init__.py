@@ -61,10 +61,11 @@ class Aarch64Backend(Backend):
         entry_signature(module)  # static f32 shapes, before the front step's work
 
     def finish(self, module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> Aarch64Build:
-        from rt3d_mlir.backends.aarch64.build import build_artifacts, check_build_options
+        from rt3d_mlir.backends.aarch64.build import build_artifacts
         from rt3d_mlir.progress import stage
+        from rt3d_mlir.targets.aarch64 import resolve_cpu
 
         stage("KGS kernels")
-        core = check_build_options(self._cpu(target, options), options.features, options.prefix, options.platforms)
+        core = resolve_cpu(self._cpu(target, options), options.features)  # check() validated it before the import
         description = options.description or f"{options.prefix} compiled by rt3d-mlir"
         return build_artifacts(module, convs, core, options.prefix, description, options.platforms)

@@ -19,7 +19,7 @@ from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_modul
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.pipeline import run_pipeline
-from rt3d_mlir.pipelines import KGS_BEFORE_TILE, cpu_kernel_steps
+from rt3d_mlir.pipelines import KGS_BEFORE_TILE, schedule_steps
 from rt3d_mlir.progress import stage
 from rt3d_mlir.report import ConvReport
 from rt3d_mlir.targets import resolve
@@ -70,7 +70,7 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
         tune = options.tune if isinstance(options.tune, TuningOptions) else TuningOptions()
         tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), tune)
     tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
-    run_pipeline(module, ", ".join(cpu_kernel_steps(tile_options)[len(KGS_BEFORE_TILE):]))
+    run_pipeline(module, ", ".join(schedule_steps(tile_options)))
     inputs, output = entry_shapes(entry_type(module, "imported module"))
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     stage("LLVM JIT")
