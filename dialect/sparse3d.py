@@ -25,6 +25,7 @@ from torch_mlir.dialects import irdl
 from torch_mlir.dialects.ext import Dialect, Operand, Result
 
 from rt3d_mlir.attributes import UnreadableAttribute, lookup
+from rt3d_mlir.dialect.algorithm import Algorithm
 from rt3d_mlir.groups import GroupShape
 
 
@@ -47,6 +48,7 @@ ARRAY_ATTRIBUTE_SIZES = {"group_shape": 2, "kernel_size": 3, "strides": 3, "padd
 FILTER_PERMUTATION = "filter_permutation"  # array<i64>: compact filter i is output channel perm[i]
 ACTIVATION = "activation"  # "relu": out = max(init + conv, 0)
 ACTIVATIONS = ("relu",)
+ALGORITHM = "algorithm"  # "direct" or "winograd<AXES, M>" (rt3d_mlir.dialect.algorithm)
 
 
 class KgsConv3dOp(Sparse3D.Operation, name="kgs_conv3d"):  # type: ignore[call-arg, name-defined]
@@ -94,6 +96,13 @@ def activation(op: ir.OpView | ir.Operation) -> str | None:
     if ACTIVATION not in op.attributes:
         return None
     return ir.StringAttr(op.attributes[ACTIVATION]).value
+
+
+def algorithm(op: ir.OpView | ir.Operation) -> Algorithm:
+    """The op's ``algorithm`` (direct when absent); the op must verify."""
+    if ALGORITHM not in op.attributes:
+        return Algorithm()
+    return Algorithm.parse(ir.StringAttr(op.attributes[ALGORITHM]).value)
 
 
 def output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -214,6 +223,18 @@ def _activation_problem(op: KgsConv3dOp, filters: int) -> str | None:
     return None
 
 
+def _algorithm_problem(op: KgsConv3dOp, filters: int) -> str | None:
+    attribute = _attribute(op, ALGORITHM)
+    if not isinstance(attribute, ir.StringAttr):
+        return f"attribute '{ALGORITHM}' must be a string ('direct' or 'winograd<AXES, M>'), got {attribute}"
+    try:
+        chosen = Algorithm.parse(ir.StringAttr(attribute).value)
+    except ValueError as error:
+        return f"attribute '{ALGORITHM}': {error}"
+    names = ("kernel_size", "strides", "dilations")
+    return chosen.problem(*(array_attribute(op, name) for name in names))
+
+
 @dataclass(frozen=True)
 class OptionalAttribute:
     """An attribute the op may carry; absent means the identity, so IR without it keeps its meaning.
@@ -231,6 +252,7 @@ OPTIONAL_ATTRIBUTES = (
                       lambda: irdl.base(base_name=f"#{_I64ArrayAttr.attr_name}")),
     OptionalAttribute(ACTIVATION, _activation_problem,
                       lambda: irdl.any_of([irdl.is_(ir.StringAttr.get(name)) for name in ACTIVATIONS])),
+    OptionalAttribute(ALGORITHM, _algorithm_problem, lambda: irdl.base(base_name="#builtin.string")),
 )
 # Marks an optional attribute's constraint in the IRDL export (see irdl_module).
 IRDL_OPTIONAL_ATTRIBUTE = "sparse3d.optional_attribute"

@@ -27,6 +27,7 @@ _PASSES: dict[str, str] = {
     "sparse3d-tile": "sparse3d_tile:Sparse3DTile",
     "sparse3d-to-gpu": "sparse3d_to_gpu:Sparse3DToGpu",
     "sparse3d-vectorize": "sparse3d_vectorize:Sparse3DVectorize",
+    "sparse3d-winograd": "sparse3d_winograd:Sparse3DWinograd",
     "ungroup-convolution": "ungroup_convolution:UngroupConvolution",
 }
 
