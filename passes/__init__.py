@@ -20,6 +20,7 @@ _PASSES: dict[str, str] = {
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
     "pooling-to-vector": "pooling_to_vector:PoolingToVector",
     "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
+    "sparse3d-choose-algorithm": "sparse3d_choose_algorithm:Sparse3DChooseAlgorithm",
     "sparse3d-compact": "sparse3d_compact:Sparse3DCompact",
     "sparse3d-from-linalg": "sparse3d_from_linalg:Sparse3DFromLinalg",
     "sparse3d-gpu-tile": "sparse3d_gpu_tile:Sparse3DGpuTile",

@@ -28,15 +28,22 @@ DETECT = "sparse3d-from-linalg"
 KGS_BEFORE_TILE = ("sparse3d-compact", "sparse3d-fuse-epilogue")
 
 
+def algorithm_steps(choose_options: str = "default-target=host") -> tuple[str, ...]:
+    """After :data:`KGS_BEFORE_TILE`: direct or Winograd per conv (``sparse3d-choose-algorithm`` with ``choose_options``), then Winograd applied."""
+    choose = f"sparse3d-choose-algorithm{{{choose_options}}}" if choose_options else "sparse3d-choose-algorithm"
+    return (choose, "sparse3d-winograd")
+
+
 def schedule_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
-    """After :data:`KGS_BEFORE_TILE`: choose the schedules (``sparse3d-tile`` with ``tile_options``), emit the kernels."""
+    """After :func:`algorithm_steps`: choose the schedules (``sparse3d-tile`` with ``tile_options``), emit the kernels."""
     tile = f"sparse3d-tile{{{tile_options}}}" if tile_options else "sparse3d-tile"
     return (tile, "sparse3d-vectorize", "canonicalize", "cse")
 
 
-def cpu_kernel_steps(tile_options: str = "default-target=host") -> tuple[str, ...]:
-    """What follows ``sparse3d-from-linalg`` on every CPU target: compact, fuse epilogues, schedule, emit kernels."""
-    return (*KGS_BEFORE_TILE, *schedule_steps(tile_options))
+def cpu_kernel_steps(target_options: str = "default-target=host") -> tuple[str, ...]:
+    """What follows ``sparse3d-from-linalg`` on every CPU target: compact, fuse epilogues, choose direct or
+    Winograd and apply it, schedule, emit kernels (``target_options`` go to both choosing passes)."""
+    return (*KGS_BEFORE_TILE, *algorithm_steps(target_options), *schedule_steps(target_options))
 
 
 # The CPU lowering after --kgs-lower (checked with the torch-mlir 20261001 wheel): the tensor-level

@@ -39,6 +39,7 @@ class CompileOptions:
     threads: int | None = None  # host: OpenMP threads of the compiled model (None: all cores)
     tune: bool | TuningOptions = False  # host: True or TuningOptions to time schedules here first
     tuning_cache: str | os.PathLike | None = None  # host: the tuning cache to read (and write, with tune)
+    direct_only: bool = False  # host: direct convolution everywhere (no Winograd, whatever the cost model says)
     prefix: str = "rt3d_model"  # aarch64: C name prefix of the artifacts
     cpu: str | None = None  # aarch64: a preset (a76, a55) or an LLVM cpu; None: the target's
     features: str | None = None  # aarch64: extra LLVM features, e.g. +dotprod
@@ -55,6 +56,7 @@ OPTION_LABELS = {
     "threads": "a thread count",
     "tune": "tuning",
     "tuning_cache": "a tuning cache",
+    "direct_only": "direct-only convolution",
     "prefix": "a C name prefix",
     "cpu": "an AArch64 cpu",
     "features": "LLVM features",

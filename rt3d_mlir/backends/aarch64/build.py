@@ -140,8 +140,8 @@ def build_artifacts(
     """The artifacts of ``module`` after the front step (sparse3d loaded): kernels scheduled for ``core``, both variants."""
     inputs, output = entry_signature(module)
     set_module_target(module, core.target(PARALLEL_THREADS))
-    # as for the host: regroup, fuse bias/ReLU epilogues, then schedule for this core
-    run_pipeline(module, ", ".join(cpu_kernel_steps(tile_options="")))
+    # as for the host: regroup, fuse bias/ReLU epilogues, direct or Winograd, then schedule for this core
+    run_pipeline(module, ", ".join(cpu_kernel_steps(target_options="")))
     lowered = {suffix: lower_variant(module, prefix, openmp) for suffix, openmp in VARIANTS.items()}
     # one weights object serves both variants: their extracted symbols must be the same arrays
     first, *others = (variant.weights for variant in lowered.values())

@@ -24,8 +24,12 @@ class HostBackend(Backend):
     name = "host"
     summary = "this machine's CPU (AVX-512, AVX2 or NEON): a callable JIT-compiled model"
     cli_targets = "host or host-<isa>"
-    options = frozenset({"threads", "tune", "tuning_cache"})
-    cli_options = (CliOption("--threads", "thread-count", "OpenMP threads (default: all cores)", field="threads"),)
+    options = frozenset({"threads", "tune", "tuning_cache", "direct_only"})
+    cli_options = (
+        CliOption("--threads", "thread-count", "OpenMP threads (default: all cores)", field="threads"),
+        CliOption("--direct-only", "flag", "direct convolution everywhere: no Winograd, whatever the cost model picks",
+                  field="direct_only"),
+    )
     runs_here = True
     output = "file"
     writes = "a file for the IR after --kgs-lower"

@@ -19,7 +19,7 @@ from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_modul
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.pipeline import run_pipeline
-from rt3d_mlir.pipelines import KGS_BEFORE_TILE, schedule_steps
+from rt3d_mlir.pipelines import KGS_BEFORE_TILE, algorithm_steps, schedule_steps
 from rt3d_mlir.progress import stage
 from rt3d_mlir.report import ConvReport
 from rt3d_mlir.targets import resolve
@@ -61,9 +61,11 @@ class CompiledModel:
 
 
 def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> CompiledModel:
-    """Regroups filters, fuses epilogues, schedules every conv for ``target`` (tuning first if asked), JIT-compiles."""
+    """Regroups filters, fuses epilogues, picks direct or Winograd and schedules every conv for ``target`` (tuning
+    first if asked), JIT-compiles."""
     stage("KGS kernels")
     run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
+    run_pipeline(module, ", ".join(algorithm_steps(f"target={target}" + (" allow=direct" if options.direct_only else ""))))
     cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
     tuning: list[TuneResult] = []
     if options.tune:

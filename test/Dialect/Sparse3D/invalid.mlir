@@ -320,3 +320,81 @@ func.func @short_offsets_blob(%in: tensor<1x2x3x4x5xf32>, %init: tensor<1x4x3x4x
     }
   }
 #-}
+
+// -----
+
+// An algorithm that does not fit the op names the axis and what is wrong.
+func.func @winograd_kernel_not_3(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x7xf32>) -> tensor<1x8x5x5x7xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{winograd<w, 4> needs kernel size 3 along w, got 1}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<w, 4>"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x7xf32>) -> tensor<1x8x5x5x7xf32>
+  return %0 : tensor<1x8x5x5x7xf32>
+}
+
+// -----
+
+func.func @winograd_stride_2(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x3x5xf32>) -> tensor<1x8x5x3x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{winograd<hw, 2> needs stride 1 along h, got 2}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 2, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<hw, 2>"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x3x5xf32>) -> tensor<1x8x5x3x5xf32>
+  return %0 : tensor<1x8x5x3x5xf32>
+}
+
+// -----
+
+func.func @winograd_dilation_2(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x3xf32>) -> tensor<1x8x5x5x3xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{winograd<w, 2> needs dilation 1 along w, got 2}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 2>, algorithm = "winograd<w, 2>"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x3xf32>) -> tensor<1x8x5x5x3xf32>
+  return %0 : tensor<1x8x5x5x3xf32>
+}
+
+// -----
+
+func.func @winograd_tile_3(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'algorithm': winograd tile must be one of 2, 4, 6, got 3}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<w, 3>"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32>
+  return %0 : tensor<1x8x5x5x5xf32>
+}
+
+// -----
+
+func.func @winograd_axis_x(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'algorithm': winograd axes must be distinct letters of d, h, w, got 'wx'}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<wx, 2>"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32>
+  return %0 : tensor<1x8x5x5x5xf32>
+}
+
+// -----
+
+func.func @algorithm_syntax(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'algorithm': expected 'direct' or 'winograd<AXES, M>' (e.g. 'winograd<w, 4>'), got 'fft'}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "fft"} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32>
+  return %0 : tensor<1x8x5x5x5xf32>
+}
+
+// -----
+
+func.func @algorithm_not_string(%in: tensor<1x4x5x5x5xf32>, %init: tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32> {
+  %v = arith.constant dense<1.0> : tensor<32xf32>
+  %o = arith.constant dense<[0, 1]> : tensor<2xi8>
+  %p = arith.constant dense<[0]> : tensor<1xi8>
+  // expected-error @+1 {{attribute 'algorithm' must be a string ('direct' or 'winograd<AXES, M>'), got 4 : i64}}
+  %0 = "sparse3d.kgs_conv3d"(%in, %v, %o, %p, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = 4} : (tensor<1x4x5x5x5xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x5x5x5xf32>) -> tensor<1x8x5x5x5xf32>
+  return %0 : tensor<1x8x5x5x5xf32>
+}

@@ -1,0 +1,103 @@
+"""Strategy: direct or Winograd, per KGS conv, by the kernels' cost model plus the cost of the transforms.
+
+Winograd F(m, 3) along a set of axes turns a conv into ``alpha ** axes`` per-tap convs (alpha = m + 2)
+with kernel 1 on the transformed axes and ``ceil(out / m)`` outputs there. Each per-tap conv is costed
+by :func:`rt3d_mlir.targets.strategy.ranked_schedules` exactly as ``sparse3d-tile`` will schedule it,
+on its own kept pattern: a group keeps a tap position when it kept any position of that kernel row,
+so a KGS group that keeps whole rows (``kgs-row`` pruning) costs ``alpha / (3 m)`` of its direct
+entries, while scattered positions can cost more than direct. The transforms are costed per element
+of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
+calibrated on Zen 5 (see docs/cpu-codegen.md, "Winograd").
+
+The candidates are Winograd along W with m = 2 and 4, along H and W with m = 2, and direct; the
+cheapest wins, direct on ties. Only convs with constant weights and tables qualify (the weights are
+transformed at compile time), with kernel 3, stride 1 and dilation 1 on the transformed axes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from rt3d_mlir.dialect.algorithm import Algorithm
+from rt3d_mlir.dialect.geometry import ConvGeometry
+from rt3d_mlir.targets import Target
+from rt3d_mlir.targets.strategy import ranked_schedules
+
+# F(6, 3) along W is left out: on Zen 5 it lost to F(4, 3) on every C3D layer measured (its per-tap
+# convs are narrower, W / 6), though the kernels' cost model puts it slightly ahead.
+CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2))
+# Issue slots (of the kernels' unit, one vector FMA) per element of the per-tap inputs and outputs: the
+# transforms are scalar loops over strided data plus the per-tap padding. Fitted on Zen 5, 1 thread,
+# dense C3D conv3a (128 -> 256, 8x28x28): F(4, 3) along W took 4.3 ms more than its per-tap convs'
+# share of the direct time, for 3.6 M such elements (docs/cpu-codegen.md, "Winograd").
+_TRANSFORM_SLOTS_PER_ELEMENT = 7.6
+
+
+def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
+    """The geometry of each per-tap conv: kernel 1, no padding and ``ceil(out / m)`` positions along the axes."""
+    in_size, kernel, padding = list(geometry.in_size), list(geometry.kernel_size), list(geometry.padding)
+    for axis in algorithm.axes:
+        in_size[axis] = math.ceil(geometry.out_size[axis] / algorithm.tile)
+        kernel[axis] = 1
+        padding[axis] = padding[axis + 3] = 0
+    d, h, w = in_size
+    kd, kh, kw = kernel
+    d_lo, h_lo, w_lo, d_hi, h_hi, w_hi = padding
+    return dataclasses.replace(geometry, in_size=(d, h, w), kernel_size=(kd, kh, kw),
+                               padding=(d_lo, h_lo, w_lo, d_hi, h_hi, w_hi))
+
+
+def tap_pattern(kept: np.ndarray, geometry: ConvGeometry, algorithm: Algorithm) -> np.ndarray:
+    """(GM, GN, Ks') of a per-tap conv: a kernel row along the transformed axes is kept when any of its positions is."""
+    grid_m, grid_n, _ = kept.shape
+    rows = kept.reshape(grid_m, grid_n, *geometry.kernel_size).any(axis=tuple(2 + axis for axis in algorithm.axes))
+    return rows.reshape(grid_m, grid_n, -1)
+
+
+def _kernel_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, permutation: Sequence[int] | None) -> float:
+    """Issue slots of the best kernel schedule for the whole conv (the strategy's cost is per output plane)."""
+    per_plane = ranked_schedules(target, geometry, kept, permutation)[0][0]
+    return per_plane * geometry.batch * geometry.out_size[0]
+
+
+def algorithm_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, algorithm: Algorithm,
+                   permutation: Sequence[int] | None = None) -> float:
+    """Estimated issue slots of the conv computed by ``algorithm`` (transforms included)."""
+    if algorithm.is_direct:
+        return _kernel_cost(target, geometry, kept, permutation)
+    taps = tap_geometry(geometry, algorithm)
+    products = algorithm.taps * _kernel_cost(target, taps, tap_pattern(kept, geometry, algorithm), permutation)
+    tap_inputs = geometry.batch * geometry.in_channels * math.prod(taps.in_size) * algorithm.taps
+    tap_outputs = geometry.batch * geometry.out_channels * math.prod(taps.out_size) * algorithm.taps
+    return products + (tap_inputs + tap_outputs) * _TRANSFORM_SLOTS_PER_ELEMENT
+
+
+def applicable(geometry: ConvGeometry, algorithm: Algorithm) -> bool:
+    """Whether the conv's kernel, strides and dilations allow ``algorithm`` (and at least one full tile)."""
+    if algorithm.problem(geometry.kernel_size, geometry.strides, geometry.dilations) is not None:
+        return False
+    return all(geometry.out_size[axis] >= algorithm.tile for axis in algorithm.axes)
+
+
+def ranked_algorithms(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
+                      permutation: Sequence[int] | None = None) -> list[tuple[float, Algorithm]]:
+    """Direct and every applicable candidate, cheapest first (direct first on ties); only direct without ``kept``.
+
+    ``kept``: the (GM, GN, Ks) group pattern when the weights and tables are constants, else None.
+    """
+    if kept is None or not kept.any():
+        return [(0.0, Algorithm())]
+    ranked = [(algorithm_cost(target, geometry, kept, Algorithm(), permutation), Algorithm())]
+    ranked += [(algorithm_cost(target, geometry, kept, candidate, permutation), candidate)
+               for candidate in CANDIDATES if applicable(geometry, candidate)]
+    return sorted(ranked, key=lambda entry: (entry[0], not entry[1].is_direct))
+
+
+def choose_algorithm(target: Target, geometry: ConvGeometry, kept: np.ndarray | None,
+                     permutation: Sequence[int] | None = None) -> Algorithm:
+    """The cheapest algorithm for this conv on ``target`` (see :func:`ranked_algorithms`)."""
+    return ranked_algorithms(target, geometry, kept, permutation)[0][1]

@@ -1,0 +1,100 @@
+// RUN: rt3d-opt %s --split-input-file --sparse3d-winograd 2>&1 | filecheck %s
+
+// -----
+
+// F(4, 3) along W on a conv with a bias and a ReLU: the input padded along W only (8 + 2 columns),
+// six strided slices (one per tile offset) into one input transform with six results, one
+// 3x3x1 KGS conv per tap (padding kept on D and H, none on W), then the output transform over
+// (tile, position in tile) with the bias read per filter and the ReLU, collapsed back to W = 8.
+// CHECK-LABEL: func.func @w4_bias_relu
+// CHECK-NOT:   linalg.broadcast
+// CHECK:       %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 8] [1, 1, 1, 1, 1] : tensor<1x4x2x3x8xf32> into tensor<1x4x2x3x10xf32>
+// CHECK-COUNT-6: tensor.extract_slice %[[PADDED]][0, 0, 0, 0, {{[0-5]}}] [1, 4, 2, 3, 2] [1, 1, 1, 1, 4]
+// CHECK:       %[[TAPS:.*]]:6 = linalg.generic
+// CHECK:       } -> (tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>)
+// CHECK-COUNT-6: "sparse3d.kgs_conv3d"(%[[TAPS]]#{{[0-5]}}, {{.*}}kernel_size = array<i64: 3, 3, 1>, padding = array<i64: 1, 1, 0, 1, 1, 0>{{.*}} -> tensor<1x8x2x3x2xf32>
+// CHECK:       %[[OUT:.*]] = linalg.generic {{.*}} ins({{.*}}%arg1 : {{.*}}tensor<8xf32>)
+// CHECK:         arith.maximumf
+// CHECK:       } -> tensor<1x8x2x3x2x4xf32>
+// CHECK:       %[[RESULT:.*]] = tensor.collapse_shape %[[OUT]] {{\[\[}}0], [1], [2], [3], [4, 5]] : tensor<1x8x2x3x2x4xf32> into tensor<1x8x2x3x8xf32>
+// CHECK:       return %[[RESULT]]
+module {
+  func.func @w4_bias_relu(%in: tensor<1x4x2x3x8xf32>, %b: tensor<8xf32>) -> tensor<1x8x2x3x8xf32> {
+    %e = tensor.empty() : tensor<1x8x2x3x8xf32>
+    %init = linalg.broadcast ins(%b : tensor<8xf32>) outs(%e : tensor<1x8x2x3x8xf32>) dimensions = [0, 2, 3, 4]
+    %values = arith.constant dense<0.5> : tensor<864xf32>
+    %offsets = arith.constant dense<[0, 27]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, activation = "relu", algorithm = "winograd<w, 4>"} : (tensor<1x4x2x3x8xf32>, tensor<864xf32>, tensor<2xi8>, tensor<27xi8>, tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    return %0 : tensor<1x8x2x3x8xf32>
+  }
+}
+
+// -----
+
+// W = 6 is not a multiple of the tile: 2 tiles compute 8 columns, the first 6 are kept, and the
+// epilogue (the fill's scalar, no activation) is applied after the crop.
+// CHECK-LABEL: func.func @w4_tail
+// CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 6] [1, 1, 1, 1, 1] : tensor<1x4x2x3x6xf32> into tensor<1x4x2x3x10xf32>
+// CHECK-COUNT-6: "sparse3d.kgs_conv3d"
+// CHECK:       %[[FULL:.*]] = tensor.collapse_shape {{.*}} into tensor<1x8x2x3x8xf32>
+// CHECK:       %[[CROP:.*]] = tensor.extract_slice %[[FULL]][0, 0, 0, 0, 0] [1, 8, 2, 3, 6] [1, 1, 1, 1, 1]
+// CHECK:       %[[DONE:.*]] = linalg.generic {{.*}} ins(%[[CROP]] : tensor<1x8x2x3x6xf32>)
+// CHECK-NOT:     arith.maximumf
+// CHECK:       return %[[DONE]]
+module {
+  func.func @w4_tail(%in: tensor<1x4x2x3x6xf32>) -> tensor<1x8x2x3x6xf32> {
+    %e = tensor.empty() : tensor<1x8x2x3x6xf32>
+    %zero = arith.constant 0.0 : f32
+    %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x2x3x6xf32>) -> tensor<1x8x2x3x6xf32>
+    %values = arith.constant dense<0.5> : tensor<864xf32>
+    %offsets = arith.constant dense<[0, 27]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<w, 4>"} : (tensor<1x4x2x3x6xf32>, tensor<864xf32>, tensor<2xi8>, tensor<27xi8>, tensor<1x8x2x3x6xf32>) -> tensor<1x8x2x3x6xf32>
+    return %0 : tensor<1x8x2x3x6xf32>
+  }
+}
+
+// -----
+
+// F(2x2, 3x3) on H x W: padded along both, transformed along H and then W (4 + 4 x 4 = 20
+// results in 5 generics), 16 per-tap convs with a 3x1x1 kernel, 4 + 1 output transforms.
+// CHECK-LABEL: func.func @hw2
+// CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 1, 1] [1, 4, 2, 4, 4] [1, 1, 1, 1, 1] : tensor<1x4x2x4x4xf32> into tensor<1x4x2x6x6xf32>
+// CHECK-COUNT-16: "sparse3d.kgs_conv3d"({{.*}}kernel_size = array<i64: 3, 1, 1>, padding = array<i64: 1, 0, 0, 1, 0, 0>{{.*}} -> tensor<1x8x2x2x2xf32>
+// CHECK-COUNT-4: -> tensor<1x8x2x2x2x2xf32>
+// CHECK:       arith.maximumf
+// CHECK:       -> tensor<1x8x2x2x2x4xf32>
+// CHECK-NOT:   sparse3d.kgs_conv3d
+module {
+  func.func @hw2(%in: tensor<1x4x2x4x4xf32>) -> tensor<1x8x2x4x4xf32> {
+    %e = tensor.empty() : tensor<1x8x2x4x4xf32>
+    %zero = arith.constant 0.0 : f32
+    %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x2x4x4xf32>) -> tensor<1x8x2x4x4xf32>
+    %values = arith.constant dense<0.5> : tensor<864xf32>
+    %offsets = arith.constant dense<[0, 27]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, activation = "relu", algorithm = "winograd<hw, 2>"} : (tensor<1x4x2x4x4xf32>, tensor<864xf32>, tensor<2xi8>, tensor<27xi8>, tensor<1x8x2x4x4xf32>) -> tensor<1x8x2x4x4xf32>
+    return %0 : tensor<1x8x2x4x4xf32>
+  }
+}
+
+// -----
+
+// algorithm = "direct" is left alone.
+// CHECK-LABEL: func.func @direct
+// CHECK:       "sparse3d.kgs_conv3d"
+// CHECK-SAME:  algorithm = "direct"
+// CHECK-NOT:   sparse3d.kgs_conv3d
+module {
+  func.func @direct(%in: tensor<1x4x2x3x8xf32>) -> tensor<1x8x2x3x8xf32> {
+    %e = tensor.empty() : tensor<1x8x2x3x8xf32>
+    %zero = arith.constant 0.0 : f32
+    %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    %values = arith.constant dense<0.5> : tensor<864xf32>
+    %offsets = arith.constant dense<[0, 27]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]> : tensor<27xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "direct"} : (tensor<1x4x2x3x8xf32>, tensor<864xf32>, tensor<2xi8>, tensor<27xi8>, tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    return %0 : tensor<1x8x2x3x8xf32>
+  }
+}
