@@ -16,6 +16,8 @@ from torch_mlir import ir
 from rt3d_mlir.backends.base import CompileOptions
 from rt3d_mlir.backends.host.jit import JitModule
 from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_module
+from rt3d_mlir.dialect.geometry import find_kgs_convs
+from rt3d_mlir.dialect.sparse3d import ALGORITHM
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.pipeline import run_pipeline
@@ -37,6 +39,7 @@ class CompiledModel:
     kernel_ir: str = field(repr=False)  # the module after --kgs-lower, for inspection
     compile_seconds: float = 0.0
     tuning: list[TuneResult] = field(default_factory=list)  # what compile(tune=...) measured or found cached, per conv
+    algorithms: list[str] = field(default_factory=list)  # per conv of `convs`: "direct" or "winograd<AXES, M>"
 
     @property
     def threads(self) -> int:
@@ -65,7 +68,10 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     first if asked), JIT-compiles."""
     stage("KGS kernels")
     run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
-    run_pipeline(module, ", ".join(algorithm_steps(f"target={target}" + (" allow=direct" if options.direct_only else ""))))
+    choose, winograd = algorithm_steps(f"target={target}" + (" allow=direct" if options.direct_only else ""))
+    run_pipeline(module, choose)
+    algorithms = [ir.StringAttr(op.attributes[ALGORITHM]).value for op in find_kgs_convs(module.operation)]
+    run_pipeline(module, winograd)
     cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
     tuning: list[TuneResult] = []
     if options.tune:
@@ -78,7 +84,7 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     stage("LLVM JIT")
     with module.context:
         jit = JitModule(module)
-    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithms=algorithms)
     if options.threads is not None:
         compiled.set_threads(options.threads)
     return compiled

@@ -1,0 +1,185 @@
+"""Winograd convolution: the F(m, 3) matrices, the weight transform, per-conv differential tests against
+torch, the strategy's choice, and whole models compiled with and without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import rt3d_mlir
+from rt3d_mlir.backends.host.single_conv import CompiledConv
+from rt3d_mlir.codegen.winograd_transforms import transform_weight, winograd_matrices
+from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
+from rt3d_mlir.dialect.algorithm import Algorithm
+from rt3d_mlir.dialect.geometry import ConvGeometry
+from rt3d_mlir.kgs import GroupShape, compact
+from rt3d_mlir.targets import PRESETS
+from rt3d_mlir.targets.algorithm_strategy import choose_algorithm, ranked_algorithms, tap_pattern
+
+G84 = GroupShape(8, 4)
+W2, W4, W6, HW2 = Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((2,), 6), Algorithm((1, 2), 2)
+
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_matrices_compute_a_correlation(tile):
+    """AT ((G g) * (BT d)) is the valid correlation of a tile of m + 2 inputs with a 3-tap kernel."""
+    matrices = winograd_matrices(tile)
+    alpha = tile + 2
+    assert matrices.output_transform.shape == (tile, alpha)
+    assert matrices.weight_transform.shape == (alpha, 3)
+    assert matrices.input_transform.shape == (alpha, alpha)
+    rng = np.random.default_rng(tile)
+    kernel, data = rng.standard_normal(3), rng.standard_normal(alpha)
+    winograd = matrices.output_transform @ ((matrices.weight_transform @ kernel) * (matrices.input_transform @ data))
+    direct = np.array([kernel @ data[s : s + 3] for s in range(tile)])
+    np.testing.assert_allclose(winograd, direct, rtol=1e-10, atol=1e-10)
+
+
+def test_no_points_for_an_unsupported_tile():
+    with pytest.raises(ValueError, match=r"no interpolation points for F\(7, 3\)"):
+        winograd_matrices(7)
+
+
+def test_weight_transform_along_h_and_w():
+    """(M, C, 3, 3, 3) -> (alpha, alpha, M, C, 3, 1, 1): G applied along H, then along W."""
+    weight = np.random.default_rng(0).standard_normal((4, 2, 3, 3, 3))
+    transformed = transform_weight(weight, HW2)
+    assert transformed.shape == (4, 4, 4, 2, 3, 1, 1) and transformed.dtype == np.float32
+    g = winograd_matrices(2).weight_transform
+    expected = np.einsum("ah,bw,mcdhw->abmcd", g, g, weight)
+    np.testing.assert_allclose(transformed[..., 0, 0], expected, rtol=1e-6, atol=1e-6)
+
+
+def _check_winograd_conv(weight: torch.Tensor, spec: ConvSpec, algorithm: Algorithm, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    conv = CompiledConv(compact(weight, G84), spec, algorithm=algorithm)
+    assert f'algorithm = "{algorithm}"' in conv.op_text
+    x = torch.randn(spec.input_shape, generator=generator)
+    init = torch.randn(conv.output_shape, generator=generator)
+    d_lo, h_lo, w_lo, d_hi, h_hi, w_hi = spec.padding
+    padded = torch.nn.functional.pad(x, (w_lo, w_hi, h_lo, h_hi, d_lo, d_hi))
+    expected = (init + torch.nn.functional.conv3d(padded, weight)).numpy()
+    got = conv(x, init)
+    assert got.shape == expected.shape
+    # The issue's bound: 1e-4 relative to the output's magnitude.
+    assert float(np.abs(got - expected).max()) <= 1e-4 * float(np.abs(expected).max())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    algorithm=st.sampled_from([W2, W4, W6, HW2]),
+    filters=st.integers(5, 17),
+    channels=st.integers(2, 9),
+    batch=st.integers(1, 2),
+    size=st.tuples(st.integers(3, 5), st.integers(3, 9), st.integers(3, 13)),
+    padding=st.tuples(*[st.integers(0, 2)] * 6),
+    kept=st.sampled_from([0.0, 0.3, 1.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_winograd_conv_matches_torch(algorithm, filters, channels, batch, size, padding, kept, seed):
+    """Tails along the transformed axes (outputs not a multiple of m), filter and channel tails, batch 2,
+    asymmetric paddings, empty, scattered and dense groups."""
+    spec = ConvSpec((batch, channels, *size), padding=padding)
+    out_size = spec.output_shape((filters, channels, 3, 3, 3))[2:]
+    if any(out_size[axis] < 1 for axis in range(3)):
+        return
+    weight = random_kgs_weight((filters, channels, 3, 3, 3), G84, kept, torch.Generator().manual_seed(seed))
+    _check_winograd_conv(weight, spec, algorithm, seed)
+
+
+def test_winograd_on_a_1x3x3_kernel():
+    """R(2+1)D's spatial conv: kernel 1 along D, Winograd along H and W."""
+    weight = random_kgs_weight((16, 8, 1, 3, 3), G84, 1.0, torch.Generator().manual_seed(3))
+    _check_winograd_conv(weight, ConvSpec((1, 8, 3, 7, 9), padding=(0, 1, 1, 0, 1, 1)), HW2, seed=3)
+
+
+def _geometry(channels: int, filters: int, size: tuple[int, int, int], kernel=(3, 3, 3), strides=(1, 1, 1)) -> ConvGeometry:
+    return ConvGeometry(1, channels, size, filters, kernel, strides, (1, 1, 1, 1, 1, 1), (1, 1, 1), G84)
+
+
+def _rows_pattern(grid: tuple[int, int], rows_kept: int, seed: int, scattered: bool) -> np.ndarray:
+    """(GM, GN, 27) keeping ``rows_kept`` of the 9 (kd, kh) rows per group: whole rows along W, or the same
+    number of positions scattered so that each lands in a different row."""
+    rng = np.random.default_rng(seed)
+    kept = np.zeros((*grid, 3 * 3, 3), bool)
+    for m in range(grid[0]):
+        for n in range(grid[1]):
+            if scattered:
+                for row in rng.choice(9, size=min(9, 3 * rows_kept), replace=False):
+                    kept[m, n, row, rng.integers(3)] = True
+            else:
+                kept[m, n, rng.choice(9, size=rows_kept, replace=False), :] = True
+    return kept.reshape(*grid, 27)
+
+
+@pytest.mark.parametrize("target", list(PRESETS))
+def test_strategy_dense_layer_takes_winograd_on_every_target(target):
+    """Dense C3D conv3a (128 -> 256, 8x28x28): every target's cost model prefers a Winograd candidate."""
+    geometry = _geometry(128, 256, (8, 28, 28))
+    ranked = ranked_algorithms(PRESETS[target], geometry, np.ones((32, 32, 27), bool))
+    assert not ranked[0][1].is_direct
+    assert {algorithm for _, algorithm in ranked} == {Algorithm(), W2, W4, HW2}
+
+
+@pytest.mark.parametrize("target", list(PRESETS))
+def test_strategy_whole_rows_take_winograd_scattered_positions_stay_direct(target):
+    """Three whole W rows per group (9 positions) pay for F(4, 3) along W; nine positions in nine
+    different rows would make every per-tap conv dense, so the same layer stays direct."""
+    geometry = _geometry(128, 256, (8, 28, 28))
+    rows = _rows_pattern((32, 32), 3, seed=0, scattered=False)
+    scattered = _rows_pattern((32, 32), 3, seed=0, scattered=True)
+    assert rows.sum() == scattered.sum()
+    assert tap_pattern(rows, geometry, W4).sum() * 3 == rows.sum()
+    assert choose_algorithm(PRESETS[target], geometry, rows) in (W2, W4)
+    assert choose_algorithm(PRESETS[target], geometry, scattered).is_direct
+
+
+def test_strategy_takes_direct_where_winograd_cannot_apply():
+    target = PRESETS["host-avx512"]
+    dense = np.ones((32, 32, 27), bool)
+    # stride 2 on every axis, a 1x1x1 kernel, and an output narrower than any tile
+    assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28), strides=(2, 2, 2)), dense).is_direct
+    assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28), kernel=(1, 1, 1)), np.ones((32, 32, 1), bool)).is_direct
+    assert choose_algorithm(target, _geometry(128, 256, (8, 1, 1)), dense).is_direct
+    # no constant pattern, or nothing kept
+    assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28)), None).is_direct
+    assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28)), np.zeros((32, 32, 27), bool)).is_direct
+
+
+class ResidualBlock(nn.Module):
+    """Convs wide enough for the cost model to pick Winograd (64 channels), with bias, ReLU and a residual add
+    fused into the output transform; a stride-2 conv stays direct."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv3d(3, 64, 3, padding=1)
+        self.conv1 = nn.Conv3d(64, 64, 3, padding=1)
+        self.conv2 = nn.Conv3d(64, 64, 3, padding=1, bias=False)
+        self.down = nn.Conv3d(64, 32, 3, stride=2, padding=1)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.stem(clip))
+        y = torch.relu(self.conv1(x))
+        x = torch.relu(x + self.conv2(y))
+        return self.down(x)
+
+
+def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
+    torch.manual_seed(0)
+    model = ResidualBlock().eval()
+    example = torch.randn(2, 3, 4, 8, 8)
+    with torch.no_grad():
+        expected = model(example)
+    tolerance = dict(rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    default = rt3d_mlir.compile(model, example)
+    direct = rt3d_mlir.compile(model, example, direct_only=True)
+    torch.testing.assert_close(default(example), expected, **tolerance)
+    torch.testing.assert_close(direct(example), expected, **tolerance)
+    assert direct.algorithms == ["direct"] * 4
+    assert default.algorithms[1:3] == ["winograd<w, 4>"] * 2 and default.algorithms[3] == "direct"
+    # each Winograd conv became six per-tap KGS convs
+    assert default.kernel_ir.count("scf.parallel") > direct.kernel_ir.count("scf.parallel")
