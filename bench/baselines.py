@@ -44,6 +44,7 @@ from rt3d_mlir.targets import Target
 
 OURS_KGS = "ours KGS"
 OURS_DENSE = "ours dense"
+OURS = "ours "  # every variant of our code is named "ours ..." (e.g. "ours KGS direct"): none is a peer
 FMA_PEAK = "FMA peak"
 ONNX_RUNTIME = "onnxruntime"
 OPENVINO = "OpenVINO"
@@ -219,7 +220,7 @@ def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], p
             "kgs_faster": medians[variant] / kgs if kgs else None, "vs_ours_dense": medians[variant] / medians[OURS_DENSE],
             "gflops": gflops, "percent_of_fma_peak": 100 * gflops / peak_gflops,
         })
-    peers = {variant: medians[variant] for variant in medians if variant not in (OURS_KGS, OURS_DENSE, FMA_PEAK)}
+    peers = {variant: medians[variant] for variant in medians if not variant.startswith(OURS) and variant != FMA_PEAK}
     fastest = min(peers, key=peers.__getitem__)
     direct = {peer: median for peer, median in peers.items() if peer not in FAST_CONVOLUTION_PEERS} or peers
     fastest_direct = min(direct, key=direct.__getitem__)
@@ -232,6 +233,8 @@ def summarize(case: dict, times: dict[str, list[float]], macs: dict[str, int], p
         "ours_dense_percent_of_fma_peak": 2 * macs[OURS_DENSE] / medians[OURS_DENSE] / 1e9 / peak_gflops * 100,
         "targets": [],
     }
+    if MNN in medians:
+        summary["over_mnn"] = {variant: medians[MNN] / median for variant, median in medians.items() if variant.startswith(OURS)}
     if kgs:
         summary.update({
             "flops_pruning_rate": macs[OURS_DENSE] / macs[OURS_KGS],
@@ -256,7 +259,7 @@ def check_target(summary: dict, text: str, value: float, bound: float, at_least:
 def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries: list[dict], machine: str) -> None:
     """The table, under ``machine`` (:func:`machine_description`): variant rows per case, then ratios and targets."""
     width = max([18] + [len(case_label(summary)) for summary in summaries])
-    header = (f"{'case':<{width}} {'variant':<14} {'median ms':>10} {'min-max ms':>17} {'KGS faster':>10} "
+    header = (f"{'case':<{width}} {'variant':<17} {'median ms':>10} {'min-max ms':>17} {'KGS faster':>10} "
               f"{'/ours dense':>11} {'GFLOP/s':>8} {'% peak':>6}")
     print(machine)
     print(header)
@@ -266,7 +269,7 @@ def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries:
         for row in rows:
             if case_label(row) == label:
                 kgs_faster = "-" if row["kgs_faster"] is None else f"{row['kgs_faster']:.2f}x"
-                print(f"{label:<{width}} {row['variant']:<14} {row['median_ms']:>10.1f} "
+                print(f"{label:<{width}} {row['variant']:<17} {row['median_ms']:>10.1f} "
                       f"{row['min_ms']:>8.1f}-{row['max_ms']:<8.1f} {kgs_faster:>10} "
                       f"{row['vs_ours_dense']:>10.2f}x {row['gflops']:>8.1f} {row['percent_of_fma_peak']:>5.0f}%")
         print(f"{label:<{width}} FMA peak {summary['fma_peak_gflops']:.1f} GFLOP/s{summary.get('fma_peak_clock', '')}; "
@@ -279,6 +282,9 @@ def print_report(case_label: Callable[[dict], str], rows: list[dict], summaries:
                   f"{summary['kgs_over_ours_dense']:.2f}x; KGS over {peers}")
             print(f"{label:<{width}} best rounds: KGS over ours dense {summary['best_round_kgs_over_ours_dense']:.2f}x, "
                   f"over the fastest dense peer {summary['best_round_kgs_over_fastest_peer']:.2f}x")
+        if "over_mnn" in summary:
+            ratios = ", ".join(f"{variant} {ratio:.2f}x" for variant, ratio in summary["over_mnn"].items())
+            print(f"{label:<{width}} faster than MNN: {ratios}")
         for target in summary["targets"]:
             print(f"{label:<{width}} target {target['target']}: {target['value']:.2f} -> "
                   f"{'met' if target['met'] else 'MISSED'}")

@@ -175,10 +175,10 @@ def print_resources(case_label: str, rows: list[dict]) -> None:
     def mib(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0f}"
 
-    print(f"{'case':<18} {'variant':<14} {'user s':>7} {'sys s':>7} {'minor faults':>12} {'major':>6} "
+    print(f"{'case':<18} {'variant':<17} {'user s':>7} {'sys s':>7} {'minor faults':>12} {'major':>6} "
           f"{'peak RSS MiB':>12} {'+MiB in call':>12}   (per call)")
     for row in rows:
-        print(f"{case_label:<18} {row['variant']:<14} {row['user_s_per_call']:>7.3f} {row['system_s_per_call']:>7.3f} "
+        print(f"{case_label:<18} {row['variant']:<17} {row['user_s_per_call']:>7.3f} {row['system_s_per_call']:>7.3f} "
               f"{row['minor_faults_per_call']:>12.0f} {row['major_faults_per_call']:>6.0f} "
               f"{mib(row['peak_rss_mib']):>12} {mib(row['peak_growth_mib']):>12}")
     print()

@@ -183,3 +183,7 @@ def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
     assert default.algorithms[1:3] == ["winograd<w, 4>"] * 2 and default.algorithms[3] == "direct"
     # each Winograd conv became six per-tap KGS convs
     assert default.kernel_ir.count("scf.parallel") > direct.kernel_ir.count("scf.parallel")
+    # F(4, 3) along W over 8 outputs: 6 taps x 2 tiles instead of 3 taps x 8 outputs, half the MACs
+    winograd_convs = direct.convs[1].kept_macs + direct.convs[2].kept_macs
+    assert direct.kernel_macs == sum(report.kept_macs for report in direct.convs)
+    assert default.kernel_macs == direct.kernel_macs - winograd_convs // 2

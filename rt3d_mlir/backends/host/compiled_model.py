@@ -23,7 +23,7 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.pipeline import run_pipeline
 from rt3d_mlir.pipelines import KGS_BEFORE_TILE, algorithm_steps, schedule_steps
 from rt3d_mlir.progress import stage
-from rt3d_mlir.report import ConvReport
+from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import resolve
 from rt3d_mlir.targets.tuning_cache import TuningCache, default_cache_path
 
@@ -40,6 +40,7 @@ class CompiledModel:
     compile_seconds: float = 0.0
     tuning: list[TuneResult] = field(default_factory=list)  # what compile(tune=...) measured or found cached, per conv
     algorithms: list[str] = field(default_factory=list)  # per conv of `convs`: "direct" or "winograd<AXES, M>"
+    kernel_macs: int = 0  # multiply-accumulates the conv kernels perform (after Winograd: the per-tap convs')
 
     @property
     def threads(self) -> int:
@@ -72,6 +73,7 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     run_pipeline(module, choose)
     algorithms = [ir.StringAttr(op.attributes[ALGORITHM]).value for op in find_kgs_convs(module.operation)]
     run_pipeline(module, winograd)
+    kernel_macs = sum(report.kept_macs for report in conv_reports(module))
     cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
     tuning: list[TuneResult] = []
     if options.tune:
@@ -84,7 +86,8 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     stage("LLVM JIT")
     with module.context:
         jit = JitModule(module)
-    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithms=algorithms)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithms=algorithms,
+                             kernel_macs=kernel_macs)
     if options.threads is not None:
         compiled.set_threads(options.threads)
     return compiled

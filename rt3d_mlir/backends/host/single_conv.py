@@ -20,6 +20,7 @@ from rt3d_mlir.dialect.sparse3d import ALGORITHM, filter_permutation
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import CompactKGS
 from rt3d_mlir.pipeline import run_pipeline
+from rt3d_mlir.report import conv_reports
 from rt3d_mlir.targets import Target, host_target, set_module_target
 from rt3d_mlir.targets.strategy import SCHEDULE_ATTR, FilterSchedule, Schedule, choose_kernel_schedule
 
@@ -43,6 +44,8 @@ class CompiledConv:
 
         ``algorithm``: Winograd turns the conv into per-tap convs (``sparse3d-winograd``), each scheduled
         for ``target`` by the strategy (``schedule`` must then be None, and ``self.schedule`` is None).
+        ``self.macs``: the multiply-accumulates its kernels perform (the per-tap convs' for Winograd,
+        transforms not counted).
         """
         if algorithm is not None and not algorithm.is_direct and schedule is not None:
             raise UserError("a Winograd conv is several per-tap convs: it takes no single schedule")
@@ -64,9 +67,12 @@ class CompiledConv:
             self.op_text = str(op)
             if winograd:
                 set_module_target(module.operation, target)
-                run_pipeline(module, "sparse3d-winograd, sparse3d-tile, sparse3d-vectorize")
+                run_pipeline(module, "sparse3d-winograd")
+                self.macs = sum(report.kept_macs for report in conv_reports(module))
+                run_pipeline(module, "sparse3d-tile, sparse3d-vectorize")
                 threads = target.cores  # what sparse3d-tile gives every per-tap conv
             else:
+                self.macs = sum(report.kept_macs for report in conv_reports(module))
                 self.schedule = schedule or choose_kernel_schedule(
                     target, self.geometry, constant_pattern(op, self.geometry), filter_permutation(op)
                 )
