@@ -195,6 +195,26 @@ def random_kept_positions(
     return order < keep
 
 
+def random_layer_pattern(
+    weight_shape: Sequence[int], group_shape: GroupShape, kept_fraction: float, generator: torch.Generator,
+    row_axis: int | None = None,
+) -> torch.Tensor:
+    """A random layer-wide KGS pattern (GM, GN, Ks): ``round(kept_fraction x units)`` of the layer's
+    (group, unit) pairs kept, so groups keep different numbers of units (some none), as group
+    regularization leaves them. A unit is one kernel position, or with ``row_axis`` (0, 1, 2: the
+    kernel's d, h, w) one whole row of taps along that axis, as ``kgs-row`` pruning keeps them."""
+    if not 0.0 <= kept_fraction <= 1.0:
+        raise UserError(f"kept fraction must be in [0, 1], got {kept_fraction}")
+    grid_m, grid_n = group_shape.grid(weight_shape[0], weight_shape[1])
+    kernel = list(weight_shape[2:])
+    row = 1 if row_axis is None else kernel.pop(row_axis)
+    units = grid_m * grid_n * math.prod(kernel)
+    kept = torch.zeros(units, dtype=torch.bool)
+    kept[torch.randperm(units, generator=generator)[: round(kept_fraction * units)]] = True
+    rows = kept.reshape(grid_m, grid_n, *kernel, 1).expand(grid_m, grid_n, *kernel, row)
+    return rows.movedim(-1, 2 + (row_axis or 0)).reshape(grid_m, grid_n, -1)
+
+
 def apply_kept_positions(weight: torch.Tensor, group_shape: GroupShape, kept: torch.Tensor) -> torch.Tensor:
     """``weight`` with every (group, position) that ``kept`` marks False set to exactly zero."""
     out_channels, in_channels = weight.shape[:2]

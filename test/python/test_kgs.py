@@ -84,3 +84,21 @@ def test_position_energy_is_differentiable():
     weight = torch.randn(8, 4, 3, 3, 3, requires_grad=True)
     kgs.position_energy(weight, kgs.GroupShape(8, 4)).sum().backward()
     assert torch.allclose(weight.grad, 2 * weight.detach())
+
+
+@pytest.mark.parametrize("row_axis", [None, 0, 1, 2])
+def test_random_layer_pattern_keeps_its_share_layer_wide_in_whole_rows(row_axis):
+    shape = (20, 10, 3, 2, 3)  # tail groups on both grids, a kernel of 2 along h
+    kept = kgs.random_layer_pattern(shape, kgs.GroupShape(8, 4), 0.3, torch.Generator().manual_seed(1), row_axis)
+    assert kept.shape == (3, 3, 18) and kept.dtype == torch.bool
+    per_group = kept.reshape(3, 3, 3, 2, 3)
+    row = 1 if row_axis is None else shape[2 + row_axis]
+    assert int(kept.sum()) == round(0.3 * 9 * 18 / row) * row
+    if row_axis is not None:  # every row along the axis is kept whole or not at all
+        assert (per_group.all(dim=2 + row_axis) == per_group.any(dim=2 + row_axis)).all()
+    assert len(set(kept.sum(dim=2).flatten().tolist())) > 1  # layer-wide: groups keep different numbers
+
+
+def test_random_layer_pattern_rejects_a_fraction_outside_0_1():
+    with pytest.raises(UserError, match="kept fraction"):
+        kgs.random_layer_pattern((8, 4, 3, 3, 3), kgs.GroupShape(8, 4), 1.5, torch.Generator())

@@ -50,6 +50,7 @@ class CompiledConv:
         if algorithm is not None and not algorithm.is_direct and schedule is not None:
             raise UserError("a Winograd conv is several per-tap convs: it takes no single schedule")
         self.spec = spec
+        self.algorithm = algorithm or Algorithm()
         self.zero_init = zero_init
         self.output_shape = spec.output_shape(kgs.weight_shape)
         self.context = make_context()
