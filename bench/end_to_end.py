@@ -1,23 +1,32 @@
 """Benchmark: whole models, our KGS code vs our dense code vs every dense peer that runs here.
 
     python bench/end_to_end.py [--models c3d,r2plus1d_18] [--threads 1,2] [--rounds 5]
-                               [--input-size 16x112x112] [--no-inductor] [--json results.json]
+                               [--input-size 16x112x112] [--no-inductor] [--compare-direct] [--kgs-row]
+                               [--json results.json]
 
 Each model gets the RT3D paper's pruning profile as random KGS patterns (8x4
 groups): C3D 3.6x (conv2a 0.85, conv3a 0.80, conv3b 0.85, conv4b 0.80 of the
 weights pruned), R(2+1)D-18 3.2x (stages layer1 0.9 and layer2 0.8, the rest
 dense). The variants run interleaved, round by round, in this one process, on
 the same thread count: our compiled KGS model, our compiled dense model (same
-weights before pruning), and the dense peers: torch eager (oneDNN),
+weights before pruning), each compiled as ``rt3d_mlir.compile`` does by default
+(the strategy picks direct or Winograd per conv), and the dense peers: torch eager (oneDNN),
 torch.compile (inductor), ONNX Runtime, OpenVINO and MNN (bench/baselines.py),
-plus the FMA peak microkernel of bench/conv_layers.py. Our outputs and the
+plus the FMA peak microkernel of bench/conv_layers.py. ``--compare-direct`` adds
+both of ours compiled with direct convolution only ("ours KGS direct", "ours
+dense direct"); ``--kgs-row`` adds the model pruned at the same rates in whole
+kernel rows along W ("ours kgs-row", the ``kgs-row`` scheme's pattern, which
+Winograd along W computes with fewer multiplications). For each of ours it prints
+how many convs took which algorithm, the MACs its conv kernels perform next to the
+direct-equivalent MACs, and the compile time. Our outputs and the
 peers' are checked against torch eager first. It prints, under the target and
 CPU, medians with min-max, the ratio of every variant to our KGS and our dense code, effective GFLOP/s
-(FLOP = 2 x MAC, on the MACs each variant computes), the FLOPs pruning rate
-next to our sparse-over-dense speedup, and issue 10's targets: our KGS model at
+(FLOP = 2 x MAC, on the direct-equivalent MACs of each variant), the FLOPs pruning rate
+next to our sparse-over-dense speedup, each of ours over MNN, issue 10's targets: our KGS model at
 least 3.2x (C3D 3.6x) / 2.8x (R(2+1)D 3.2x) faster than the fastest
 direct-convolution peer (every peer but MNN, whose Winograd convolutions do
-fewer multiplications). Then, per variant and call (the timed calls, not the
+fewer multiplications), and issue 11's: over MNN, C3D KGS >= 2.5x, C3D kgs-row >= 3.5x,
+R(2+1)D KGS >= 2.2x. Then, per variant and call (the timed calls, not the
 warm-up; see ``MeteredRun``): user and system CPU seconds, minor and major page
 faults, the process's peak resident memory during the call and how far it rose
 above the resident memory just before the call. Not a
@@ -49,14 +58,18 @@ import copy
 import json
 import resource
 import sys
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from rt3d_mlir import kgs
+from rt3d_mlir.backends.host.compiled_model import CompiledModel
 from rt3d_mlir.compiler import check_against_eager, compile as compile_model
 from rt3d_mlir.demo import C3D_PAPER_PRUNING, last_name
+from rt3d_mlir.errors import UserError
 from rt3d_mlir.models import build_model, example_input
 from rt3d_mlir.models.x3d import KGS_PRUNING as X3D_KGS_PRUNING, block_layer
 from rt3d_mlir.prune.flops import kept_macs, measure_layers
@@ -74,25 +87,45 @@ from plot import write_report_plot  # noqa: E402
 
 GROUP = kgs.GroupShape(8, 4)
 
-PROFILES: dict[str, tuple[dict[str, float], Callable[[str], str], float]] = {
-    # model: (pruning rate per layer key, module path -> layer key, target speedup over the fastest dense peer)
-    "c3d": (C3D_PAPER_PRUNING, last_name, 3.2),
-    "r2plus1d_18": (R2PLUS1D_PAPER_PRUNING, stage_name, 2.8),
-    **{name: (X3D_KGS_PRUNING, block_layer, 1.0) for name in ("x3d_xs", "x3d_s", "x3d_m")},
+OURS_KGS_DIRECT, OURS_DENSE_DIRECT = "ours KGS direct", "ours dense direct"  # --compare-direct
+OURS_KGS_ROW = "ours kgs-row"  # --kgs-row
+ROW_AXIS_W = 2  # kgs-row rows run along the kernel's W
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    pruning: dict[str, float]  # pruning rate per layer key
+    layer_key: Callable[[str], str]  # module path -> layer key
+    over_direct_peer: float  # issue 10: our KGS model over the fastest direct-convolution peer
+    over_mnn: float | None = None  # issue 11: our KGS model over MNN
+    row_over_mnn: float | None = None  # issue 11: our kgs-row model over MNN
+
+
+PROFILES: dict[str, ModelProfile] = {
+    "c3d": ModelProfile(C3D_PAPER_PRUNING, last_name, 3.2, over_mnn=2.5, row_over_mnn=3.5),
+    "r2plus1d_18": ModelProfile(R2PLUS1D_PAPER_PRUNING, stage_name, 2.8, over_mnn=2.2),
+    **{name: ModelProfile(X3D_KGS_PRUNING, block_layer, 1.0) for name in ("x3d_xs", "x3d_s", "x3d_m")},
 }
 
 
-def prune_layer_wide(model: torch.nn.Module, pruning: dict[str, float], layer_key: Callable[[str], str], seed: int = 0) -> None:
-    """Zeroes, in each Conv3d that ``pruning`` names, a random ``rate`` share of its (group, position) pairs."""
+def prune_layer_wide(model: torch.nn.Module, profile: ModelProfile, seed: int = 0, row_axis: int | None = None) -> None:
+    """Zeroes, in each Conv3d the profile names, a random ``rate`` share of its (group, position) pairs,
+    or with ``row_axis`` of its (group, kernel row along that axis) pairs (:func:`kgs.random_layer_pattern`)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for path, module in model.named_modules():
-            if isinstance(module, torch.nn.Conv3d) and layer_key(path) in pruning:
-                grid_m, grid_n = GROUP.grid(module.out_channels, module.in_channels)
-                pairs = grid_m * grid_n * module.weight[0, 0].numel()
-                kept = torch.zeros(pairs, dtype=torch.bool)
-                kept[torch.randperm(pairs, generator=generator)[: round((1 - pruning[layer_key(path)]) * pairs)]] = True
-                module.weight.copy_(kgs.apply_kept_positions(module.weight, GROUP, kept.reshape(grid_m, grid_n, -1)))
+            if isinstance(module, torch.nn.Conv3d) and profile.layer_key(path) in profile.pruning:
+                rate = profile.pruning[profile.layer_key(path)]
+                kept = kgs.random_layer_pattern(module.weight.shape, GROUP, 1 - rate, generator, row_axis)
+                module.weight.copy_(kgs.apply_kept_positions(module.weight, GROUP, kept))
+
+
+def print_algorithms(label: str, compiled: CompiledModel, direct_macs: int) -> None:
+    """Each conv's algorithm, the MACs its kernels perform next to the direct-equivalent ones, the compile time."""
+    counts = Counter(compiled.algorithms)
+    print(f"{label}: {', '.join(f'{n} x {algorithm}' for algorithm, n in counts.items())}; "
+          f"{compiled.kernel_macs / 1e9:.2f} GMAC performed in the convs, {direct_macs / 1e9:.2f} GMAC direct-equivalent "
+          f"(convs and linear layers); compile {compiled.compile_seconds:.0f} s", flush=True)
 
 
 def model_macs(model: torch.nn.Module, clip_size: tuple[int, int, int]) -> tuple[int, int]:
@@ -185,33 +218,50 @@ def print_resources(case_label: str, rows: list[dict]) -> None:
 
 
 def bench_model(
-    name: str, clip_size: tuple[int, int, int], thread_counts: list[int], rounds: int, inductor: bool
+    name: str, clip_size: tuple[int, int, int], thread_counts: list[int], rounds: int, inductor: bool,
+    compare_direct: bool = False, kgs_row: bool = False,
 ) -> tuple[list[dict], list[dict], dict[str, str]]:
-    """(rows, summaries, skipped peers with the reason) for one model."""
-    pruning, layer_key, target = PROFILES[name]
+    """(rows, summaries, skipped peers with the reason) for one model.
+
+    Our variants: KGS and dense compiled with the strategy's algorithm per conv (direct or
+    Winograd); with ``compare_direct`` also both with direct convolution only; with ``kgs_row``
+    also the model pruned at the same rates in whole rows along W, compiled like KGS.
+    """
+    profile = PROFILES[name]
     dense_model = build_model(name, input_size=clip_size)
-    sparse_model = copy.deepcopy(dense_model)
-    prune_layer_wide(sparse_model, pruning, layer_key)
+    models = {OURS_KGS: copy.deepcopy(dense_model), OURS_DENSE: dense_model}
+    prune_layer_wide(models[OURS_KGS], profile)
+    if kgs_row:
+        models[OURS_KGS_ROW] = copy.deepcopy(dense_model)
+        prune_layer_wide(models[OURS_KGS_ROW], profile, row_axis=ROW_AXIS_W)
     clip = example_input(name, input_size=clip_size)
-    dense_macs, kept = model_macs(sparse_model, clip_size)
-    print(f"{name}: {dense_macs / 1e9:.2f} GMAC dense, {kept / 1e9:.2f} GMAC kept: FLOPs pruning rate "
-          f"{dense_macs / kept:.2f}x", flush=True)
-    print(f"{name}: compiling (KGS, dense{', inductor' if inductor else ''}), exporting to ONNX and MNN ...",
-          file=sys.stderr, flush=True)
-    ours_sparse = compile_model(sparse_model, clip)
-    ours_dense = compile_model(dense_model, clip)
-    for compiled, model in ((ours_sparse, sparse_model), (ours_dense, dense_model)):
+    macs = {variant: model_macs(model, clip_size)[1] for variant, model in models.items()}
+    dense_macs = macs[OURS_DENSE]
+    for variant in models:
+        if variant != OURS_DENSE:
+            print(f"{name} {variant}: {dense_macs / 1e9:.2f} GMAC dense, {macs[variant] / 1e9:.2f} GMAC kept: FLOPs "
+                  f"pruning rate {dense_macs / macs[variant]:.2f}x", flush=True)
+    builds = [(variant, model, False) for variant, model in models.items()]
+    if compare_direct:
+        builds += [(OURS_KGS_DIRECT, models[OURS_KGS], True), (OURS_DENSE_DIRECT, dense_model, True)]
+        macs.update({OURS_KGS_DIRECT: macs[OURS_KGS], OURS_DENSE_DIRECT: dense_macs})
+    print(f"{name}: compiling ({', '.join(variant for variant, _, _ in builds)}{', inductor' if inductor else ''}), "
+          "exporting to ONNX and MNN ...", file=sys.stderr, flush=True)
+    ours = {}
+    for variant, model, direct_only in builds:
+        ours[variant] = compiled = compile_model(model, clip, direct_only=direct_only)
         check_against_eager(compiled, model, clip)
+        print_algorithms(f"{name} {variant}", compiled, macs[variant])
     inductor_model = torch.compile(dense_model) if inductor else None
     peers = DensePeers(dense_model, clip)
-    macs = {OURS_KGS: kept}
     rows, summaries = [], []
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        ours_sparse.set_threads(threads)
-        ours_dense.set_threads(threads)
+        for compiled in ours.values():
+            compiled.set_threads(threads)
         peak = FmaPeak(host_target(), threads)
-        runs = {OURS_KGS: lambda: ours_sparse(clip), OURS_DENSE: lambda: ours_dense(clip), "torch eager": lambda: dense_model(clip)}
+        runs: dict[str, Callable[[], object]] = {variant: (lambda compiled=compiled: compiled(clip)) for variant, compiled in ours.items()}
+        runs["torch eager"] = lambda: dense_model(clip)
         if inductor_model is not None:
             runs["torch.compile"] = lambda: inductor_model(clip)
         runs.update(peers.runners(threads))
@@ -219,15 +269,19 @@ def bench_model(
         runs = {**metered, FMA_PEAK: peak}
         with torch.no_grad():
             times = time_interleaved(runs, rounds)
-        macs.update({variant: dense_macs for variant in runs if variant != OURS_KGS})
+        macs.update({variant: dense_macs for variant in runs if variant not in macs})
         case_rows, summary = summarize({"model": name, "threads": threads}, times, macs, peak.flops)
         for row in case_rows:
             row.update(metered[row["variant"]].per_call())
         print_resources(f"{name} {threads} thr", case_rows)
         summary["peer_errors"] = dict(peers.errors)
         summary["fma_peak_clock"] = peak.clock(summary["fma_peak_gflops"])
-        check_target(summary, f"KGS over the fastest direct-convolution peer >= {target}x",
-                     summary["kgs_over_fastest_direct_peer"], target)
+        check_target(summary, f"KGS over the fastest direct-convolution peer >= {profile.over_direct_peer}x",
+                     summary["kgs_over_fastest_direct_peer"], profile.over_direct_peer)
+        over_mnn = summary.get("over_mnn", {})
+        for variant, bound in ((OURS_KGS, profile.over_mnn), (OURS_KGS_ROW, profile.row_over_mnn)):
+            if bound is not None and variant in over_mnn:
+                check_target(summary, f"{variant} over MNN >= {bound}x", over_mnn[variant], bound)
         rows += case_rows
         summaries.append(summary)
     peers.close()
@@ -241,10 +295,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--input-size", default="16x112x112")
     parser.add_argument("--no-inductor", action="store_true", help="skip torch.compile (its compile takes minutes)")
+    parser.add_argument("--compare-direct", action="store_true",
+                        help=f"also time our KGS and dense models with direct convolution only ('{OURS_KGS_DIRECT}', '{OURS_DENSE_DIRECT}')")
+    parser.add_argument("--kgs-row", action="store_true",
+                        help=f"also time the model pruned at the same rates in whole kernel rows along W ('{OURS_KGS_ROW}')")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--plot", default=None, help="also write an SVG of the results here (bench/plot.py)")
     args = parser.parse_args()
-    clip_size = tuple(int(d) for d in args.input_size.split("x"))
+    try:
+        run(args)
+    except UserError as error:
+        sys.exit(f"error: {error}")
+
+
+def run(args: argparse.Namespace) -> None:
+    parts = args.input_size.split("x")
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise UserError(f"--input-size '{args.input_size}': expected DxHxW, three positive integers (e.g. 16x112x112)")
+    clip_size = tuple(int(part) for part in parts)
     commit = current_commit()
     machine = machine_description(host_target())
     print(f"commit {commit}; {machine}")
@@ -252,7 +320,8 @@ def main() -> None:
               "rows": [], "summaries": [], "skipped": {}}
     for name in args.models.split(","):
         rows, summaries, skipped = bench_model(
-            name, clip_size, [int(t) for t in args.threads.split(",")], args.rounds, not args.no_inductor
+            name, clip_size, [int(t) for t in args.threads.split(",")], args.rounds, not args.no_inductor,
+            args.compare_direct, args.kgs_row,
         )
         report["rows"] += rows
         report["summaries"] += summaries
