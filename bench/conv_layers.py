@@ -398,8 +398,9 @@ def run(args: argparse.Namespace) -> None:
                    for variant, conv in compiled.items()}
         if not args.direct_only:
             for variant, ranked in choices.items():
-                # the best Winograd candidate, timed even where the strategy prefers direct
-                winograd = next((algorithm for _, algorithm in ranked if not algorithm.is_direct), None)
+                # the best Winograd candidate, timed even where the strategy prefers direct (not one that
+                # leaves every position to its direct remainder: that is the direct conv again)
+                winograd = next((algorithm for cost, algorithm in ranked if not algorithm.is_direct and math.isfinite(cost)), None)
                 if winograd is not None:
                     compiled[variant + WINOGRAD] = CompiledConv(compact(variants[variant], GROUP), spec, target=probe_target,
                                                                 zero_init=True, algorithm=winograd)

@@ -3,6 +3,13 @@
 Written as a string, ``"direct"`` or ``"winograd<AXES, M>"``: AXES names the transformed spatial
 axes (``w``, ``h``, ``d``, or several of them in d-h-w order, e.g. ``hw``), M is the Winograd
 output tile F(M, 3) along each of them (2, 4 or 6). Absent means direct.
+
+Winograd computes a kernel row (the kernel's taps along the transformed axes, for one group and
+one position of the other kernel axes) with ``(M + 2) ** k / M ** k`` multiplications per output
+whichever of its taps are kept; a direct conv costs one per kept tap. So a row runs by Winograd
+only when it keeps more taps than that (F(4, 3) along W: 2 or 3 of 3; F(2, 3): all 3; F(2x2, 3x3):
+5 or more of 9), and the rest of the conv's kept positions run direct (:func:`split_rows`): whole
+rows, as ``kgs-row`` pruning leaves them, lose nothing; positions scattered one per row stay direct.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from collections.abc import Sequence
+
+import numpy as np
 
 AXIS_NAMES = "dhw"
 WINOGRAD_TILES = (2, 4, 6)
@@ -70,3 +79,30 @@ class Algorithm:
             if dilations[axis] != 1:
                 return f"{self} needs dilation 1 along {name}, got {dilations[axis]}"
         return None
+
+
+def split_rows(kept: np.ndarray, kernel_size: Sequence[int], algorithm: Algorithm) -> tuple[np.ndarray, np.ndarray]:
+    """Which kept positions Winograd computes and which run direct (see the module docstring).
+
+    ``kept``: the (GM, GN, Kd*Kh*Kw) group pattern. Returns the (GM, GN, K') rows Winograd computes
+    (K': the kernel positions with the transformed axes dropped) and the (GM, GN, Kd*Kh*Kw) positions
+    left to a direct conv.
+    """
+    grid_m, grid_n, _ = kept.shape
+    row_axes = tuple(2 + axis for axis in algorithm.axes)
+    positions = kept.reshape(grid_m, grid_n, *kernel_size)
+    multiplications = (algorithm.taps_per_axis / algorithm.tile) ** len(algorithm.axes)
+    rows = positions.sum(axis=row_axes, keepdims=True) > multiplications
+    remainder = positions & ~rows
+    return rows.reshape(grid_m, grid_n, -1), remainder.reshape(kept.shape)
+
+
+def whole_row_axes(kept: np.ndarray, kernel_size: Sequence[int]) -> tuple[int, ...]:
+    """The kernel axes of size 3 along which every group keeps whole rows (all taps of a row or none)."""
+    grid_m, grid_n, _ = kept.shape
+    positions = kept.reshape(grid_m, grid_n, *kernel_size)
+    return tuple(
+        axis for axis in range(3)
+        if kernel_size[axis] == WINOGRAD_KERNEL and positions.any()
+        and bool((positions.all(axis=2 + axis) == positions.any(axis=2 + axis)).all())
+    )

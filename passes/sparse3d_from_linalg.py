@@ -17,7 +17,8 @@ form (values in a ``dense_resource`` constant, index tables as dense constants).
 The group shape is the ``group-shape`` option, or by default the candidate that
 leaves the fewest computed MACs; a block-diagonal filter (a grouped conv,
 see ``ungroup-convolution``) shrinks it to fit inside the blocks. Each conv gets a remark with the group shape
-and kept fraction chosen; a conv the pass cannot take is left as it is, with a
+and kept fraction chosen (and, for ``kgs-row`` pruning, the kernel axes along which the kept
+positions form whole rows, the rows ``sparse3d-winograd`` computes with fewer multiplications); a conv the pass cannot take is left as it is, with a
 remark saying why.
 """
 
@@ -32,6 +33,7 @@ from torch_mlir.dialects import arith
 from rt3d_mlir import kgs, progress
 from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import remark
+from rt3d_mlir.dialect.algorithm import AXIS_NAMES, whole_row_axes
 from rt3d_mlir.dialect import KgsConv3dOp
 from rt3d_mlir.errors import UserError
 from rt3d_mlir.groups import DEFAULT_CANDIDATES, GroupShape
@@ -68,6 +70,16 @@ def _zero_padding(value: ir.Value) -> tuple[ir.Value, list[int]] | None:
     if terminator.name != "tensor.yield" or not _is_zero_constant(terminator.operands[0]):
         return None
     return pad.operands[0], low[2:] + high[2:]
+
+
+def _rows_note(weight: np.ndarray, group_shape: GroupShape, kept_fraction: float) -> str:
+    """For a pruned filter whose groups keep whole kernel rows (``kgs-row``): along which axes, for the remark."""
+    if not 0 < kept_fraction < 1:
+        return ""
+    axes = whole_row_axes(kgs.kept_positions(weight, group_shape).numpy(), weight.shape[2:])
+    if not axes:
+        return ""
+    return f"; its kept positions are whole kernel rows along {', '.join(AXIS_NAMES[axis] for axis in axes)} (Winograd can take them)"
 
 
 def _unsupported(conv: ir.Operation) -> str | None:
@@ -162,7 +174,7 @@ class Sparse3DFromLinalg(ModulePass):
         remark(
             kgs_conv.location,
             f"{shape} filter{f' ({groups} conv groups)' if groups > 1 else ''} as {group_shape} kernel groups: {compact.kept_fraction:.1%} of MACs kept "
-            f"({f'{1 / compact.kept_fraction:.2f}x fewer' if compact.kept_fraction else 'all pruned'})",
+            f"({f'{1 / compact.kept_fraction:.2f}x fewer' if compact.kept_fraction else 'all pruned'}){_rows_note(weight, group_shape, compact.kept_fraction)}",
         )
 
     @staticmethod

@@ -10,10 +10,16 @@ Input (constant weights and tables; the algorithm written by ``sparse3d-choose-a
 
 Output: the input zero-padded along W to 4*7 + 2 columns, the input transform (one
 ``linalg.generic`` over six strided slices, six results of 1x64x8x28x7), six
-``sparse3d.kgs_conv3d`` ops with kernel 3x3x1 and the transformed weights (one per tap; a
-group keeps a (kd, kh) row when it kept any kw of it, so whole-row KGS groups lose nothing),
+``sparse3d.kgs_conv3d`` ops with kernel 3x3x1 and the transformed weights (one per tap),
 and the output transform (one ``linalg.generic`` over 1x128x8x28x7x4, collapsed to W = 28)
 with the bias and the ReLU applied in the same loop. See :mod:`rt3d_mlir.codegen.winograd`.
+
+Only the kernel rows that keep enough taps go through the transforms
+(:func:`rt3d_mlir.dialect.algorithm.split_rows`: with F(4, 3), (kd, kh) rows keeping 2 or 3 of
+their kw taps). When some kept positions are left, one direct ``sparse3d.kgs_conv3d`` with
+the conv's own kernel, padding and activation computes them, starting from the output transform's
+result (which then applies the init but not the activation). When no row qualifies, the conv
+just loses its ``algorithm`` and runs direct.
 
 Convs with ``algorithm = "direct"`` or none are left alone. The per-tap convs get no
 ``algorithm``: ``sparse3d-tile`` schedules them like any other conv.
@@ -34,10 +40,10 @@ from rt3d_mlir.codegen.winograd import Epilogue, crop_and_finish, input_transfor
 from rt3d_mlir.codegen.winograd_transforms import transform_weight, winograd_matrices
 from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import PassError
-from rt3d_mlir.dialect.algorithm import Algorithm
+from rt3d_mlir.dialect.algorithm import Algorithm, split_rows
 from rt3d_mlir.dialect.geometry import OP_NAME, ConvGeometry, find_kgs_convs
-from rt3d_mlir.dialect.kept_pattern import constant_tables
-from rt3d_mlir.dialect.sparse3d import ALGORITHM, FILTER_PERMUTATION, activation, algorithm
+from rt3d_mlir.dialect.kept_pattern import constant_tables, group_pattern
+from rt3d_mlir.dialect.sparse3d import ACTIVATION, ALGORITHM, FILTER_PERMUTATION, activation, algorithm
 from rt3d_mlir.dialect.tables import check_tables
 from rt3d_mlir.passes.base import ModulePass
 from rt3d_mlir.passes.sparse3d_compact import narrowest_width
@@ -50,9 +56,9 @@ def _constant(array: np.ndarray, element_type: ir.Type, attribute: ir.Attribute 
     return arith.ConstantOp(tensor_type, attribute).result
 
 
-def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_input: ir.Value,
-              weight: np.ndarray, names: ResourceNames) -> ir.Value:
-    """One per-tap product: a KGS conv of ``tap_input`` with the transformed weight (M, C, K') from zero."""
+def _kgs_conv(op: ir.Operation, geometry: ConvGeometry, source: ir.Value, weight: np.ndarray, init: ir.Value,
+              kernel_size: list[int], padding: list[int], names: ResourceNames) -> ir.Value:
+    """A KGS conv of ``source`` with ``weight`` (M, C, kernel) in ``op``'s group shape, from ``init``."""
     compact = kgs.compact(weight, geometry.group_shape)
     f32 = ir.F32Type.get()
     values = _constant(compact.values, f32,
@@ -63,16 +69,6 @@ def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_i
         for table in (compact.group_offsets, compact.positions)
         for bits in [narrowest_width(int(table.max(initial=0)))]
     ]
-    kernel_size, padding = list(geometry.kernel_size), list(geometry.padding)
-    for axis in chosen.axes:
-        kernel_size[axis] = 1
-        padding[axis] = padding[axis + 3] = 0
-    tap_shape = ir.RankedTensorType(tap_input.type).shape
-    out_size = [
-        tap_shape[2 + axis] if axis in chosen.axes else geometry.out_size[axis] for axis in range(3)
-    ]
-    out_type = ir.RankedTensorType.get([geometry.batch, geometry.out_channels, *out_size], f32)
-    zeros = linalg.fill(arith.constant(f32, 0.0), outs=[tensor.EmptyOp(out_type.shape, f32).result])
     attributes = {
         "group_shape": ir.DenseI64ArrayAttr.get([geometry.group_shape.filters, geometry.group_shape.channels]),
         "kernel_size": ir.DenseI64ArrayAttr.get(kernel_size),
@@ -82,9 +78,34 @@ def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_i
     }
     if FILTER_PERMUTATION in op.attributes:
         attributes[FILTER_PERMUTATION] = op.attributes[FILTER_PERMUTATION]
-    tap = ir.Operation.create(OP_NAME, results=[out_type], operands=[tap_input, values, *tables, zeros],
-                              attributes=attributes)
-    return tap.result
+    conv = ir.Operation.create(OP_NAME, results=[init.type], operands=[source, values, *tables, init],
+                               attributes=attributes)
+    return conv.result
+
+
+def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_input: ir.Value,
+              weight: np.ndarray, names: ResourceNames) -> ir.Value:
+    """One per-tap product: a KGS conv of ``tap_input`` with the transformed weight (M, C, K') from zero."""
+    kernel_size, padding = list(geometry.kernel_size), list(geometry.padding)
+    for axis in chosen.axes:
+        kernel_size[axis] = 1
+        padding[axis] = padding[axis + 3] = 0
+    tap_shape = ir.RankedTensorType(tap_input.type).shape
+    out_size = [
+        tap_shape[2 + axis] if axis in chosen.axes else geometry.out_size[axis] for axis in range(3)
+    ]
+    f32 = ir.F32Type.get()
+    out_type = ir.RankedTensorType.get([geometry.batch, geometry.out_channels, *out_size], f32)
+    zeros = linalg.fill(arith.constant(f32, 0.0), outs=[tensor.EmptyOp(out_type.shape, f32).result])
+    return _kgs_conv(op, geometry, tap_input, weight, zeros, kernel_size, padding, names)
+
+
+def _element_mask(pattern: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+    """(M, C, Kd, Kh, Kw) bool from a (GM, GN, Ks) group pattern."""
+    group = geometry.group_shape
+    mask = pattern.repeat(group.filters, axis=0).repeat(group.channels, axis=1)
+    return mask[: geometry.out_channels, : geometry.in_channels].reshape(
+        geometry.out_channels, geometry.in_channels, *geometry.kernel_size)
 
 
 # What the replaced conv's operands may be built by (no side effects): erased once unused.
@@ -114,9 +135,14 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
         raise PassError(f"{ALGORITHM} {chosen} needs constant weights and index tables: the weights are "
                         "transformed at compile time", op.location)
     offsets, positions = tables
+    rows, remainder = split_rows(group_pattern(geometry, offsets, positions), geometry.kernel_size, chosen)
+    if not rows.any():  # every kept position runs direct: so does the conv
+        del op.attributes[ALGORITHM]
+        return
     weight = kgs.expand(kgs.CompactKGS(geometry.group_shape, (geometry.out_channels, geometry.in_channels,
                                                               *geometry.kernel_size), offsets, positions, values))
-    tap_weights = transform_weight(weight, chosen)
+    direct_mask = _element_mask(remainder, geometry)
+    tap_weights = transform_weight(np.where(direct_mask, 0, weight), chosen)
     matrices = winograd_matrices(chosen.tile)
     tile = chosen.tile
     tiles = {axis: math.ceil(geometry.out_size[axis] / tile) for axis in chosen.axes}
@@ -137,7 +163,8 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
         products = {key: _tap_conv(op, geometry, chosen, value, tap_weights[key], names)
                     for key, value in transformed.items()}
         kind, init_values = init_source(init)
-        epilogue = Epilogue(kind, init_values, activation(op) == "relu")
+        # With a direct remainder, the remainder's conv applies the activation after adding its share.
+        epilogue = Epilogue(kind, init_values, activation(op) == "relu" and not remainder.any())
         exact = all(tiles[axis] * tile == geometry.out_size[axis] for axis in chosen.axes)
         for count, axis in reversed(list(enumerate(chosen.axes))):
             last = count == 0
@@ -149,6 +176,11 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
         result = products[()]
         if not exact:
             result = crop_and_finish(result, ir.RankedTensorType(op.results[0].type).shape, epilogue)
+        if remainder.any():
+            result = _kgs_conv(op, geometry, op.operands[0], np.where(direct_mask, weight, 0), result,
+                               list(geometry.kernel_size), list(geometry.padding), names)
+            if ACTIVATION in op.attributes:
+                result.owner.attributes[ACTIVATION] = op.attributes[ACTIVATION]
     op.results[0].replace_all_uses_with(result)
     op.erase()
     for operand in old_operands:

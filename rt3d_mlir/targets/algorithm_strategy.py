@@ -3,9 +3,10 @@
 Winograd F(m, 3) along a set of axes turns a conv into ``alpha ** axes`` per-tap convs (alpha = m + 2)
 with kernel 1 on the transformed axes and ``ceil(out / m)`` outputs there. Each per-tap conv is costed
 by :func:`rt3d_mlir.targets.strategy.ranked_schedules` exactly as ``sparse3d-tile`` will schedule it,
-on its own kept pattern: a group keeps a tap position when it kept any position of that kernel row,
+on its own kept pattern: the kernel rows Winograd takes (:func:`rt3d_mlir.dialect.algorithm.split_rows`),
 so a KGS group that keeps whole rows (``kgs-row`` pruning) costs ``alpha / (3 m)`` of its direct
-entries, while scattered positions can cost more than direct. The transforms are costed per element
+entries; the positions left over (rows with few kept taps) are costed as the direct conv that
+computes them after the transforms. The transforms are costed per element
 of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
 calibrated on Zen 5 (see docs/cpu-codegen.md, "Winograd").
 
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rt3d_mlir.dialect.algorithm import Algorithm
+from rt3d_mlir.dialect.algorithm import Algorithm, split_rows
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.targets import Target
 from rt3d_mlir.targets.strategy import ranked_schedules
@@ -51,11 +52,6 @@ def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
                                padding=(d_lo, h_lo, w_lo, d_hi, h_hi, w_hi))
 
 
-def tap_pattern(kept: np.ndarray, geometry: ConvGeometry, algorithm: Algorithm) -> np.ndarray:
-    """(GM, GN, Ks') of a per-tap conv: a kernel row along the transformed axes is kept when any of its positions is."""
-    grid_m, grid_n, _ = kept.shape
-    rows = kept.reshape(grid_m, grid_n, *geometry.kernel_size).any(axis=tuple(2 + axis for axis in algorithm.axes))
-    return rows.reshape(grid_m, grid_n, -1)
 
 
 def _kernel_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, permutation: Sequence[int] | None) -> float:
@@ -70,7 +66,12 @@ def algorithm_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, alg
     if algorithm.is_direct:
         return _kernel_cost(target, geometry, kept, permutation)
     taps = tap_geometry(geometry, algorithm)
-    products = algorithm.taps * _kernel_cost(target, taps, tap_pattern(kept, geometry, algorithm), permutation)
+    rows, remainder = split_rows(kept, geometry.kernel_size, algorithm)
+    if not rows.any():
+        return math.inf  # nothing for Winograd: the same conv as direct, plus the transforms
+    products = algorithm.taps * _kernel_cost(target, taps, rows, permutation)
+    if remainder.any():
+        products += _kernel_cost(target, geometry, remainder, permutation)
     tap_inputs = geometry.batch * geometry.in_channels * math.prod(taps.in_size) * algorithm.taps
     tap_outputs = geometry.batch * geometry.out_channels * math.prod(taps.out_size) * algorithm.taps
     return products + (tap_inputs + tap_outputs) * _TRANSFORM_SLOTS_PER_ELEMENT

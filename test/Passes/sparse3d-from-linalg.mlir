@@ -82,6 +82,19 @@ func.func @nonzero_pad_stays(%in: tensor<1x1x2x2x2xf32>, %init: tensor<1x1x2x2x2
 
 // -----
 
+// A kgs-row filter: the one kept (kd, kh) row holds all three kw taps, so the remark names w (the
+// kept taps along h or d are not whole rows).
+// CHECK-LABEL: func.func @whole_rows_along_w
+// CHECK:       "sparse3d.kgs_conv3d"
+func.func @whole_rows_along_w(%in: tensor<1x1x3x3x3xf32>, %init: tensor<1x1x1x1x1xf32>) -> tensor<1x1x1x1x1xf32> {
+  %filter = arith.constant dense<[[[[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]]]> : tensor<1x1x3x3x3xf32>
+  // expected-remark @+1 {{1x1x3x3x3 filter as 1x1 kernel groups: 11.1% of MACs kept (9.00x fewer); its kept positions are whole kernel rows along w (Winograd can take them)}}
+  %0 = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<1> : vector<3xi64>} ins(%in, %filter : tensor<1x1x3x3x3xf32>, tensor<1x1x3x3x3xf32>) outs(%init : tensor<1x1x1x1x1xf32>) -> tensor<1x1x1x1x1xf32>
+  return %0 : tensor<1x1x1x1x1xf32>
+}
+
+// -----
+
 // Shapes or types the op cannot hold: left alone, with a remark.
 // CHECK-LABEL: func.func @dynamic_batch
 // CHECK:       linalg.conv_3d_ncdhw_fcdhw

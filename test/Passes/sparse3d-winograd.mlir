@@ -98,3 +98,56 @@ module {
     return %0 : tensor<1x8x2x3x8xf32>
   }
 }
+
+// -----
+
+// Rows of 3, 1 and 2 kept taps along W (positions 0-2, 13 and 24-25): F(4, 3) takes the rows
+// with 2 or 3 taps (at most two positions in each 3x3x1 per-tap conv: with every weight 0.5, the
+// row 24-25 transforms to exact zeros at the points -1 and infinity, which compaction drops), and
+// one direct 3x3x3 conv keeps the single tap (13), starts from the output transform's result and
+// applies the ReLU, which the output transform therefore leaves out.
+// CHECK-LABEL: func.func @w4_remainder_relu
+// CHECK-COUNT-6: "sparse3d.kgs_conv3d"({{.*}} : (tensor<1x4x2x3x2xf32>, tensor<{{64|32}}xf32>, tensor<2xi8>, tensor<{{2|1}}xi8>, tensor<1x8x2x3x2xf32>)
+// CHECK:       %[[OUT:.*]] = linalg.generic
+// CHECK-NOT:     arith.maximumf
+// CHECK:       } -> tensor<1x8x2x3x2x4xf32>
+// CHECK:       %[[SUMS:.*]] = tensor.collapse_shape %[[OUT]]
+// CHECK:       %[[POSITIONS:.*]] = arith.constant dense<13> : tensor<1xi8>
+// CHECK:       %[[RESULT:.*]] = "sparse3d.kgs_conv3d"(%arg0, %{{.*}}, %{{.*}}, %[[POSITIONS]], %[[SUMS]])
+// CHECK-SAME:    activation = "relu"
+// CHECK-SAME:    kernel_size = array<i64: 3, 3, 3>, padding = array<i64: 1, 1, 1, 1, 1, 1>
+// CHECK-SAME:    (tensor<1x4x2x3x8xf32>, tensor<32xf32>, tensor<2xi8>, tensor<1xi8>, tensor<1x8x2x3x8xf32>)
+// CHECK:       return %[[RESULT]]
+module {
+  func.func @w4_remainder_relu(%in: tensor<1x4x2x3x8xf32>) -> tensor<1x8x2x3x8xf32> {
+    %e = tensor.empty() : tensor<1x8x2x3x8xf32>
+    %zero = arith.constant 0.0 : f32
+    %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    %values = arith.constant dense<0.5> : tensor<192xf32>
+    %offsets = arith.constant dense<[0, 6]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 2, 13, 24, 25]> : tensor<6xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, activation = "relu", algorithm = "winograd<w, 4>"} : (tensor<1x4x2x3x8xf32>, tensor<192xf32>, tensor<2xi8>, tensor<6xi8>, tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    return %0 : tensor<1x8x2x3x8xf32>
+  }
+}
+
+// -----
+
+// F(2, 3) takes only whole rows: with two taps per row it takes none, and the conv runs direct.
+// CHECK-LABEL: func.func @w2_no_whole_row
+// CHECK:       "sparse3d.kgs_conv3d"
+// CHECK-NOT:   algorithm
+// CHECK-NOT:   linalg.generic
+// CHECK:       return
+module {
+  func.func @w2_no_whole_row(%in: tensor<1x4x2x3x8xf32>) -> tensor<1x8x2x3x8xf32> {
+    %e = tensor.empty() : tensor<1x8x2x3x8xf32>
+    %zero = arith.constant 0.0 : f32
+    %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    %values = arith.constant dense<0.5> : tensor<128xf32>
+    %offsets = arith.constant dense<[0, 4]> : tensor<2xi8>
+    %positions = arith.constant dense<[0, 1, 24, 25]> : tensor<4xi8>
+    %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, algorithm = "winograd<w, 2>"} : (tensor<1x4x2x3x8xf32>, tensor<128xf32>, tensor<2xi8>, tensor<4xi8>, tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
+    return %0 : tensor<1x8x2x3x8xf32>
+  }
+}

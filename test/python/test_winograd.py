@@ -14,11 +14,11 @@ import rt3d_mlir
 from rt3d_mlir.backends.host.single_conv import CompiledConv
 from rt3d_mlir.codegen.winograd_transforms import transform_weight, winograd_matrices
 from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
-from rt3d_mlir.dialect.algorithm import Algorithm
+from rt3d_mlir.dialect.algorithm import Algorithm, split_rows, whole_row_axes
 from rt3d_mlir.dialect.geometry import ConvGeometry
-from rt3d_mlir.kgs import GroupShape, compact
+from rt3d_mlir.kgs import GroupShape, apply_kept_positions, compact
 from rt3d_mlir.targets import PRESETS
-from rt3d_mlir.targets.algorithm_strategy import choose_algorithm, ranked_algorithms, tap_pattern
+from rt3d_mlir.targets.algorithm_strategy import choose_algorithm, ranked_algorithms
 
 G84 = GroupShape(8, 4)
 W2, W4, W6, HW2 = Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((2,), 6), Algorithm((1, 2), 2)
@@ -91,6 +91,51 @@ def test_winograd_conv_matches_torch(algorithm, filters, channels, batch, size, 
     _check_winograd_conv(weight, spec, algorithm, seed)
 
 
+def _mixed_pattern(grid: tuple[int, int], seed: int) -> np.ndarray:
+    """(GM, GN, 27): per group, each (kd, kh) row along W keeps 0, 1, 2 or 3 of its taps at random."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=(*grid, 9))
+    kept = np.zeros((*grid, 9, 3), bool)
+    for index in np.ndindex(*grid, 9):
+        kept[index][rng.choice(3, size=counts[index], replace=False)] = True
+    return kept.reshape(*grid, 27)
+
+
+def test_split_rows_by_the_multiplications_winograd_saves():
+    """F(4, 3) takes rows keeping 2 or 3 taps (1.5 multiplications per output against 2 or 3), F(2, 3) only
+    whole rows (2 per output against 3); F(2x2, 3x3) (kh, kw) planes keeping 5 or more of 9; the rest runs
+    direct, and together the two parts keep exactly what the conv kept."""
+    kept = _mixed_pattern((3, 2), seed=1)
+    rows_per_group = kept.reshape(3, 2, 9, 3).sum(axis=3)
+    for algorithm, taps_needed in ((W4, 2), (W2, 3)):
+        winograd_rows, remainder = split_rows(kept, (3, 3, 3), algorithm)
+        assert (winograd_rows == (rows_per_group >= taps_needed)).all()
+        expanded = np.repeat(winograd_rows, 3, axis=2) & kept
+        assert not (expanded & remainder).any() and ((expanded | remainder) == kept).all()
+    planes, _ = split_rows(kept, (3, 3, 3), HW2)
+    assert (planes == (kept.reshape(3, 2, 3, 9).sum(axis=3) >= 5)).all()
+
+
+def test_whole_row_axes():
+    kept = np.zeros((2, 2, 3, 3, 3), bool)
+    kept[0, 0, 1, :, :] = True  # the whole kd = 1 plane: whole rows along h and w
+    kept[1, 1, :, 2, :] = True  # the whole kh = 2 plane: along d and w
+    assert whole_row_axes(kept.reshape(2, 2, 27), (3, 3, 3)) == (2,)
+    assert whole_row_axes(kept.reshape(2, 2, 27), (1, 3, 9)) == ()  # kernel 3 only along h, no rows there
+    assert whole_row_axes(np.zeros((2, 2, 27), bool), (3, 3, 3)) == ()
+
+
+@pytest.mark.parametrize("algorithm", [W4, W2, HW2])
+def test_winograd_with_a_direct_remainder_matches_torch(algorithm):
+    """Rows of 0-3 kept taps: the rows Winograd takes and the direct remainder conv add up to the conv
+    (filter and channel tails, a W tail, batch 2, a random init the remainder starts from)."""
+    kept = _mixed_pattern((2, 3), seed=2)
+    assert split_rows(kept, (3, 3, 3), algorithm)[1].any() and split_rows(kept, (3, 3, 3), algorithm)[0].any()
+    weight = apply_kept_positions(torch.randn(13, 10, 3, 3, 3, generator=torch.Generator().manual_seed(2)), G84,
+                                  torch.from_numpy(kept))
+    _check_winograd_conv(weight, ConvSpec((2, 10, 3, 6, 9), padding=(1, 1, 1, 1, 1, 1)), algorithm, seed=2)
+
+
 def test_winograd_on_a_1x3x3_kernel():
     """R(2+1)D's spatial conv: kernel 1 along D, Winograd along H and W."""
     weight = random_kgs_weight((16, 8, 1, 3, 3), G84, 1.0, torch.Generator().manual_seed(3))
@@ -133,7 +178,10 @@ def test_strategy_whole_rows_take_winograd_scattered_positions_stay_direct(targe
     rows = _rows_pattern((32, 32), 3, seed=0, scattered=False)
     scattered = _rows_pattern((32, 32), 3, seed=0, scattered=True)
     assert rows.sum() == scattered.sum()
-    assert tap_pattern(rows, geometry, W4).sum() * 3 == rows.sum()
+    winograd_rows, remainder = split_rows(rows, geometry.kernel_size, W4)
+    assert winograd_rows.sum() * 3 == rows.sum() and not remainder.any()
+    winograd_rows, remainder = split_rows(scattered, geometry.kernel_size, W4)
+    assert not winograd_rows.any() and (remainder == scattered).all()
     assert choose_algorithm(PRESETS[target], geometry, rows) in (W2, W4)
     assert choose_algorithm(PRESETS[target], geometry, scattered).is_direct
 
@@ -187,3 +235,32 @@ def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
     winograd_convs = direct.convs[1].kept_macs + direct.convs[2].kept_macs
     assert direct.kernel_macs == sum(report.kept_macs for report in direct.convs)
     assert default.kernel_macs == direct.kernel_macs - winograd_convs // 2
+
+
+def test_whole_model_with_a_direct_remainder_matches_eager():
+    """Half the rows of conv1 (ReLU) and conv2 (residual add and ReLU) whole, some single taps: Winograd takes
+    the whole rows, a direct conv the single taps and then applies the fused epilogue's ReLU."""
+    torch.manual_seed(0)
+    model = ResidualBlock().eval()
+    rng = np.random.default_rng(0)
+    whole = rng.random((8, 16, 9)) < 0.5
+    kept = np.zeros((8, 16, 9, 3), bool)
+    kept[whole] = True
+    single = ~whole & (rng.random((8, 16, 9)) < 0.4)
+    kept[single, rng.integers(0, 3, size=int(single.sum()))] = True
+    pattern = torch.from_numpy(kept.reshape(8, 16, 27))
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2):
+            conv.weight.copy_(apply_kept_positions(conv.weight, G84, pattern))
+    example = torch.randn(2, 3, 4, 8, 8)
+    with torch.no_grad():
+        expected = model(example)
+    tolerance = dict(rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    default = rt3d_mlir.compile(model, example)
+    direct = rt3d_mlir.compile(model, example, direct_only=True)
+    torch.testing.assert_close(default(example), expected, **tolerance)
+    assert default.algorithms[1:3] == ["winograd<w, 4>"] * 2
+    # The whole rows (3 taps x 8 outputs) cost 6 taps x 2 tiles, half; the single taps cost what they did.
+    whole_share = 3 * whole.sum() / kept.sum()
+    saved = sum(direct.convs[index].kept_macs for index in (1, 2)) * whole_share / 2
+    assert default.kernel_macs == pytest.approx(direct.kernel_macs - saved, rel=1e-9)
