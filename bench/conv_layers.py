@@ -411,7 +411,12 @@ def run(args: argparse.Namespace) -> None:
         if args.check:
             for variant, conv in compiled.items():
                 expected = layer.torch_conv(variants[variant])(x).detach().numpy()
-                np.testing.assert_allclose(conv(x), expected, rtol=1e-4, atol=1e-3)
+                # relative to the output's magnitude, as the tests bound it (Winograd rounds differently)
+                error, bound = float(np.abs(conv(x) - expected).max()), 1e-4 * float(np.abs(expected).max())
+                if not error <= bound:
+                    raise UserError(f"{layer.name} {variant}: max error {error:.2e} against eager, over "
+                                    f"1e-4 of the largest output ({bound:.2e})")
+                print(f"{layer.name} {variant}: max error {error / max(bound * 1e4, 1e-30):.1e} of the largest output")
         inductor = None if args.no_inductor else torch.compile(dense_module)
         peers = DensePeers(dense_module, x)
         out_points = math.prod(compiled[OURS_DENSE].output_shape[2:])
