@@ -10,7 +10,7 @@ computes them after the transforms. The transforms are costed per element
 of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
 calibrated on Zen 5 (see docs/cpu-codegen.md, "Winograd").
 
-The candidates are Winograd along W with m = 2 and 4, along H and W with m = 2, and direct; the
+The candidates are Winograd along W with m = 2 and 4, along H and W with m = 2 and 4, and direct; the
 cheapest wins, direct on ties. Only convs with constant weights and tables qualify (the weights are
 transformed at compile time), with kernel 3, stride 1 and dilation 1 on the transformed axes.
 """
@@ -30,7 +30,7 @@ from rt3d_mlir.targets.strategy import ranked_schedules
 
 # F(6, 3) along W is left out: on Zen 5 it lost to F(4, 3) on every C3D layer measured (its per-tap
 # convs are narrower, W / 6), though the kernels' cost model puts it slightly ahead.
-CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2))
+CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2), Algorithm((1, 2), 4))
 # Issue slots (of the kernels' unit, one vector FMA) per element of the per-tap inputs and outputs: the
 # transforms are scalar loops over strided data plus the per-tap padding. Fitted on Zen 5, 1 thread,
 # dense C3D conv3a (128 -> 256, 8x28x28): F(4, 3) along W took 4.3 ms more than its per-tap convs'

@@ -6,10 +6,11 @@
 // that has no algorithm yet.
 // DIRECT-LABEL: func.func @dense_w28
 // DIRECT:       algorithm = "direct"
-// Dense 3x3x3, 128 -> 256 channels, W = 28 (C3D's conv3a): F(4, 3) along W, 7 tiles per row.
+// Dense 3x3x3, 128 -> 256 channels, 28x28 (C3D's conv3a): F(4x4, 3x3) on H x W, 7 x 7 tiles (2.25 multiplications
+// per output where direct takes 9 per (kd) plane).
 // CHECK-LABEL: func.func @dense_w28
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<w, 4>"
+// CHECK-SAME:  algorithm = "winograd<hw, 4>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @dense_w28(%in: tensor<1x128x8x28x28xf32>, %init: tensor<1x256x8x28x28xf32>) -> tensor<1x256x8x28x28xf32> {
     %values = arith.constant dense<1.0> : tensor<884736xf32>
@@ -22,10 +23,10 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// W = 56, 64 -> 128 (conv2a): F(4, 3) along W.
+// 56x56, 64 -> 128 (conv2a): F(4x4, 3x3) on H x W.
 // CHECK-LABEL: func.func @dense_w56
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<w, 4>"
+// CHECK-SAME:  algorithm = "winograd<hw, 4>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @dense_w56(%in: tensor<1x64x16x56x56xf32>, %init: tensor<1x128x16x56x56xf32>) -> tensor<1x128x16x56x56xf32> {
     %values = arith.constant dense<1.0> : tensor<221184xf32>
@@ -38,10 +39,10 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// W = 14, 512 -> 512 (conv4b): F(4, 3) would leave a tail of 2 columns in 16; F(2x2, 3x3) on H x W wins.
+// 14x14, 512 -> 512 (conv4b): F(4x4, 3x3) on H x W even with a tail of 2 rows and columns in 16.
 // CHECK-LABEL: func.func @dense_w14
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<hw, 2>"
+// CHECK-SAME:  algorithm = "winograd<hw, 4>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @dense_w14(%in: tensor<1x512x4x14x14xf32>, %init: tensor<1x512x4x14x14xf32>) -> tensor<1x512x4x14x14xf32> {
     %values = arith.constant dense<1.0> : tensor<7077888xf32>
@@ -54,10 +55,10 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// W = 7 (conv5): F(4, 3) along W, 2 tiles per row (one column of tail).
+// 7x7 (conv5): F(4x4, 3x3), 2 x 2 tiles (one row and column of tail).
 // CHECK-LABEL: func.func @dense_w7
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<w, 4>"
+// CHECK-SAME:  algorithm = "winograd<hw, 4>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @dense_w7(%in: tensor<1x512x2x7x7xf32>, %init: tensor<1x512x2x7x7xf32>) -> tensor<1x512x2x7x7xf32> {
     %values = arith.constant dense<1.0> : tensor<7077888xf32>
@@ -86,7 +87,8 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// A KGS group keeping 4 positions in 4 different kernel rows: each tap conv would keep all 4 rows, 1.5x the direct work.
+// A KGS group keeping 4 positions in 4 different kernel rows: no row keeps the 2 taps F(4, 3) needs to pay, so
+// Winograd would take nothing.
 // CHECK-LABEL: func.func @scattered_positions
 // CHECK:       "sparse3d.kgs_conv3d"
 // CHECK-SAME:  algorithm = "direct"
@@ -118,10 +120,10 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// R(2+1)D's spatial 1x3x3 kernel, 64 -> 144 at W = 56: along W (the D kernel is 1).
+// R(2+1)D's spatial 1x3x3 kernel, 64 -> 144 at 56x56: F(4x4, 3x3) on H x W (the D kernel is 1).
 // CHECK-LABEL: func.func @kernel_1x3x3
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<w, 4>"
+// CHECK-SAME:  algorithm = "winograd<hw, 4>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @kernel_1x3x3(%in: tensor<1x64x8x56x56xf32>, %init: tensor<1x144x10x56x56xf32>) -> tensor<1x144x10x56x56xf32> {
     %values = arith.constant dense<1.0> : tensor<82944xf32>
