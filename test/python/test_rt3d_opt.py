@@ -58,7 +58,7 @@ def test_failure_leaves_an_existing_output_untouched(tmp_path, capsys):
 def test_success_writes_the_output(tmp_path):
     output = tmp_path / "out.mlir"
     assert rt3d_opt.main([str(CONV), "--split-input-file", "--sparse3d-from-linalg=group-shape=1x1", "-o", str(output)]) == 0
-    assert output.read_text().count('"sparse3d.kgs_conv3d"') == 4
+    assert output.read_text().count('"sparse3d.kgs_conv3d"') == 5
 
 
 @pytest.mark.parametrize(

@@ -217,9 +217,8 @@ class ResidualBlock(nn.Module):
         return self.down(x)
 
 
-def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
-    torch.manual_seed(0)
-    model = ResidualBlock().eval()
+def _compile_with_and_without_winograd(model: nn.Module):
+    """The model compiled by the strategy's choice and with ``direct_only``, the first checked against eager."""
     example = torch.randn(2, 3, 4, 8, 8)
     with torch.no_grad():
         expected = model(example)
@@ -227,7 +226,13 @@ def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
     default = rt3d_mlir.compile(model, example)
     direct = rt3d_mlir.compile(model, example, direct_only=True)
     torch.testing.assert_close(default(example), expected, **tolerance)
-    torch.testing.assert_close(direct(example), expected, **tolerance)
+    return default, direct, lambda compiled: torch.testing.assert_close(compiled(example), expected, **tolerance)
+
+
+def test_whole_model_with_winograd_matches_eager_and_direct_only_turns_it_off():
+    torch.manual_seed(0)
+    default, direct, check = _compile_with_and_without_winograd(ResidualBlock().eval())
+    check(direct)
     assert direct.algorithms == ["direct"] * 4
     assert default.algorithms[1:3] == ["winograd<hw, 4>"] * 2 and default.algorithms[3] == "direct"
     # each Winograd conv became 36 per-tap KGS convs
@@ -253,13 +258,7 @@ def test_whole_model_with_a_direct_remainder_matches_eager():
     with torch.no_grad():
         for conv in (model.conv1, model.conv2):
             conv.weight.copy_(apply_kept_positions(conv.weight, G84, pattern))
-    example = torch.randn(2, 3, 4, 8, 8)
-    with torch.no_grad():
-        expected = model(example)
-    tolerance = dict(rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
-    default = rt3d_mlir.compile(model, example)
-    direct = rt3d_mlir.compile(model, example, direct_only=True)
-    torch.testing.assert_close(default(example), expected, **tolerance)
+    default, direct, _ = _compile_with_and_without_winograd(model)
     assert default.algorithms[1:3] == ["winograd<hw, 4>"] * 2
     # A (kh, kw) plane F(4x4, 3x3) takes costs at most 36 taps x 2x2 tiles where one kept tap cost 8x8 outputs
     # (fewer where a transformed tap is exactly zero: a plane without kw = 2 taps has none at W's point at
