@@ -82,7 +82,7 @@ from baselines import (  # noqa: E402
     summarize,
 )
 # The FMA peak microkernel and R(2+1)D's profile, shared with the layer benchmark.
-from conv_layers import R2PLUS1D_PAPER_PRUNING, FmaPeak, stage_name  # noqa: E402
+from conv_layers import R2PLUS1D_PAPER_PRUNING, FmaPeak, parse_clip, stage_name  # noqa: E402
 from plot import write_report_plot  # noqa: E402
 
 GROUP = kgs.GroupShape(8, 4)
@@ -309,10 +309,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    parts = args.input_size.split("x")
-    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise UserError(f"--input-size '{args.input_size}': expected DxHxW, three positive integers (e.g. 16x112x112)")
-    clip_size = tuple(int(part) for part in parts)
+    clip_size = parse_clip(args.input_size) or (16, 112, 112)
     commit = current_commit()
     machine = machine_description(host_target())
     print(f"commit {commit}; {machine}")

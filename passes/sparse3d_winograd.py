@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
@@ -100,14 +101,6 @@ def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_i
     return _kgs_conv(op, geometry, tap_input, weight, zeros, kernel_size, padding, names)
 
 
-def _element_mask(pattern: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
-    """(M, C, Kd, Kh, Kw) bool from a (GM, GN, Ks) group pattern."""
-    group = geometry.group_shape
-    mask = pattern.repeat(group.filters, axis=0).repeat(group.channels, axis=1)
-    return mask[: geometry.out_channels, : geometry.in_channels].reshape(
-        geometry.out_channels, geometry.in_channels, *geometry.kernel_size)
-
-
 # What the replaced conv's operands may be built by (no side effects): erased once unused.
 _PURE_PRODUCERS = ("arith.constant", "tensor.empty", "linalg.fill", "linalg.broadcast", "linalg.generic")
 
@@ -141,8 +134,9 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
         return
     weight = kgs.expand(kgs.CompactKGS(geometry.group_shape, (geometry.out_channels, geometry.in_channels,
                                                               *geometry.kernel_size), offsets, positions, values))
-    direct_mask = _element_mask(remainder, geometry)
-    tap_weights = transform_weight(np.where(direct_mask, 0, weight), chosen)
+    direct_weight = kgs.apply_kept_positions(torch.from_numpy(weight), geometry.group_shape,
+                                             torch.from_numpy(remainder)).numpy()
+    tap_weights = transform_weight(weight - direct_weight, chosen)  # exact: each weight is in one part
     matrices = winograd_matrices(chosen.tile)
     tile = chosen.tile
     tiles = {axis: math.ceil(geometry.out_size[axis] / tile) for axis in chosen.axes}
@@ -177,7 +171,7 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
         if not exact:
             result = crop_and_finish(result, ir.RankedTensorType(op.results[0].type).shape, epilogue)
         if remainder.any():
-            result = _kgs_conv(op, geometry, op.operands[0], np.where(direct_mask, weight, 0), result,
+            result = _kgs_conv(op, geometry, op.operands[0], direct_weight, result,
                                list(geometry.kernel_size), list(geometry.padding), names)
             if ACTIVATION in op.attributes:
                 result.owner.attributes[ACTIVATION] = op.attributes[ACTIVATION]

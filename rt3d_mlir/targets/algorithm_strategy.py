@@ -52,8 +52,6 @@ def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
                                padding=(d_lo, h_lo, w_lo, d_hi, h_hi, w_hi))
 
 
-
-
 def _kernel_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, permutation: Sequence[int] | None) -> float:
     """Issue slots of the best kernel schedule for the whole conv (the strategy's cost is per output plane)."""
     per_plane = ranked_schedules(target, geometry, kept, permutation)[0][0]
