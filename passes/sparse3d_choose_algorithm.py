@@ -13,7 +13,9 @@ Output: the same, each conv carrying its ``algorithm`` (one already there is kep
     %y = "sparse3d.kgs_conv3d"(...) {..., algorithm = "winograd<w, 4>"}
 
 The choice is :func:`rt3d_mlir.targets.algorithm_strategy.choose_algorithm`; ``sparse3d-winograd``
-applies it. ``allow=direct`` records direct everywhere (Winograd off).
+applies it. ``allow=direct`` records direct everywhere (Winograd off). ``tuning-cache=FILE``: the
+algorithm ``rt3d tune`` measured fastest for a conv of that shape and kept pattern on this target
+wins over the cost model.
 """
 
 from __future__ import annotations
@@ -46,11 +48,17 @@ class Sparse3DChooseAlgorithm(ModulePass):
 
     allow: Literal["auto", "direct"] = option("auto", "auto: the cost model's choice; direct: direct convolution everywhere")
 
+    tuning_cache: str | None = option(None, "a tuning cache (rt3d tune) whose measured algorithms win over the cost model (unset: none; ignored with allow=direct)")
+
     def __post_init__(self) -> None:
         CPU_TARGETS.check(self.name, self.target, self.default_target)
 
     def apply(self, module: ir.Operation) -> None:
         target = CPU_TARGETS.module_target(module, self.target, self.default_target)
+        if self.tuning_cache is not None and self.allow == "auto":
+            from rt3d_mlir.targets.tuning_cache import TuningCache, apply_algorithm_cache
+
+            apply_algorithm_cache(module, target, TuningCache.load(self.tuning_cache))
         for op in find_kgs_convs(module):
             if ALGORITHM in op.attributes:
                 continue

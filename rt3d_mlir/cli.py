@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import torch
 
     from rt3d_mlir.onnx_import import OnnxModel
+    from rt3d_mlir.backends.host.tuning import TuneResult
 
 
 def load_model_argument(
@@ -156,6 +157,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_tune_result(name: str, result: TuneResult) -> None:
+    """One conv's tuning: its winner (or the cached one) and every other candidate timed, slowest last."""
+    g = result.geometry
+    shape = f"{g.in_channels}->{g.out_channels} {'x'.join(map(str, g.kernel_size))} at {'x'.join(map(str, g.in_size))}"
+    if result.cached:
+        print(f"  {name} {shape}: cached {result.choice}")
+        return
+    best = result.times_ms[str(result.choice)]
+    print(f"  {name} {shape}: {best:.2f} ms with {result.choice}")
+    for candidate, ms in sorted(result.times_ms.items(), key=lambda item: item[1]):
+        if candidate != str(result.choice):
+            print(f"      {ms:8.2f} ms ({ms / best:.2f}x) {candidate}")
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
@@ -173,17 +188,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     options = TuningOptions(args.candidates, args.rounds, args.retune)
     target: str = args.target  # typed so that compile's overloads apply: tuning gives a CompiledModel
     compiled = compile_model(model, example, target=target, tune=options, tuning_cache=cache)
-    for index, result in enumerate(compiled.tuning):
-        g = result.geometry
-        shape = f"{g.in_channels}->{g.out_channels} {'x'.join(map(str, g.kernel_size))} at {'x'.join(map(str, g.in_size))}"
-        if result.cached:
-            print(f"conv{index} {shape}: cached {result.schedule}")
-            continue
-        best = result.times_ms[repr(result.schedule)]
-        print(f"conv{index} {shape}: {best:.2f} ms with {result.schedule}")
-        for name, ms in sorted(result.times_ms.items(), key=lambda item: item[1]):
-            if name != repr(result.schedule):
-                print(f"    {ms:8.2f} ms ({ms / best:.2f}x) {name}")
+    for heading, results in (("algorithms", compiled.algorithm_tuning), ("schedules", compiled.tuning)):
+        print(f"{heading}:")
+        for index, result in enumerate(results):
+            print_tune_result(f"conv{index}", result)
     print(f"tuning cache: {cache}", file=sys.stderr)
     return 0
 

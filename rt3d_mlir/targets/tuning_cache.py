@@ -1,15 +1,19 @@
-"""The tuning cache: schedules measured on a machine (:mod:`rt3d_mlir.backends.host.tuning`), read by later compiles.
+"""The tuning cache: schedules and algorithms measured on a machine (:mod:`rt3d_mlir.backends.host.tuning`), read by later compiles.
 
 The cache is a JSON file::
 
-    {"format": "rt3d-tuning-1", "entries": {KEY: {"schedule": {...}, "times_ms": {...}}}}
+    {"format": "rt3d-tuning-1", "entries": {KEY: {"schedule": {...}, "times_ms": {...}},
+                                            KEY|algorithm|rows=...: {"algorithm": "winograd<hw, 4>", "times_ms": {...}}}}
 
 keyed by the target (its name, lanes, registers, L1d, cores), the conv's geometry and statistics
 of its kept pattern (kept (group, position) pairs, and the (channel, position) entries a block of
-``vector_lanes`` filters walks, each as a share of the dense count). A later compile reads it
-through ``sparse3d-tile{tuning-cache=FILE}``: the same schedules, without timing anything. A file
-that is not such a cache, or an entry that is not a valid schedule, is reported in one line on
-stderr and ignored.
+``vector_lanes`` filters walks, each as a share of the dense count). An algorithm entry's key adds,
+per Winograd candidate, the share of kept positions in the kernel rows that candidate would take
+(what separates a ``kgs-row`` pattern from a scattered one of the same density). A later compile
+reads it through ``sparse3d-choose-algorithm{tuning-cache=FILE}`` and
+``sparse3d-tile{tuning-cache=FILE}``: the same algorithms and schedules, without timing anything.
+A file that is not such a cache, or an entry that is not a valid schedule or an algorithm the conv
+can take, is reported in one line on stderr and ignored.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from pathlib import Path
 import numpy as np
 from torch_mlir import ir
 
+from rt3d_mlir.dialect.algorithm import Algorithm, split_rows
 from rt3d_mlir.dialect.geometry import ConvGeometry, find_kgs_convs
 from rt3d_mlir.dialect.kept_pattern import constant_pattern
+from rt3d_mlir.dialect.sparse3d import ALGORITHM
 from rt3d_mlir.errors import UserError, first_line
 from rt3d_mlir.outputs import user_cache_folder
 from rt3d_mlir.targets import Target
+from rt3d_mlir.targets.algorithm_strategy import CANDIDATES, applicable
 from rt3d_mlir.targets.strategy import FILTER_VECTORS, SCHEDULE_ATTR, FilterSchedule, Schedule, filter_pattern, union_entries
 
 CACHE_FORMAT = "rt3d-tuning-1"
@@ -67,10 +74,14 @@ def schedule_from_json(entry: object) -> Schedule | FilterSchedule:
 
 @dataclasses.dataclass
 class TuningCache:
-    """The winners measured so far (see the module docstring); ``save`` writes the file atomically."""
+    """The winners measured so far (see the module docstring); ``save`` writes the file atomically.
+
+    ``changed``: entries were stored since it was loaded (so it needs saving).
+    """
 
     path: Path
     entries: dict[str, dict] = dataclasses.field(default_factory=dict)
+    changed: bool = False
 
     @classmethod
     def load(cls, path: str | os.PathLike, foreign_is_error: bool = False) -> TuningCache:
@@ -102,6 +113,28 @@ class TuningCache:
 
     def store(self, key: str, schedule: Schedule | FilterSchedule, times_ms: dict[str, float]) -> None:
         self.entries[key] = {"schedule": schedule_to_json(schedule), "times_ms": times_ms}
+        self.changed = True
+
+    def lookup_algorithm(self, key: str, geometry: ConvGeometry) -> Algorithm | None:
+        """The cached algorithm of a conv of ``geometry``; None (with a warning) when it is not one that conv can take."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        text = entry.get("algorithm") if isinstance(entry, dict) else entry
+        try:
+            if not isinstance(text, str):
+                raise ValueError(f"expected an algorithm string, got {text!r}")
+            algorithm = Algorithm.parse(text)
+            if not algorithm.is_direct and not applicable(geometry, algorithm):
+                raise ValueError(f"{algorithm} does not fit a conv of kernel {geometry.kernel_size} and output {geometry.out_size}")
+        except ValueError as error:
+            _warn(f"ignoring a tuning cache entry in {self.path}: {error}")
+            return None
+        return algorithm
+
+    def store_algorithm(self, key: str, algorithm: Algorithm, times_ms: dict[str, float]) -> None:
+        self.entries[key] = {"algorithm": str(algorithm), "times_ms": times_ms}
+        self.changed = True
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +143,7 @@ class TuningCache:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temporary, self.path)
+        self.changed = False
 
 
 def conv_key(target: Target, geometry: ConvGeometry, kept: np.ndarray | None) -> str:
@@ -127,6 +161,34 @@ def conv_key(target: Target, geometry: ConvGeometry, kept: np.ndarray | None) ->
     dense_entries = math.ceil(g.out_channels / target.vector_lanes) * g.in_channels * g.num_positions
     union = sum(union_entries(pattern, g.group_shape.channels, g.in_channels, target.vector_lanes)) / dense_entries
     return f"{target_part}|{geometry_part}|kept={kept.mean():.3f},lane-union={union:.3f}"
+
+
+def algorithm_key(target: Target, geometry: ConvGeometry, kept: np.ndarray) -> str:
+    """The cache key of the algorithm of one conv with constant weights (see the module docstring)."""
+    kept_count = max(int(kept.sum()), 1)
+    shares = [
+        f"{split_rows(kept, geometry.kernel_size, candidate)[0].sum() / kept_count:.3f}"
+        if applicable(geometry, candidate) else "-"
+        for candidate in CANDIDATES
+    ]
+    return f"{conv_key(target, geometry, kept)}|algorithm|rows={','.join(shares)}"
+
+
+def apply_algorithm_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:
+    """Records the cached algorithm on every conv without one that the cache knows; returns how many."""
+    applied = 0
+    for op in find_kgs_convs(module):
+        if ALGORITHM in op.attributes:
+            continue
+        geometry = ConvGeometry.of(op)
+        kept = constant_pattern(op, geometry)
+        if kept is None:  # runtime weights: Winograd cannot transform them, direct is the only choice
+            continue
+        algorithm = cache.lookup_algorithm(algorithm_key(target, geometry, kept), geometry)
+        if algorithm is not None:
+            op.attributes[ALGORITHM] = ir.StringAttr.get(str(algorithm))
+            applied += 1
+    return applied
 
 
 def apply_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:

@@ -135,7 +135,7 @@ def test_checks_beyond_the_type_stay_in_the_pass(pass_name, text, message):
 # a value other than the default for every option of every pass (a new option needs one here)
 NON_DEFAULT = {
     "parallel-loops-to-gpu-grid": "workgroup-size=128",
-    "sparse3d-choose-algorithm": "target=host-avx2 default-target=aarch64-neon allow=direct",
+    "sparse3d-choose-algorithm": "target=host-avx2 default-target=aarch64-neon allow=direct tuning-cache=c.json",
     "sparse3d-compact": "reorder=never narrow=false",
     "sparse3d-from-linalg": "group-shape=4x4 candidates=8x8,1x1",
     "sparse3d-gpu-tile": "target=mali-valhall+fp16 default-target=desktop",

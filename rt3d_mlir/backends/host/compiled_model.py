@@ -6,7 +6,6 @@ between calls (:meth:`CompiledModel.set_threads`).
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from torch_mlir import ir
 
 from rt3d_mlir.backends.base import CompileOptions
 from rt3d_mlir.backends.host.jit import JitModule
-from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_module
+from rt3d_mlir.backends.host.tuning import TuneResult, TuningOptions, tune_algorithms, tune_module
 from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.dialect.sparse3d import ALGORITHM
 from rt3d_mlir.entry_point import ENTRY_POINT, entry_shapes, entry_type
@@ -25,7 +24,7 @@ from rt3d_mlir.pipelines import KGS_BEFORE_TILE, algorithm_steps, schedule_steps
 from rt3d_mlir.progress import stage
 from rt3d_mlir.report import ConvReport, conv_reports
 from rt3d_mlir.targets import resolve
-from rt3d_mlir.targets.tuning_cache import TuningCache, default_cache_path
+from rt3d_mlir.targets.tuning_cache import TuningCache, apply_algorithm_cache, apply_cache, default_cache_path
 
 
 @dataclass
@@ -38,7 +37,8 @@ class CompiledModel:
     convs: list[ConvReport]
     kernel_ir: str = field(repr=False)  # the module after --kgs-lower, for inspection
     compile_seconds: float = 0.0
-    tuning: list[TuneResult] = field(default_factory=list)  # what compile(tune=...) measured or found cached, per conv
+    tuning: list[TuneResult] = field(default_factory=list)  # the schedules compile(tune=...) measured or found cached, per conv
+    algorithm_tuning: list[TuneResult] = field(default_factory=list)  # its algorithms, per conv that can take Winograd
     algorithms: list[str] = field(default_factory=list)  # per conv of `convs`: "direct" or "winograd<AXES, M>"
     kernel_macs: int = 0  # multiply-accumulates the conv kernels perform (after Winograd: the per-tap convs')
 
@@ -66,28 +66,41 @@ class CompiledModel:
 
 def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, options: CompileOptions) -> CompiledModel:
     """Regroups filters, fuses epilogues, picks direct or Winograd and schedules every conv for ``target`` (tuning
-    first if asked), JIT-compiles."""
+    each first if asked), JIT-compiles."""
     stage("KGS kernels")
     run_pipeline(module, ", ".join(KGS_BEFORE_TILE))
+    cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
+    cache = TuningCache.load(cache_path)  # read once: a foreign file is reported once
+    tune = options.tune if isinstance(options.tune, TuningOptions) else TuningOptions()
+    host = resolve(target)
+    algorithm_tuning: list[TuneResult] = []
+    if not options.direct_only:
+        if options.tune:
+            algorithm_tuning = tune_algorithms(module, host, cache, tune)
+        else:
+            with module.context:
+                apply_algorithm_cache(module.operation, host, cache)
     choose, winograd = algorithm_steps(f"target={target}" + (" allow=direct" if options.direct_only else ""))
     run_pipeline(module, choose)
     algorithms = [ir.StringAttr(op.attributes[ALGORITHM]).value for op in find_kgs_convs(module.operation)]
     run_pipeline(module, winograd)
     kernel_macs = sum(report.kept_macs for report in conv_reports(module))
-    cache_path = Path(options.tuning_cache) if options.tuning_cache is not None else default_cache_path()
     tuning: list[TuneResult] = []
     if options.tune:
-        tune = options.tune if isinstance(options.tune, TuningOptions) else TuningOptions()
-        tuning = tune_module(module, resolve(target), TuningCache.load(cache_path), tune)
-    tile_options = f"target={target}" + (f" tuning-cache={shlex.quote(str(cache_path))}" if cache_path.exists() else "")
-    run_pipeline(module, ", ".join(schedule_steps(tile_options)))
+        tuning = tune_module(module, host, cache, tune)
+        if cache.changed:
+            cache.save()
+    else:
+        with module.context:
+            apply_cache(module.operation, host, cache)
+    run_pipeline(module, ", ".join(schedule_steps(f"target={target}")))
     inputs, output = entry_shapes(entry_type(module, "imported module"))
     kernel_ir = module.operation.get_asm(large_elements_limit=16, assume_verified=True)
     stage("LLVM JIT")
     with module.context:
         jit = JitModule(module)
-    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithms=algorithms,
-                             kernel_macs=kernel_macs)
+    compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithm_tuning=algorithm_tuning,
+                             algorithms=algorithms, kernel_macs=kernel_macs)
     if options.threads is not None:
         compiled.set_threads(options.threads)
     return compiled
