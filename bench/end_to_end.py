@@ -219,13 +219,15 @@ def print_resources(case_label: str, rows: list[dict]) -> None:
 
 def bench_model(
     name: str, clip_size: tuple[int, int, int], thread_counts: list[int], rounds: int, inductor: bool,
-    compare_direct: bool = False, kgs_row: bool = False,
+    compare_direct: bool = False, kgs_row: bool = False, tune: bool = False,
 ) -> tuple[list[dict], list[dict], dict[str, str]]:
     """(rows, summaries, skipped peers with the reason) for one model.
 
     Our variants: KGS and dense compiled with the strategy's algorithm per conv (direct or
     Winograd); with ``compare_direct`` also both with direct convolution only; with ``kgs_row``
-    also the model pruned at the same rates in whole rows along W, compiled like KGS.
+    also the model pruned at the same rates in whole rows along W, compiled like KGS. ``tune``:
+    each of ours compiled with ``tune=True`` (algorithms and schedules timed on this machine, or
+    read from the tuning cache where an earlier run timed them).
     """
     profile = PROFILES[name]
     dense_model = build_model(name, input_size=clip_size)
@@ -249,7 +251,7 @@ def bench_model(
           "exporting to ONNX and MNN ...", file=sys.stderr, flush=True)
     ours = {}
     for variant, model, direct_only in builds:
-        ours[variant] = compiled = compile_model(model, clip, direct_only=direct_only)
+        ours[variant] = compiled = compile_model(model, clip, direct_only=direct_only, tune=tune)
         check_against_eager(compiled, model, clip)
         print_algorithms(f"{name} {variant}", compiled, macs[variant])
     inductor_model = torch.compile(dense_model) if inductor else None
@@ -299,6 +301,8 @@ def main() -> None:
                         help=f"also time our KGS and dense models with direct convolution only ('{OURS_KGS_DIRECT}', '{OURS_DENSE_DIRECT}')")
     parser.add_argument("--kgs-row", action="store_true",
                         help=f"also time the model pruned at the same rates in whole kernel rows along W ('{OURS_KGS_ROW}')")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune our variants first (rt3d tune: algorithms and schedules timed here, cached for later runs)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--plot", default=None, help="also write an SVG of the results here (bench/plot.py)")
     args = parser.parse_args()
@@ -318,7 +322,7 @@ def run(args: argparse.Namespace) -> None:
     for name in args.models.split(","):
         rows, summaries, skipped = bench_model(
             name, clip_size, [int(t) for t in args.threads.split(",")], args.rounds, not args.no_inductor,
-            args.compare_direct, args.kgs_row,
+            args.compare_direct, args.kgs_row, args.tune,
         )
         report["rows"] += rows
         report["summaries"] += summaries

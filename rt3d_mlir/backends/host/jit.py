@@ -83,9 +83,12 @@ class JitModule:
                 func.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get(module.context)
         lower_to_llvm(module, openmp=openmp)
         keep_freed_memory()
-        # Idle OpenMP workers sleep at once instead of spinning for 200 ms: spinning threads
-        # steal the cores from whatever runs next (torch's own thread pool, another model).
-        os.environ.setdefault("KMP_BLOCKTIME", "0")
+        # Idle OpenMP workers spin for 1 ms (not libomp's 200 ms) before they sleep: long enough to
+        # bridge the short serial stretches between a model's parallel loops (waking a sleeping
+        # worker cost ~0.1 ms per loop on a 2-core VM: a Winograd conv has ~70 loops, and sleeping
+        # at once made C3D on 2 threads 1.2x slower), short enough not to steal the cores from
+        # whatever runs after a call (torch's own thread pool, another model).
+        os.environ.setdefault("KMP_BLOCKTIME", "1")
         shared_libs = [self._openmp_path] if self._openmp_path else []
         self._engine = execution_engine.ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libs)
         self._openmp = ctypes.CDLL(self._openmp_path) if self._openmp_path else None
