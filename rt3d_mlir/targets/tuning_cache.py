@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -174,32 +175,39 @@ def algorithm_key(target: Target, geometry: ConvGeometry, kept: np.ndarray) -> s
     return f"{conv_key(target, geometry, kept)}|algorithm|rows={','.join(shares)}"
 
 
-def apply_algorithm_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:
-    """Records the cached algorithm on every conv without one that the cache knows; returns how many."""
+def _record_cached(module: ir.Operation, attribute: str,
+                   cached: Callable[[ConvGeometry, np.ndarray | None], ir.Attribute | None]) -> int:
+    """Sets ``attribute`` to ``cached(geometry, kept pattern)`` on every conv without it, where that is not None;
+    returns how many."""
     applied = 0
     for op in find_kgs_convs(module):
-        if ALGORITHM in op.attributes:
+        if attribute in op.attributes:
             continue
         geometry = ConvGeometry.of(op)
-        kept = constant_pattern(op, geometry)
-        if kept is None:  # runtime weights: Winograd cannot transform them, direct is the only choice
-            continue
-        algorithm = cache.lookup_algorithm(algorithm_key(target, geometry, kept), geometry)
-        if algorithm is not None:
-            op.attributes[ALGORITHM] = ir.StringAttr.get(str(algorithm))
+        value = cached(geometry, constant_pattern(op, geometry))
+        if value is not None:
+            op.attributes[attribute] = value
             applied += 1
     return applied
+
+
+def apply_algorithm_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:
+    """Records the cached algorithm on every conv without one that the cache knows; returns how many."""
+
+    def cached(geometry: ConvGeometry, kept: np.ndarray | None) -> ir.Attribute | None:
+        if kept is None:  # runtime weights: Winograd cannot transform them, direct is the only choice
+            return None
+        algorithm = cache.lookup_algorithm(algorithm_key(target, geometry, kept), geometry)
+        return None if algorithm is None else ir.StringAttr.get(str(algorithm))
+
+    return _record_cached(module, ALGORITHM, cached)
 
 
 def apply_cache(module: ir.Operation, target: Target, cache: TuningCache) -> int:
     """Records the cached schedule on every unscheduled conv the cache knows; returns how many."""
-    applied = 0
-    for op in find_kgs_convs(module):
-        if SCHEDULE_ATTR in op.attributes:
-            continue
-        geometry = ConvGeometry.of(op)
-        schedule = cache.lookup(conv_key(target, geometry, constant_pattern(op, geometry)))
-        if schedule is not None:
-            op.attributes[SCHEDULE_ATTR] = schedule.to_attr()
-            applied += 1
-    return applied
+
+    def cached(geometry: ConvGeometry, kept: np.ndarray | None) -> ir.Attribute | None:
+        schedule = cache.lookup(conv_key(target, geometry, kept))
+        return None if schedule is None else schedule.to_attr()
+
+    return _record_cached(module, SCHEDULE_ATTR, cached)
