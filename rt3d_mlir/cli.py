@@ -157,10 +157,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_tune_result(name: str, result: TuneResult) -> None:
+ALGORITHMS_HEADING = "algorithms (convN: the model's Nth conv; those with a Winograd candidate):"
+SCHEDULES_HEADING = "schedules (convN: the Nth conv after Winograd, which splits a conv into its per-tap convs):"
+
+
+def print_tune_result(result: TuneResult) -> None:
     """One conv's tuning: its winner (or the cached one) and every other candidate timed, slowest last."""
     g = result.geometry
     shape = f"{g.in_channels}->{g.out_channels} {'x'.join(map(str, g.kernel_size))} at {'x'.join(map(str, g.in_size))}"
+    name = f"conv{result.index}"
     if result.cached:
         print(f"  {name} {shape}: cached {result.choice}")
         return
@@ -188,10 +193,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     options = TuningOptions(args.candidates, args.rounds, args.retune)
     target: str = args.target  # typed so that compile's overloads apply: tuning gives a CompiledModel
     compiled = compile_model(model, example, target=target, tune=options, tuning_cache=cache)
-    for heading, results in (("algorithms", compiled.algorithm_tuning), ("schedules", compiled.tuning)):
-        print(f"{heading}:")
-        for index, result in enumerate(results):
-            print_tune_result(f"conv{index}", result)
+    for heading, results in ((ALGORITHMS_HEADING, compiled.algorithm_tuning), (SCHEDULES_HEADING, compiled.tuning)):
+        print(heading)
+        for result in results:
+            print_tune_result(result)
     print(f"tuning cache: {cache}", file=sys.stderr)
     return 0
 

@@ -13,6 +13,7 @@ import torch
 from torch_mlir import ir
 
 import rt3d_mlir
+from rt3d_mlir.cli import ALGORITHMS_HEADING, SCHEDULES_HEADING
 from rt3d_mlir.dialect.geometry import find_kgs_convs
 from rt3d_mlir.dialect.sparse3d import ALGORITHM
 from rt3d_mlir.importer import import_model
@@ -190,8 +191,10 @@ def test_rt3d_tune_command(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("conv") >= 8 and " ms with " in result.stdout
-    algorithms, schedules = result.stdout.split("schedules:\n")
-    assert algorithms.startswith("algorithms:\n") and " ms with " in algorithms and "direct" in algorithms
+    algorithms, schedules = result.stdout.split(SCHEDULES_HEADING)
+    assert algorithms.startswith(ALGORITHMS_HEADING) and " ms with " in algorithms and "direct" in algorithms
+    # the model's first conv (3 input channels) can take Winograd: numbered as the model numbers it
+    assert algorithms.splitlines()[1].startswith("  conv0 3->")
     entries = json.loads(cache.read_text())["entries"]
     assert len(entries) >= 4 and any("|algorithm|" in key for key in entries)
     bad = subprocess.run([*command[:-6], "--cache", str(tmp_path)], capture_output=True, text=True, timeout=600)

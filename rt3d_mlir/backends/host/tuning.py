@@ -78,6 +78,7 @@ class TuningOptions:
 
 @dataclasses.dataclass(frozen=True)
 class TuneResult:
+    index: int  # the conv's position among the module's KGS convs when it was tuned (per-tap convs count after Winograd)
     geometry: ConvGeometry
     choice: Schedule | FilterSchedule | Algorithm  # what won (or was cached)
     times_ms: dict[str, float]  # median ms of each candidate timed, by str() of its schedule or algorithm
@@ -132,7 +133,7 @@ def tune_algorithms(module: ir.Module, target: Target, cache: TuningCache, optio
     """
     results = []
     todo = []
-    for op in find_kgs_convs(module.operation):
+    for index, op in enumerate(find_kgs_convs(module.operation)):
         if ALGORITHM in op.attributes:
             continue
         geometry = ConvGeometry.of(op)
@@ -140,9 +141,9 @@ def tune_algorithms(module: ir.Module, target: Target, cache: TuningCache, optio
         ranked = ranked_algorithms(target, geometry, kept, filter_permutation(op))
         winograd = [algorithm for cost, algorithm in ranked if not algorithm.is_direct and np.isfinite(cost)]
         if kept is not None and winograd:
-            todo.append((op, geometry, kept, winograd[: max(options.candidates - 1, 1)]))
+            todo.append((index, op, geometry, kept, winograd[: max(options.candidates - 1, 1)]))
     retimed: set[str] = set()  # with retune, a key that several convs share is timed once
-    for op, geometry, kept, winograd in _progress(todo, "tuning algorithms", progress):
+    for index, op, geometry, kept, winograd in _progress(todo, "tuning algorithms", progress):
         key = algorithm_key(target, geometry, kept)
         algorithm = None if options.retune and key not in retimed else cache.lookup_algorithm(key, geometry)
         times: dict[str, float] = {}
@@ -155,7 +156,7 @@ def tune_algorithms(module: ir.Module, target: Target, cache: TuningCache, optio
             retimed.add(key)
         with op.context:
             op.attributes[ALGORITHM] = ir.StringAttr.get(str(algorithm))
-        results.append(TuneResult(geometry, algorithm, times, cached=not times))
+        results.append(TuneResult(index, geometry, algorithm, times, cached=not times))
     return results
 
 
@@ -166,9 +167,9 @@ def tune_module(module: ir.Module, target: Target, cache: TuningCache, options: 
     ``progress``: a progress bar over the convs (None: only on a terminal). The caller saves ``cache``.
     """
     results = []
-    convs = [op for op in find_kgs_convs(module.operation) if SCHEDULE_ATTR not in op.attributes]
+    convs = [(index, op) for index, op in enumerate(find_kgs_convs(module.operation)) if SCHEDULE_ATTR not in op.attributes]
     retimed: set[str] = set()  # with retune, a key that several convs share (a Winograd conv's taps) is timed once
-    for op in _progress(convs, "tuning schedules", progress):
+    for index, op in _progress(convs, "tuning schedules", progress):
         geometry = ConvGeometry.of(op)
         kept = constant_pattern(op, geometry)
         key = conv_key(target, geometry, kept)
@@ -185,5 +186,5 @@ def tune_module(module: ir.Module, target: Target, cache: TuningCache, options: 
             retimed.add(key)
         with op.context:
             op.attributes[SCHEDULE_ATTR] = schedule.to_attr()
-        results.append(TuneResult(geometry, schedule, times, cached=not times))
+        results.append(TuneResult(index, geometry, schedule, times, cached=not times))
     return results
