@@ -1,7 +1,7 @@
 """Benchmark: whole models, our KGS code vs our dense code vs every dense peer that runs here.
 
     python bench/end_to_end.py [--models c3d,r2plus1d_18] [--threads 1,2] [--rounds 5]
-                               [--input-size 16x112x112] [--no-inductor] [--compare-direct] [--kgs-row]
+                               [--input-size 16x112x112] [--no-inductor] [--compare-direct] [--kgs-row] [--tune]
                                [--json results.json]
 
 Each model gets the RT3D paper's pruning profile as random KGS patterns (8x4

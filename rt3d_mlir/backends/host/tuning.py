@@ -102,10 +102,10 @@ def time_candidates(op: ir.Operation, geometry: ConvGeometry, candidates: Sequen
     runs = {}
     for candidate in candidates:
         if isinstance(candidate, Algorithm):
-            schedule = direct_schedule if candidate.is_direct else None
-            conv = CompiledConv(kgs, spec, schedule=schedule, target=target, zero_init=True, openmp=threads > 1, algorithm=candidate)
+            algorithm, schedule = candidate, direct_schedule if candidate.is_direct else None
         else:
-            conv = CompiledConv(kgs, spec, schedule=candidate, target=target, zero_init=True, openmp=threads > 1)
+            algorithm, schedule = None, candidate
+        conv = CompiledConv(kgs, spec, schedule=schedule, target=target, zero_init=True, openmp=threads > 1, algorithm=algorithm)
         if threads > 1:
             conv.jit.set_threads(threads)
         runs[str(candidate)] = lambda conv=conv: conv(x)
