@@ -54,6 +54,39 @@ module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 32768 : i64, n
 
 // -----
 
+// A constant weight (4 lanes: blocks of 32 columns) is packed at compile time to (blocks, K, 32),
+// zeros past column 70, so each block reads one contiguous stream: block b's row k starts at
+// b * 256 + k * 32, the tail block's at 512 + k * 32. The (K, N) constant is erased.
+// CHECK-LABEL: func.func private @matmul_0_blocks(
+// CHECK-SAME:    %{{.*}}: memref<8xf32>, %{{.*}}: memref<768xf32>, %{{.*}}: f32, %{{.*}}: memref<70xf32>, %[[BLOCK:.*]]: index)
+// CHECK:         %[[FIRST:.*]] = arith.muli %[[BLOCK]], %c256
+// CHECK:         scf.for %[[K:.*]] = %c0 to %c8
+// CHECK:           %[[ROW:.*]] = arith.muli %[[K]], %c32
+// CHECK:           %[[AT:.*]] = arith.addi %[[FIRST]], %[[ROW]]
+// CHECK:           vector.load %{{.*}}[%[[AT]]] : memref<768xf32>, vector<4xf32>
+// CHECK-LABEL: func.func private @matmul_0(
+// CHECK-SAME:    %{{.*}}: tensor<1x8xf32>, %{{.*}}: tensor<3x8x32xf32>, %{{.*}}: f32) -> tensor<1x70xf32>
+// CHECK:         scf.for %[[TK:.*]] = %c0 to %c8
+// CHECK:           %[[TROW:.*]] = arith.muli %[[TK]], %c32
+// CHECK:           %[[TAT:.*]] = arith.addi %[[TROW]], %c512
+// CHECK:           vector.load %{{.*}}[%[[TAT]]] : memref<768xf32>, vector<4xf32>
+// CHECK-LABEL: func.func @constant_linear(
+// CHECK-NOT:     tensor<8x70xf32>
+// CHECK:         %[[W:.*]] = arith.constant dense{{.*}} : tensor<3x8x32xf32>
+// CHECK:         call @matmul_0(%arg0, %[[W]], %{{.*}})
+module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 32768 : i64, name = "aarch64-neon", vector_lanes = 4 : i64, vector_registers = 32 : i64}} {
+  func.func @constant_linear(%x: tensor<1x8xf32>) -> tensor<1x70xf32> {
+    %w = arith.constant dense<0.5> : tensor<8x70xf32>
+    %zero = arith.constant 0.0 : f32
+    %empty = tensor.empty() : tensor<1x70xf32>
+    %acc = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x70xf32>) -> tensor<1x70xf32>
+    %y = linalg.matmul ins(%x, %w : tensor<1x8xf32>, tensor<8x70xf32>) outs(%acc : tensor<1x70xf32>) -> tensor<1x70xf32>
+    return %y : tensor<1x70xf32>
+  }
+}
+
+// -----
+
 // Integer and mixed-precision products are left alone (the body would need other arithmetic).
 // CHECK-LABEL: func.func @integer_and_mixed_stay
 // CHECK-NOT:     call
