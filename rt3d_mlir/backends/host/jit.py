@@ -104,6 +104,14 @@ class JitModule:
         elif threads != 1:
             raise UserError("this module was compiled without OpenMP: only 1 thread")
 
+    def dump_object(self, path: str | os.PathLike) -> None:
+        """Writes the compiled code as an object file (for profilers: see ``bench/profile_model.py``)."""
+        self._engine.dump_to_object_file(str(path))
+
+    def address_of(self, name: str) -> int:
+        """Where the JIT placed the symbol ``name`` (``main`` resolves to its packed wrapper, ``_mlir_main``)."""
+        return self._engine.raw_lookup(name)
+
     def invoke(self, name: str, *pointers: ctypes._Pointer) -> None:
         """Calls @name with raw ctypes pointers (one per argument, memref descriptors as pointer-to-pointer)."""
         self._engine.invoke(name, *pointers)
