@@ -18,6 +18,7 @@ _PASSES: dict[str, str] = {
     "gpu-spirv-embed": "gpu_spirv_embed:GpuSpirvEmbed",
     "matmul-to-vector": "matmul_to_vector:MatmulToVector",
     "memref-copy-to-linalg": "memref_copy_to_linalg:MemrefCopyToLinalg",
+    "outline-parallel-bodies": "outline_parallel_bodies:OutlineParallelBodies",
     "pooling-to-vector": "pooling_to_vector:PoolingToVector",
     "parallel-loops-to-gpu-grid": "parallel_loops_to_gpu_grid:ParallelLoopsToGpuGrid",
     "sparse3d-choose-algorithm": "sparse3d_choose_algorithm:Sparse3DChooseAlgorithm",

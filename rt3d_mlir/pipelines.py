@@ -75,8 +75,10 @@ TO_LLVM = (
 
 
 def to_llvm_steps(openmp: bool) -> tuple[str, ...]:
-    """From bufferized code to the LLVM dialect; ``openmp``: scf.parallel as OpenMP, else as serial loops."""
-    return ("convert-scf-to-openmp" if openmp else "convert-scf-to-cf", *TO_LLVM)
+    """From bufferized code to the LLVM dialect; ``openmp``: scf.parallel (and the Winograd transforms'
+    scf.forall, made one first, its body outlined) as OpenMP, else as serial loops."""
+    return ("scf-forall-to-parallel", "outline-parallel-bodies", "convert-scf-to-openmp" if openmp else "convert-scf-to-cf",
+            *TO_LLVM)
 
 
 def cpu_lowering_steps(openmp: bool) -> tuple[str, ...]:

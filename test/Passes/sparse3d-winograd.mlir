@@ -3,20 +3,28 @@
 // -----
 
 // F(4, 3) along W on a conv with a bias and a ReLU: the input padded along W only (8 + 2 columns),
-// six strided slices (one per tile offset) into one input transform with six results, one
-// 3x3x1 KGS conv per tap (padding kept on D and H, none on W), then the output transform over
-// (tile, position in tile) with the bias read per filter and the ReLU, collapsed back to W = 8.
+// six strided slices (one per tile offset) into one input transform with six results, computed
+// one channel plane per iteration of an scf.forall, one 3x3x1 KGS conv per tap (padding kept on
+// D and H, none on W), then the output transform, one filter plane per iteration: it reads the
+// six taps and that filter's bias once per tile and writes the tile's four outputs (ReLU applied)
+// into four strided views of the W = 8 result.
 // CHECK-LABEL: func.func @w4_bias_relu
 // CHECK-NOT:   linalg.broadcast
 // CHECK:       %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 8] [1, 1, 1, 1, 1] : tensor<1x4x2x3x8xf32> into tensor<1x4x2x3x10xf32>
 // CHECK-COUNT-6: tensor.extract_slice %[[PADDED]][0, 0, 0, 0, {{[0-5]}}] [1, 4, 2, 3, 2] [1, 1, 1, 1, 4]
-// CHECK:       %[[TAPS:.*]]:6 = linalg.generic
-// CHECK:       } -> (tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>, tensor<1x4x2x3x2xf32>)
+// CHECK:       %[[TAPS:.*]]:6 = scf.forall (%[[C:.*]]) in (4) shared_outs(
+// CHECK-COUNT-6:   tensor.extract_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 3, 2] [1, 1, 1, 1, 1] : tensor<1x4x2x3x2xf32> to tensor<1x1x2x3x2xf32>
+// CHECK:           linalg.generic
+// CHECK:           } -> (tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>)
+// CHECK-COUNT-6:   tensor.parallel_insert_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 3, 2] [1, 1, 1, 1, 1] : tensor<1x1x2x3x2xf32> into tensor<1x4x2x3x2xf32>
 // CHECK-COUNT-6: "sparse3d.kgs_conv3d"(%[[TAPS]]#{{[0-5]}}, {{.*}}kernel_size = array<i64: 3, 3, 1>, padding = array<i64: 1, 1, 0, 1, 1, 0>{{.*}} -> tensor<1x8x2x3x2xf32>
-// CHECK:       %[[OUT:.*]] = linalg.generic {{.*}} ins({{.*}}%arg1 : {{.*}}tensor<8xf32>)
-// CHECK:         arith.maximumf
-// CHECK:       } -> tensor<1x8x2x3x2x4xf32>
-// CHECK:       %[[RESULT:.*]] = tensor.collapse_shape %[[OUT]] {{\[\[}}0], [1], [2], [3], [4, 5]] : tensor<1x8x2x3x2x4xf32> into tensor<1x8x2x3x8xf32>
+// CHECK:       %[[RESULT:.*]] = scf.forall (%[[F:.*]]) in (8) shared_outs(%[[SHARED:.*]] = %{{.*}}) -> (tensor<1x8x2x3x8xf32>)
+// CHECK-COUNT-4:   tensor.extract_slice %[[SHARED]][0, %[[F]], 0, 0, {{[0-3]}}] [1, 1, 2, 3, 2] [1, 1, 1, 1, 4]
+// CHECK:           tensor.extract_slice %arg1[%[[F]]] [1] [1] : tensor<8xf32> to tensor<1xf32>
+// CHECK:           linalg.generic
+// CHECK-COUNT-4:     arith.maximumf
+// CHECK:           } -> (tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>)
+// CHECK-COUNT-4:   tensor.parallel_insert_slice %{{.*}} into %[[SHARED]][0, %[[F]], 0, 0, {{[0-3]}}] [1, 1, 2, 3, 2] [1, 1, 1, 1, 4]
 // CHECK:       return %[[RESULT]]
 module {
   func.func @w4_bias_relu(%in: tensor<1x4x2x3x8xf32>, %b: tensor<8xf32>) -> tensor<1x8x2x3x8xf32> {
@@ -37,7 +45,7 @@ module {
 // CHECK-LABEL: func.func @w4_tail
 // CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 6] [1, 1, 1, 1, 1] : tensor<1x4x2x3x6xf32> into tensor<1x4x2x3x10xf32>
 // CHECK-COUNT-6: "sparse3d.kgs_conv3d"
-// CHECK:       %[[FULL:.*]] = tensor.collapse_shape {{.*}} into tensor<1x8x2x3x8xf32>
+// CHECK:       %[[FULL:.*]] = scf.forall {{.*}} -> (tensor<1x8x2x3x8xf32>)
 // CHECK:       %[[CROP:.*]] = tensor.extract_slice %[[FULL]][0, 0, 0, 0, 0] [1, 8, 2, 3, 6] [1, 1, 1, 1, 1]
 // CHECK:       %[[DONE:.*]] = linalg.generic {{.*}} ins(%[[CROP]] : tensor<1x8x2x3x6xf32>)
 // CHECK-NOT:     arith.maximumf
@@ -58,13 +66,13 @@ module {
 // -----
 
 // F(2x2, 3x3) on H x W: padded along both, transformed along H and then W (4 + 4 x 4 = 20
-// results in 5 generics), 16 per-tap convs with a 3x1x1 kernel, 4 + 1 output transforms.
+// results in 5 foralls), 16 per-tap convs with a 3x1x1 kernel, 4 + 1 output transforms.
 // CHECK-LABEL: func.func @hw2
 // CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 1, 1] [1, 4, 2, 4, 4] [1, 1, 1, 1, 1] : tensor<1x4x2x4x4xf32> into tensor<1x4x2x6x6xf32>
 // CHECK-COUNT-16: "sparse3d.kgs_conv3d"({{.*}}kernel_size = array<i64: 3, 1, 1>, padding = array<i64: 1, 0, 0, 1, 0, 0>{{.*}} -> tensor<1x8x2x2x2xf32>
-// CHECK-COUNT-4: -> tensor<1x8x2x2x2x2xf32>
-// CHECK:       arith.maximumf
-// CHECK:       -> tensor<1x8x2x2x2x4xf32>
+// CHECK-COUNT-4: scf.forall (%{{.*}}) in (8) {{.*}} -> (tensor<1x8x2x2x4xf32>)
+// CHECK:       scf.forall (%{{.*}}) in (8) {{.*}} -> (tensor<1x8x2x4x4xf32>)
+// CHECK-COUNT-2: arith.maximumf
 // CHECK-NOT:   sparse3d.kgs_conv3d
 module {
   func.func @hw2(%in: tensor<1x4x2x4x4xf32>) -> tensor<1x8x2x4x4xf32> {
@@ -108,10 +116,8 @@ module {
 // applies the ReLU, which the output transform therefore leaves out.
 // CHECK-LABEL: func.func @w4_remainder_relu
 // CHECK-COUNT-6: "sparse3d.kgs_conv3d"({{.*}} : (tensor<1x4x2x3x2xf32>, tensor<{{64|32}}xf32>, tensor<2xi8>, tensor<{{2|1}}xi8>, tensor<1x8x2x3x2xf32>)
-// CHECK:       %[[OUT:.*]] = linalg.generic
+// CHECK:       %[[SUMS:.*]] = scf.forall {{.*}} -> (tensor<1x8x2x3x8xf32>)
 // CHECK-NOT:     arith.maximumf
-// CHECK:       } -> tensor<1x8x2x3x2x4xf32>
-// CHECK:       %[[SUMS:.*]] = tensor.collapse_shape %[[OUT]]
 // CHECK:       %[[POSITIONS:.*]] = arith.constant dense<13> : tensor<1xi8>
 // CHECK:       %[[RESULT:.*]] = "sparse3d.kgs_conv3d"(%arg0, %{{.*}}, %{{.*}}, %[[POSITIONS]], %[[SUMS]])
 // CHECK-SAME:    activation = "relu"
