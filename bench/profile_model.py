@@ -82,7 +82,7 @@ def conv_of_kernel(compiled: CompiledModel) -> dict[int, int]:
                for index, source, result in _KERNEL_CONV.findall(compiled.kernel_ir)]
     kernels.sort()
     owner, cursor = {}, 0
-    for conv, (report, algorithm) in enumerate(zip(compiled.convs, compiled.algorithms)):
+    for conv, (report, algorithm) in enumerate(zip(compiled.algorithm_convs, compiled.algorithms)):
         count = 1 if algorithm == "direct" else Algorithm.parse(algorithm).taps
         for _ in range(count):
             owner[kernels[cursor][0]] = conv
@@ -102,7 +102,7 @@ def label(name: str, owner: dict[int, int], compiled: CompiledModel) -> str:
         conv = owner.get(int(match[1]))
         if conv is None:
             return "conv ?"
-        report = compiled.convs[conv]
+        report = compiled.algorithm_convs[conv]
         _, channels, *_ = report.input_shape
         out = "x".join(map(str, report.output_shape[2:]))
         return (f"conv {conv}: {channels}->{report.output_shape[1]}, kernel {'x'.join(map(str, report.weight_shape[2:]))}, "

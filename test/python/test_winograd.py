@@ -269,3 +269,24 @@ def test_whole_model_with_a_direct_remainder_matches_eager():
     others = direct.kernel_macs - 2 * direct.convs[1].kept_macs
     most = others + 2 * per_position * (planes.sum() * 36 * 4 / 64 + remainder.sum())
     assert others + 2 * per_position * remainder.sum() < default.kernel_macs <= most
+
+
+def test_algorithms_pair_with_the_convs_in_kernel_order() -> None:
+    # sparse3d-fuse-epilogue moves the downsample conv before the conv that adds it: `convs` keeps
+    # the model's order, `algorithm_convs` the kernel module's, which `algorithms` follows.
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv3d(16, 32, 3, padding=1)
+            self.conv2 = nn.Conv3d(32, 32, 3, padding=1)
+            self.down = nn.Conv3d(16, 32, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.conv2(torch.relu(self.conv1(x))) + self.down(x))
+
+    compiled = rt3d_mlir.compile(Residual().eval(), torch.randn(1, 16, 4, 16, 16))
+    assert [r.weight_shape[2:] for r in compiled.convs] == [(3, 3, 3), (3, 3, 3), (1, 1, 1)]
+    assert [r.weight_shape[2:] for r in compiled.algorithm_convs] == [(3, 3, 3), (1, 1, 1), (3, 3, 3)]
+    assert compiled.algorithms[1] == "direct" and compiled.algorithms[2] != "direct"
+    for report, algorithm in zip(compiled.algorithm_convs, compiled.algorithms):
+        assert all(report.weight_shape[2 + axis] == 3 for axis in Algorithm.parse(algorithm).axes)

@@ -39,7 +39,10 @@ class CompiledModel:
     compile_seconds: float = 0.0
     tuning: list[TuneResult] = field(default_factory=list)  # the schedules compile(tune=...) measured or found cached, per conv
     algorithm_tuning: list[TuneResult] = field(default_factory=list)  # its algorithms, per conv that can take Winograd
-    algorithms: list[str] = field(default_factory=list)  # per conv of `convs`: "direct" or "winograd<AXES, M>"
+    algorithms: list[str] = field(default_factory=list)  # per conv of `algorithm_convs`: "direct" or "winograd<AXES, M>"
+    # The convs in the kernel module's order, which sparse3d-fuse-epilogue may change from `convs`' (it
+    # moves a residual's producer before the conv that adds it); the kernels are numbered in this order.
+    algorithm_convs: list[ConvReport] = field(default_factory=list)
     kernel_macs: int = 0  # multiply-accumulates the conv kernels perform (after Winograd: the per-tap convs')
 
     @property
@@ -83,6 +86,7 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     choose, winograd = algorithm_steps(f"target={target}" + (" allow=direct" if options.direct_only else ""))
     run_pipeline(module, choose)
     algorithms = [ir.StringAttr(op.attributes[ALGORITHM]).value for op in find_kgs_convs(module.operation)]
+    algorithm_convs = conv_reports(module)
     run_pipeline(module, winograd)
     kernel_macs = sum(report.kept_macs for report in conv_reports(module))
     tuning: list[TuneResult] = []
@@ -100,7 +104,7 @@ def compile_for_host(module: ir.Module, convs: list[ConvReport], target: str, op
     with module.context:
         jit = JitModule(module)
     compiled = CompiledModel(jit, inputs, output, convs, kernel_ir, tuning=tuning, algorithm_tuning=algorithm_tuning,
-                             algorithms=algorithms, kernel_macs=kernel_macs)
+                             algorithms=algorithms, algorithm_convs=algorithm_convs, kernel_macs=kernel_macs)
     if options.threads is not None:
         compiled.set_threads(options.threads)
     return compiled
