@@ -129,6 +129,15 @@ def _per_plane(planes: int, split: Sequence[tuple[ir.Value, int]], output_shapes
     return list(forall.results)
 
 
+def _every(value: ir.Value, dim: int, first: int, step: int, count: int) -> ir.Value:
+    """``count`` elements of ``value`` along ``dim`` from ``first`` every ``step`` (whole along the other dims)."""
+    source = ir.RankedTensorType(value.type)
+    shape, offsets, strides = list(source.shape), [0] * source.rank, [1] * source.rank
+    shape[dim], offsets[dim], strides[dim] = count, first, step
+    return tensor.ExtractSliceOp(_tensor_type(shape, source.element_type), value, [], [], [], offsets, shape,
+                                 strides).result
+
+
 def zero_pad(value: ir.Value, low: Sequence[int], high: Sequence[int]) -> ir.Value:
     """``value`` (rank 5) inside zeros: ``low[d]`` before and ``high[d]`` after it along each dim ``d``."""
     source = ir.RankedTensorType(value.type)
@@ -147,14 +156,7 @@ def input_transform(value: ir.Value, dim: int, input_transform_matrix: np.ndarra
     tiles = (source.shape[dim] - alpha) // tile + 1
     shape = list(source.shape)
     shape[dim] = tiles
-    strides = [1] * source.rank
-    strides[dim] = tile
-    slices = []
-    for i in range(alpha):  # d[i] of every tile: a strided view
-        offsets = [0] * source.rank
-        offsets[dim] = i
-        slices.append(tensor.ExtractSliceOp(
-            _tensor_type(shape, source.element_type), value, [], [], [], offsets, shape, strides).result)
+    slices = [_every(value, dim, i, tile, tiles) for i in range(alpha)]  # d[i] of every tile
     identity = ir.AffineMap.get_identity(source.rank)
 
     def transform(planes: list[ir.Value], destinations: list[ir.Value]) -> list[ir.Value]:
@@ -185,25 +187,18 @@ def output_transform(taps: Sequence[ir.Value], dim: int, output_transform_matrix
     out_shape = [*source.shape[:dim], tiles * tile, *source.shape[dim + 1:]]
     slots = [_Slot(0, dim, s, tile) for s in range(tile)]
     identity = ir.AffineMap.get_identity(rank)
-    split = [(tap, 1) for tap in taps]
-    maps = [identity] * alpha
-    scalar, reads_per_output = None, 0
+    scalar, tensor_reads, biases = None, [], []
     if epilogue is not None:
         for role, value in _epilogue_operands(epilogue):
             if role == "scalar":
                 scalar = value
             elif role == "tensor":  # read where each output is written: from s every tile along dim
-                source_type = ir.RankedTensorType(value.type)
-                for slot in slots:
-                    shape, offsets, strides = list(source_type.shape), [0] * rank, [1] * rank
-                    shape[dim], offsets[dim], strides[dim] = tiles, slot.first, tile
-                    split.append((tensor.ExtractSliceOp(_tensor_type(shape, element_type), value, [], [], [], offsets,
-                                                        shape, strides).result, 1))
-                maps += [identity] * tile
-                reads_per_output += 1
+                tensor_reads = [_every(value, dim, s, tile, tiles) for s in range(tile)]
             else:  # bias, by output channel
-                split.append((value, 0))
-                maps.append(ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(1)]))
+                biases.append(value)
+    split = [(value, 1) for value in [*taps, *tensor_reads]] + [(bias, 0) for bias in biases]
+    bias_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(1)])
+    maps = [identity] * (alpha + len(tensor_reads)) + [bias_map] * len(biases)
 
     def transform(planes: list[ir.Value], destinations: list[ir.Value]) -> list[ir.Value]:
         op = _generic(planes, destinations, [*maps, *[identity] * tile], rank, element_type)
@@ -211,13 +206,13 @@ def output_transform(taps: Sequence[ir.Value], dim: int, output_transform_matrix
         with ir.InsertionPoint(body):
             arguments = list(body.arguments)
             terms = arguments[:alpha]
-            tensor_reads = arguments[alpha : alpha + reads_per_output * tile]
-            bias = arguments[alpha + reads_per_output * tile : len(arguments) - tile]
+            read = arguments[alpha : alpha + len(tensor_reads)]  # one per output position s, if any
+            bias = arguments[alpha + len(tensor_reads) : len(arguments) - tile]
             results = []
             for s, row in enumerate(output_transform_matrix):
                 result = _linear_combination(row, terms, element_type)
                 if epilogue is not None:
-                    result = _apply_epilogue(result, scalar, [*tensor_reads[s :: tile], *bias], epilogue.relu)
+                    result = _apply_epilogue(result, scalar, [*read[s : s + 1], *bias], epilogue.relu)
                 results.append(result)
             linalg.YieldOp(results)
         return list(op.results)
