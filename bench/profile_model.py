@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--input-size", default="16x112x112")
     parser.add_argument("--direct-only", action="store_true", help="compile with direct convolution only")
     parser.add_argument("--top", type=int, default=12, help="lines to print besides the convs")
+    parser.add_argument("--by-function", action="store_true",
+                        help="one line per JIT function (a conv's kernel, padding copy, outlined loops apart)")
     args = parser.parse_args()
     try:
         run(args)
@@ -188,6 +190,8 @@ def run(args: argparse.Namespace) -> None:
         base, symbols = jit_symbols(compiled, Path(scratch) / "model.o")
         owner = conv_of_kernel(compiled)
         names = {symbol.name: label(symbol.name, owner, compiled) for symbol in symbols}
+        if args.by_function:
+            names = {name: f"{where} [{name.removeprefix('_mlir_')}]" for name, where in names.items()}
         median = record(compiled, clip, args.calls, Path(scratch) / "perf.data")
         counts, total = shares(Path(scratch) / "perf.data", base, symbols, names)
     print(f"median call {median * 1e3:.1f} ms; {total} samples")
