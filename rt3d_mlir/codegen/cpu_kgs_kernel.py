@@ -1,8 +1,9 @@
 """Mechanism: rewrite one ``sparse3d.kgs_conv3d`` into upstream scf/vector/memref/linalg code.
 
 The op becomes a call of a private function that pads the input once
-(:mod:`rt3d_mlir.codegen.padded_input`) and runs one of two register-blocked broadcast-FMA kernels,
-as its :mod:`schedule <rt3d_mlir.targets.strategy>` says:
+(:mod:`rt3d_mlir.codegen.padded_input`; the w-vectors kernel reads an input it need not pad along
+H or W in place) and runs one of two register-blocked broadcast-FMA kernels, as its
+:mod:`schedule <rt3d_mlir.targets.strategy>` says:
 
 - :mod:`rt3d_mlir.codegen.w_vector_kernel` (``Schedule``): lanes along output W, filters
   broadcast; per-entry tables built at run time from the op's ``group_offsets``/``positions``.

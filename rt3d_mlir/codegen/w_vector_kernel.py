@@ -12,6 +12,11 @@ statically-sized instances; a W tail uses the narrowest power-of-two vector that
 only when it is not a power of two. The last chunk applies the op's ``activation`` before its store,
 and every store goes to the output channel the op's ``filter_permutation`` names.
 
+The input is the padded buffer of :mod:`rt3d_mlir.codegen.padded_input`, or, when the conv pads
+neither H nor W and has stride 1 along W, the NCDHW input itself (``InPlaceLayout``: no copy, the
+masked last vector of a row loaded masked); then the output depths whose kernel reaches into the
+depth halo run a checked instance that skips the entries reading it, the others run unchecked.
+
 The per-entry tables (input row offset, weight offset of each kept entry) are built at run time by
 one scalar pass over ``group_offsets``/``positions``, so this kernel also takes tables that are not
 constants; nothing is unrolled per position.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
@@ -29,7 +34,7 @@ from torch_mlir.dialects import arith, memref, scf, vector
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_each, for_loop, identity_memref, outlined_parallel_loop
-from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input
+from rt3d_mlir.codegen.padded_input import InPlaceLayout, PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import Schedule
 
 
@@ -40,20 +45,32 @@ class WVectorEmitter:
         self.f32 = element_type
         self.activation = activation
         self.ix = IndexMath()
-        self.layout = PaddedLayout.of(geometry, schedule.vector_lanes)
+        self.layout: PaddedLayout | InPlaceLayout = (
+            InPlaceLayout.of(geometry) if InPlaceLayout.fits(geometry) else PaddedLayout.of(geometry, schedule.vector_lanes)
+        )
+        # Reading the input in place, the output planes whose kernel reaches into the depth halo
+        # skip the entries that would read it; the planes between them run unchecked.
+        self.in_place = isinstance(self.layout, InPlaceLayout)
+        in_d, (kd, _, _), (sd, _, _), (dd, _, _) = geometry.in_size[0], geometry.kernel_size, geometry.strides, geometry.dilations
+        pad_d = geometry.padding[0]
+        self.checks_depth = self.in_place and (pad_d > 0 or geometry.padding[3] > 0)
+        self.unchecked_depths = range(-(-pad_d // sd), (in_d - 1 + pad_d - (kd - 1) * dd) // sd + 1)
 
     # ---- step 2: per-entry tables ----------------------------------------------------------
 
-    def entry_tables(self, offsets: ir.Value, positions: ir.Value, num_entries: int) -> tuple[ir.Value, ir.Value]:
-        """(input row offset, weight offset) of each kept entry, as index buffers.
+    def entry_tables(self, offsets: ir.Value, positions: ir.Value, num_entries: int) -> tuple[ir.Value, ir.Value, ir.Value | None]:
+        """(input row offset, weight offset, input depth offset or None) of each kept entry, as index buffers.
 
         The input offset is that of the entry's group's first channel at the entry's kernel
-        position, relative to the input of output (0, 0, 0) in batch 0.
+        position, relative to the input of output (0, 0, 0) in batch 0. The depth offset (input
+        depth minus output depth x stride; only when the kernel checks depths) says which output
+        planes the entry reads the depth halo for.
         """
         g, ix, layout = self.g, self.ix, self.layout
         index_type = ix.type
         in_table = memref.alloc(identity_memref([num_entries], index_type), [], [])
         weight_table = memref.alloc(identity_memref([num_entries], index_type), [], [])
+        depth_table = memref.alloc(identity_memref([num_entries], index_type), [], []) if self.checks_depth else None
         grid_m, grid_n = g.group_grid
         _, kh, kw = g.kernel_size
         dd, dh, dw = g.dilations
@@ -91,9 +108,11 @@ class WVectorEmitter:
                 w_in_phase = ix.div(w_shift, sw)
                 row = ix.add(
                     first_channel, ix.mul(k_d, dd * d_stride), ix.mul(k_h, dh * h_stride),
-                    ix.mul(w_phase, phase_stride), w_in_phase,
+                    ix.mul(w_phase, phase_stride), w_in_phase, -layout.depth_halo * d_stride,
                 )
                 memref.store(ix.value(row), in_table, [entry])
+                if depth_table is not None:
+                    memref.store(ix.value(ix.add(ix.mul(k_d, dd), -layout.depth_halo)), depth_table, [entry])
                 local = arith.subi(entry, begin)
                 memref.store(arith.addi(weight_base, arith.muli(local, weights_per_entry)), weight_table, [entry])
                 return []
@@ -102,7 +121,7 @@ class WVectorEmitter:
             return [arith.addi(weight_base, arith.muli(arith.subi(end, begin), weights_per_entry))]
 
         for_loop(0, grid_m * grid_n, 1, [ix.value(0)], group_body, ix)
-        return in_table, weight_table
+        return in_table, weight_table, depth_table
 
     # ---- step 3: the register-blocked kernel -----------------------------------------------
 
@@ -111,9 +130,12 @@ class WVectorEmitter:
         permutation: ir.Value | None, init: KernelInit, out: ir.Value, kernel_name: str, kernel_at: ir.InsertionPoint,
     ) -> None:
         """Writes the conv of ``input_buffer`` into ``out`` (1-D, NCDHW); the loop body goes to ``kernel_name``."""
-        padded = pad_input(
-            self.g, self.layout, self.f32, input_buffer, self.s.vector_lanes, self.s.threads, f"{kernel_name}_pad", kernel_at
-        )
+        padded = input_buffer
+        if isinstance(self.layout, PaddedLayout):
+            padded = pad_input(
+                self.g, self.layout, self.f32, input_buffer, self.s.vector_lanes, self.s.threads, f"{kernel_name}_pad",
+                kernel_at,
+            )
         tables = self.entry_tables(offsets, positions, num_entries)
         buffers = _Buffers(flat(padded, self.layout.size), values, offsets, *tables, init, out, permutation)
         self.convolve(buffers, kernel_name, kernel_at)
@@ -125,21 +147,39 @@ class WVectorEmitter:
         row_blocks = math.ceil(out_h / s.rows)
         tail_rows = out_h - (row_blocks - 1) * s.rows
 
+        def either(condition: ir.Value, then: Callable[[], None], otherwise: Callable[[], None]) -> None:
+            branch = scf.IfOp(condition, [], has_else=True)
+            with ir.InsertionPoint(branch.then_block):
+                then()
+                scf.YieldOp([])
+            with ir.InsertionPoint(branch.else_block):
+                otherwise()
+                scf.YieldOp([])
+
         def body(operands: list[ir.Value], ivs: list[ir.Value]) -> None:
             batch, depth, row_block = ivs
             buffers_here = buffers.like(operands)
             first_row = ix.mul(row_block, s.rows)
+
+            def rows_of(count: int) -> Callable[[], None]:
+                def emit() -> None:
+                    if not self.checks_depth:
+                        self._row_block(buffers_here, _Rows(batch, depth, first_row, count))
+                        return
+                    unchecked = self.unchecked_depths
+                    inside = arith.andi(
+                        arith.cmpi(arith.CmpIPredicate.sge, depth, ix.value(unchecked.start)),
+                        arith.cmpi(arith.CmpIPredicate.slt, depth, ix.value(unchecked.stop)),
+                    )
+                    either(inside, lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count)),
+                           lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count, checked=True)))
+                return emit
+
             if tail_rows == s.rows:
-                self._row_block(buffers_here, _Rows(batch, depth, first_row, s.rows))
+                rows_of(s.rows)()
                 return
             is_tail = arith.cmpi(arith.CmpIPredicate.eq, row_block, ix.value(row_blocks - 1))
-            branch = scf.IfOp(is_tail, [], has_else=True)
-            with ir.InsertionPoint(branch.then_block):
-                self._row_block(buffers_here, _Rows(batch, depth, first_row, tail_rows))
-                scf.YieldOp([])
-            with ir.InsertionPoint(branch.else_block):
-                self._row_block(buffers_here, _Rows(batch, depth, first_row, s.rows))
-                scf.YieldOp([])
+            either(is_tail, rows_of(tail_rows), rows_of(s.rows))
 
         # The output slices are independent: any scf.parallel lowering (OpenMP here) splits them.
         outlined_parallel_loop(
@@ -244,10 +284,13 @@ class WVectorEmitter:
         def is_masked(v: int) -> bool:
             return mask is not None and v == columns.vectors - 1
 
+        def load_vector(source: ir.Value, v: int, offset: ir.Value) -> ir.Value:
+            if is_masked(v):
+                return vector.maskedload(last_type, source, [offset], mask, zero)
+            return vector.load(vector_types[v], source, [offset])
+
         def load(source: ir.Value, slot: tuple[int, int, int]) -> ir.Value:
-            if is_masked(slot[2]):
-                return vector.maskedload(last_type, source, [out_offsets[slot]], mask, zero)
-            return vector.load(vector_types[slot[2]], source, [out_offsets[slot]])
+            return load_vector(source, slot[2], out_offsets[slot])
 
         init = buffers.init
         biases = {}
@@ -279,18 +322,18 @@ class WVectorEmitter:
             begin = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(first_group)]))
             end = arith.index_castui(ix.type, memref.load(buffers.offsets, [ix.value(end_group)]))
 
-            def entry(k: ir.Value, accs: list) -> list:
+            def input_vector(row: Index, c: int, r: int, v: int) -> ir.Value:
+                offset = ix.value(ix.add(row, c * channel_stride + r * sh * row_stride + v * lanes))
+                if self.in_place:  # a row's last vector must not read past the input's end
+                    return load_vector(buffers.padded, v, offset)
+                return vector.load(vector_types[v], buffers.padded, [offset])
+
+            def products(k: ir.Value, accs: list) -> list:
                 row = ix.add(tile_base, memref.load(buffers.in_table, [k]))
                 weights = ix.add(memref.load(buffers.weight_table, [k]), filters.first)
                 accs = list(accs)
                 for c in range(channels):
-                    inputs = {
-                        (r, v): vector.load(
-                            vector_types[v], buffers.padded,
-                            [ix.value(ix.add(row, c * channel_stride + r * sh * row_stride + v * lanes))],
-                        )
-                        for r in range(rows.count) for v in range(columns.vectors)
-                    }
+                    inputs = {(r, v): input_vector(row, c, r, v) for r in range(rows.count) for v in range(columns.vectors)}
                     for f in range(filters.count):
                         weight = memref.load(buffers.values, [ix.value(ix.add(weights, c * filters.in_block + f))])
                         broadcasts = {t: vector.broadcast(t, weight) for t in set(vector_types)}
@@ -299,6 +342,21 @@ class WVectorEmitter:
                                 slot = slots.index((f, r, v))
                                 accs[slot] = vector.fma(broadcasts[vector_types[v]], inputs[(r, v)], accs[slot])
                 return accs
+
+            def entry(k: ir.Value, accs: list) -> list:
+                if not rows.checked:
+                    return products(k, accs)
+                in_depth = ix.add(ix.mul(rows.depth, sd), memref.load(buffers.depth_table, [k]))
+                reads_input = arith.andi(
+                    arith.cmpi(arith.CmpIPredicate.sge, ix.value(in_depth), ix.value(0)),
+                    arith.cmpi(arith.CmpIPredicate.slt, ix.value(in_depth), ix.value(g.in_size[0])),
+                )
+                branch = scf.IfOp(reads_input, [acc.type for acc in accs], has_else=True)
+                with ir.InsertionPoint(branch.then_block):
+                    scf.YieldOp(products(k, accs))
+                with ir.InsertionPoint(branch.else_block):
+                    scf.YieldOp(list(accs))
+                return list(branch.results)
 
             return for_loop(begin, end, 1, accs, entry, ix)
 
@@ -332,19 +390,26 @@ class _Buffers:
     offsets: ir.Value
     in_table: ir.Value
     weight_table: ir.Value
+    depth_table: ir.Value | None  # per entry, input depth - output depth x stride; only when depths are checked
     init: KernelInit
     out: ir.Value
     permutation: ir.Value | None  # (M,) output channel of each compact filter; None: the identity
 
     def flat(self) -> list[ir.Value]:
         permutation = [self.permutation] if self.permutation is not None else []
-        return [self.padded, self.values, self.offsets, self.in_table, self.weight_table, *self.init.values, self.out, *permutation]
+        return [*self._leading(), *self.init.values, self.out, *permutation]
+
+    def _leading(self) -> list[ir.Value]:
+        depth_table = [self.depth_table] if self.depth_table is not None else []
+        return [self.padded, self.values, self.offsets, self.in_table, self.weight_table, *depth_table]
 
     def like(self, values: Sequence[ir.Value]) -> _Buffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
-        leading, init, out, permutation = split_kernel_operands(values, 5, self.init, self.permutation is not None)
-        padded, kgs_values, offsets, in_table, weight_table = leading
-        return _Buffers(padded, kgs_values, offsets, in_table, weight_table, init, out, permutation)
+        leading, init, out, permutation = split_kernel_operands(values, len(self._leading()), self.init,
+                                                                self.permutation is not None)
+        padded, kgs_values, offsets, in_table, weight_table, *depth_table = leading
+        return _Buffers(padded, kgs_values, offsets, in_table, weight_table, depth_table[0] if depth_table else None,
+                        init, out, permutation)
 
 
 @dataclass(frozen=True)
@@ -355,6 +420,7 @@ class _Rows:
     depth: ir.Value
     first: Index
     count: int
+    checked: bool = False  # reading the input in place: skip the entries that read the depth halo
 
 
 @dataclass(frozen=True)

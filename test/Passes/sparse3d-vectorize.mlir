@@ -88,3 +88,44 @@ func.func @filter_vectors(%in: tensor<1x4x2x3x8xf32>) -> tensor<1x8x2x3x8xf32> {
   %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 1, 3, 3>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 1, 1, 0, 1, 1>, dilations = array<i64: 1, 1, 1>, sparse3d.schedule = {kernel = "filter-vectors", channel_chunk = 4 : i64, columns = 4 : i64, filter_vectors = 1 : i64, rows = 1 : i64, threads = 2 : i64, vector_lanes = 8 : i64}} : (tensor<1x4x2x3x8xf32>, tensor<64xf32>, tensor<2xi8>, tensor<2xi8>, tensor<1x8x2x3x8xf32>) -> tensor<1x8x2x3x8xf32>
   return %0 : tensor<1x8x2x3x8xf32>
 }
+
+// -----
+
+// w-vectors reading the input in place: the conv pads only along D (kernel 3x1x1, padding 1
+// before and after), so no padded copy is made (no _pad function, no 6-D buffer) and the kernel
+// takes the NCDHW input itself (1x4x3x2x13 = 312 floats). A third per-entry table holds each
+// entry's input depth offset: output depth 1 (the only one whose kernel stays inside the input)
+// runs the entries unchecked, depths 0 and 2 skip the entries that would read the missing halo
+// (an scf.if around each entry's FMAs). W = 13 on 8 lanes: the masked last vector of a row is a
+// masked input load too, so no load runs past the input's end.
+// CHECK-NOT:   @kgs_conv3d_block_0_pad
+// CHECK-LABEL: func.func private @kgs_conv3d_block_0(
+// CHECK-SAME:    %{{.*}}: memref<312xf32>, %{{.*}}: memref<64xf32>, %{{.*}}: memref<2xi8>, %{{.*}}: memref<2xindex>, %{{.*}}: memref<2xindex>, %{{.*}}: memref<2xindex>
+// CHECK:         %[[LOW:.*]] = arith.cmpi sge, %{{.*}}, %c1
+// CHECK:         %[[HIGH:.*]] = arith.cmpi slt, %{{.*}}, %c2
+// CHECK:         %[[INSIDE:.*]] = arith.andi %[[LOW]], %[[HIGH]]
+// CHECK:         scf.if %[[INSIDE]] {
+// CHECK:           scf.for
+// CHECK-NOT:         scf.if
+// CHECK:             vector.load %{{.*}} : memref<312xf32>, vector<8xf32>
+// CHECK:             vector.maskedload %{{.*}} : memref<312xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK:         } else {
+// CHECK:           scf.for
+// CHECK:             scf.if %{{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:               vector.load %{{.*}} : memref<312xf32>, vector<8xf32>
+// CHECK:               vector.maskedload %{{.*}} : memref<312xf32>
+// CHECK-LABEL: func.func private @kgs_conv3d_0(
+// CHECK-NOT:     memref<1x5x2x4x1x
+// CHECK:         memref.collapse_shape %{{.*}} : memref<1x4x3x2x13xf32> into memref<312xf32>
+// CHECK:         call @kgs_conv3d_block_0(
+// CHECK-LABEL: func.func @w_vectors_in_place(
+func.func @w_vectors_in_place(%in: tensor<1x4x3x2x13xf32>) -> tensor<1x8x3x2x13xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<1x8x3x2x13xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x8x3x2x13xf32>) -> tensor<1x8x3x2x13xf32>
+  %values = arith.constant dense<1.0> : tensor<64xf32>
+  %offsets = arith.constant dense<[0, 2]> : tensor<2xi8>
+  %positions = arith.constant dense<[0, 2]> : tensor<2xi8>
+  %0 = "sparse3d.kgs_conv3d"(%in, %values, %offsets, %positions, %init) {group_shape = array<i64: 8, 4>, kernel_size = array<i64: 3, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 0, 0, 1, 0, 0>, dilations = array<i64: 1, 1, 1>, sparse3d.schedule = {channel_groups = 1 : i64, filters = 2 : i64, rows = 1 : i64, threads = 1 : i64, vector_lanes = 8 : i64, w_vectors = 2 : i64}} : (tensor<1x4x3x2x13xf32>, tensor<64xf32>, tensor<2xi8>, tensor<2xi8>, tensor<1x8x3x2x13xf32>) -> tensor<1x8x3x2x13xf32>
+  return %0 : tensor<1x8x3x2x13xf32>
+}

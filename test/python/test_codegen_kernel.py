@@ -89,6 +89,37 @@ def test_batch_two_dilation_and_threads() -> None:
         np.testing.assert_allclose(conv(x, init), torch_reference(x, weight, init, spec), rtol=1e-5, atol=1e-4)
 
 
+IN_PLACE_CASES = {
+    # name: (kernel, input NCDHW, strides, padding, dilations, schedule): no padding along H and W,
+    # stride 1 along W, so the w-vectors kernel reads the input where it lies (no padded copy)
+    "3x1x1, W tail masked": ((3, 1, 1), (1, 10, 6, 4, 17), (1, 1, 1), (1, 0, 0, 1, 0, 0), (1, 1, 1), AVX2_DEFAULT),
+    "stride 2 in D, halo only before": ((3, 1, 1), (1, 10, 7, 3, 21), (2, 1, 1), (2, 0, 0, 0, 0, 0), (1, 1, 1), AVX2_DEFAULT),
+    "dilation 2 in D, batch 2, threads": (
+        (3, 1, 1), (2, 10, 5, 2, 19), (1, 1, 1), (2, 0, 0, 2, 0, 0), (2, 1, 1),
+        Schedule(vector_lanes=16, filters=3, rows=2, w_vectors=1, channel_groups=2, threads=2),
+    ),
+    "3x3x3 unpadded": ((3, 3, 3), (1, 10, 4, 6, 20), (1, 1, 1), (0, 0, 0, 0, 0, 0), (1, 1, 1), AVX2_DEFAULT),
+    "1x1x1 stride 2 in H, all-pruned groups": (
+        (1, 1, 1), (1, 10, 3, 7, 9), (1, 2, 1), (0, 0, 0, 0, 0, 0), (1, 1, 1),
+        Schedule(vector_lanes=4, filters=2, rows=3, w_vectors=2, channel_groups=1, threads=1),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", IN_PLACE_CASES)
+def test_convs_padded_only_along_depth_read_their_input_in_place(name: str) -> None:
+    kernel, shape, strides, padding, dilations, schedule = IN_PLACE_CASES[name]
+    kept = 0.1 if "all-pruned" in name else 0.4
+    conv = check_conv(kgs_weight((12, 10, *kernel), G84, kept), G84, ConvSpec(shape, strides, padding, dilations), schedule)
+    assert "_pad(" not in conv.kernel_ir
+
+
+def test_convs_padded_along_h_or_w_still_copy_their_input() -> None:
+    conv = check_conv(kgs_weight((12, 10, 3, 3, 3), G84, 0.4), G84, ConvSpec((1, 10, 4, 6, 20), (1, 1, 1), (0, 1, 0, 0, 0, 0)),
+                      AVX2_DEFAULT)
+    assert "_pad(" in conv.kernel_ir
+
+
 def test_zero_fill_init_is_broadcast_not_read() -> None:
     weight = kgs_weight((12, 8, 3, 3, 3), G84, 0.3)
     spec = ConvSpec((2, 8, 3, 5, 13), (1, 1, 1), (1, 1, 1, 1, 1, 1))
@@ -144,6 +175,9 @@ def conv_problems(draw):
     strides = tuple(draw(st.integers(1, 2)) for _ in range(3))
     dilations = tuple(draw(st.integers(1, 2)) for _ in range(3))
     padding = tuple(draw(st.integers(0, 2)) for _ in range(6))
+    if draw(st.booleans()):  # no padding along H and W, stride 1 along W: the kernel reads the input in place
+        strides = (*strides[:2], 1)
+        padding = (padding[0], 0, 0, padding[3], 0, 0)
     sizes = []
     for axis in range(3):
         reach = dilations[axis] * (kernel[axis] - 1) + 1 - padding[axis] - padding[axis + 3]
