@@ -74,6 +74,8 @@ def _packed_operands(
             _constant(packed.input_offsets, i32),
             _constant(packed.entry_begin, i32),
         ]
+        if packed.entry_depths is not None:
+            constants.append(_constant(packed.entry_depths, i32))
     return packed, constants
 
 
@@ -117,9 +119,10 @@ def emit_kgs_conv3d(op: ir.Operation | ir.OpView, schedule: Schedule | FilterSch
             out = memref.alloc(identity_memref(result_type.shape, f32), [], [], alignment=BUFFER_ALIGNMENT)
             block_name = unused_symbol(module_op, "kgs_conv3d_block")
             if isinstance(schedule, FilterSchedule):
-                weights_arg, input_offsets_arg, entry_begin_arg = kernel_args
+                weights_arg, input_offsets_arg, entry_begin_arg, *entry_depths_arg = kernel_args
                 filter_emitter.emit(read_only_buffer(input_arg), packed, read_only_buffer(weights_arg),
-                                    read_only_buffer(input_offsets_arg), read_only_buffer(entry_begin_arg), init,
+                                    read_only_buffer(input_offsets_arg), read_only_buffer(entry_begin_arg),
+                                    read_only_buffer(entry_depths_arg[0]) if entry_depths_arg else None, init,
                                     flat(out, output_size), block_name, ir.InsertionPoint(conv))
             else:
                 w_emitter.emit(*_w_vector_inputs(operation, input_arg, kernel_args, positions_tensor), init,

@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from torch_mlir import ir
-from torch_mlir.dialects import arith, memref, scf, vector
+from torch_mlir.dialects import arith, memref, vector
 
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
 from rt3d_mlir.codegen.kernel_ir import (
-    BUFFER_ALIGNMENT, Index, IndexMath, flat, for_each, for_loop, identity_memref, outlined_parallel_loop,
+    BUFFER_ALIGNMENT, Index, IndexMath, accumulate_if, flat, for_each, for_loop, identity_memref, if_else, in_range,
+    outlined_parallel_loop,
 )
-from rt3d_mlir.codegen.padded_input import PaddedLayout, pad_input
+from rt3d_mlir.codegen.padded_input import InPlaceLayout, PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import FilterSchedule
 
 
@@ -50,6 +51,9 @@ class PackedFilters:
     input_offsets: np.ndarray  # i32 per entry: offset in the padded buffer from the register block's origin
     entry_begin: np.ndarray  # i32 (blocks * chunks + 1,): first entry of (block, chunk)
     full_block_entries: int  # entries of all full blocks (their weights come first, block_filters each)
+    # i32 per entry: input depth - output depth x stride; only for an input read in place whose
+    # depth halo is missing (the kernel skips an entry where that depth is outside the input)
+    entry_depths: np.ndarray | None = None
 
 
 def dense_weight(geometry: ConvGeometry, offsets: np.ndarray, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -71,7 +75,8 @@ def dense_weight(geometry: ConvGeometry, offsets: np.ndarray, positions: np.ndar
 
 
 def pack_filters(
-    geometry: ConvGeometry, schedule: FilterSchedule, layout: PaddedLayout, pattern: np.ndarray, weight: np.ndarray
+    geometry: ConvGeometry, schedule: FilterSchedule, layout: PaddedLayout | InPlaceLayout, pattern: np.ndarray,
+    weight: np.ndarray,
 ) -> PackedFilters:
     """Packs ``weight`` ((M, C, Ks), output order) for ``schedule``; ``pattern``: (M, GN, Ks) kept, output order."""
     lanes, block_filters = schedule.vector_lanes, schedule.block_filters
@@ -81,13 +86,14 @@ def pack_filters(
     sw = geometry.strides[2]
     position = np.arange(geometry.num_positions)
     w_shift = (position % kw) * dw
+    position_depth = (position // (kh * kw)) * dd - layout.depth_halo
     position_offset = (
-        (position // (kh * kw)) * dd * layout.depth_stride + (position // kw % kh) * dh * layout.row_stride
+        position_depth * layout.depth_stride + (position // kw % kh) * dh * layout.row_stride
         + (w_shift % sw) * layout.phase_stride + w_shift // sw
     )
     channel_group = np.arange(c) // geometry.group_shape.channels
     chunks = math.ceil(c / schedule.channel_chunk)
-    weights, offsets, begin = [], [], [0]
+    weights, offsets, depths, begin = [], [], [], [0]
     full_block_entries = 0
     for first in range(0, m, block_filters):
         filters = slice(first, min(first + block_filters, m))
@@ -98,6 +104,7 @@ def pack_filters(
             channel_index, position_index = np.nonzero(kept[channels])
             channel_index = channels[channel_index]
             offsets.append(channel_index * layout.channel_stride + position_offset[position_index])
+            depths.append(position_depth[position_index])
             block = np.zeros((len(channel_index), width), np.float32)
             block[:, : filters.stop - first] = weight[filters, channel_index, position_index].T
             weights.append(block.ravel())
@@ -109,30 +116,39 @@ def pack_filters(
         input_offsets=np.concatenate(offsets).astype(np.int32),
         entry_begin=np.asarray(begin, np.int32),
         full_block_entries=full_block_entries,
+        entry_depths=(np.concatenate(depths).astype(np.int32)
+                      if isinstance(layout, InPlaceLayout) and InPlaceLayout.checks_depth(geometry) else None),
     )
 
 
 @dataclass(frozen=True)
 class FilterBuffers:
-    """The kernel's memrefs: padded input, packed weights and tables, init, output, partial sums."""
+    """The kernel's memrefs: (padded) input, packed weights and tables, init, output, partial sums."""
 
     padded: ir.Value
     weights: ir.Value
     input_offsets: ir.Value
     entry_begin: ir.Value
+    entry_depths: ir.Value | None  # PackedFilters.entry_depths, when the kernel checks depths
     init: KernelInit
     out: ir.Value
     scratch: ir.Value | None  # None when there is one channel chunk
 
     def flat(self) -> list[ir.Value]:
         scratch = [self.scratch] if self.scratch is not None else []
-        return [self.padded, self.weights, self.input_offsets, self.entry_begin, *self.init.values, self.out, *scratch]
+        return [*self._leading(), *self.init.values, self.out, *scratch]
+
+    def _leading(self) -> list[ir.Value]:
+        depths = [self.entry_depths] if self.entry_depths is not None else []
+        return [self.padded, self.weights, self.input_offsets, self.entry_begin, *depths]
 
     def like(self, values: Sequence[ir.Value]) -> FilterBuffers:
         """The same buffers as ``values`` (e.g. a function's arguments, in :meth:`flat` order)."""
-        leading, init, out, scratch = split_kernel_operands(values, 4, self.init, self.scratch is not None)
-        padded, weights, input_offsets, entry_begin = leading
-        return FilterBuffers(padded, weights, input_offsets, entry_begin, init, out, scratch)
+        leading, init, out, scratch = split_kernel_operands(values, len(self._leading()), self.init,
+                                                            self.scratch is not None)
+        padded, weights, input_offsets, entry_begin, *depths = leading
+        return FilterBuffers(padded, weights, input_offsets, entry_begin, depths[0] if depths else None, init, out,
+                             scratch)
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,7 @@ class _Tile:
     rows: int
     first_column: Index
     columns: int
+    checked: bool = False  # reading the input in place: skip the entries that read the depth halo
 
 
 class FilterVectorEmitter:
@@ -163,8 +180,12 @@ class FilterVectorEmitter:
         self.f32 = element_type
         self.activation = activation
         self.ix = IndexMath()
-        # Only scalar loads read the padded input: no slack for vector overreads.
-        self.layout = PaddedLayout.of(geometry, 1)
+        # Only scalar loads read the input: no slack for vector overreads, and any input that needs
+        # no padding along H and W is read in place.
+        self.layout: PaddedLayout | InPlaceLayout = (
+            InPlaceLayout.of(geometry) if InPlaceLayout.fits(geometry) else PaddedLayout.of(geometry, 1)
+        )
+        self.checks_depth = isinstance(self.layout, InPlaceLayout) and InPlaceLayout.checks_depth(geometry)
         self.lanes = schedule.vector_lanes
         self.vector_type = ir.VectorType.get([self.lanes], element_type)
         self.blocks = math.ceil(geometry.out_channels / schedule.block_filters)
@@ -178,55 +199,70 @@ class FilterVectorEmitter:
 
     def emit(
         self, input_buffer: ir.Value, packed: PackedFilters, weights: ir.Value, input_offsets: ir.Value,
-        entry_begin: ir.Value, init: KernelInit, out: ir.Value, kernel_name: str, kernel_at: ir.InsertionPoint,
+        entry_begin: ir.Value, entry_depths: ir.Value | None, init: KernelInit, out: ir.Value, kernel_name: str,
+        kernel_at: ir.InsertionPoint,
     ) -> None:
-        """Writes the conv into ``out`` (1-D, NCDHW); the per-(batch, block, depth) body goes to ``kernel_name``."""
+        """Writes the conv into ``out`` (1-D, NCDHW); the per-(batch, block, depth) body goes to ``kernel_name``.
+
+        ``entry_depths``: the buffer of ``packed.entry_depths`` (None when that is None).
+        """
         g, s, ix = self.g, self.s, self.ix
         self.full_block_entries = packed.full_block_entries
-        padded = pad_input(g, self.layout, self.f32, input_buffer, s.vector_lanes, s.threads, f"{kernel_name}_pad", kernel_at)
+        padded = input_buffer
+        if isinstance(self.layout, PaddedLayout):
+            padded = pad_input(g, self.layout, self.f32, input_buffer, s.vector_lanes, s.threads, f"{kernel_name}_pad",
+                               kernel_at)
         scratch = None
         if self.chunks > 1:
             do, ho, wo = g.out_size
             size = g.batch * self.filter_vectors_total * do * ho * wo * self.lanes
             scratch = memref.alloc(identity_memref([size], self.f32), [], [], alignment=BUFFER_ALIGNMENT)
-        buffers = FilterBuffers(flat(padded, self.layout.size), weights, input_offsets, entry_begin, init, out, scratch)
+        buffers = FilterBuffers(flat(padded, self.layout.size), weights, input_offsets, entry_begin, entry_depths, init,
+                                out, scratch)
 
         def body(operands: list[ir.Value], ivs: list[ir.Value]) -> None:
             batch, block, depth = ivs
             here = buffers.like(operands)
+
+            def plane(block: _Block) -> Callable[[], None]:
+                def emit() -> None:
+                    if not self.checks_depth:
+                        self._plane(here, block, batch, depth)
+                        return
+                    if_else(in_range(depth, InPlaceLayout.unchecked_depths(g), ix),
+                            lambda: self._plane(here, block, batch, depth),
+                            lambda: self._plane(here, block, batch, depth, checked=True))
+                return emit
+
             if not self.tail_vectors:
-                self._plane(here, _Block(block, s.filter_vectors, False), batch, depth)
+                plane(_Block(block, s.filter_vectors, False))()
                 return
             is_tail = arith.cmpi(arith.CmpIPredicate.eq, block, ix.value(self.blocks - 1))
-            branch = scf.IfOp(is_tail, [], has_else=True)
-            with ir.InsertionPoint(branch.then_block):
-                self._plane(here, _Block(self.blocks - 1, self.tail_vectors, True), batch, depth)
-                scf.YieldOp([])
-            with ir.InsertionPoint(branch.else_block):
-                self._plane(here, _Block(block, s.filter_vectors, False), batch, depth)
-                scf.YieldOp([])
+            if_else(is_tail, plane(_Block(self.blocks - 1, self.tail_vectors, True)), plane(_Block(block, s.filter_vectors, False)))
 
         outlined_parallel_loop(
             kernel_name, kernel_at, buffers.flat(), [g.batch, self.blocks, g.out_size[0]], s.threads > 1, body, ix
         )
 
-    def _plane(self, buffers: FilterBuffers, block: _Block, batch: ir.Value, depth: ir.Value) -> None:
+    def _plane(self, buffers: FilterBuffers, block: _Block, batch: ir.Value, depth: ir.Value, checked: bool = False) -> None:
         """Every channel chunk of one (batch, filter block, output depth) plane."""
         chunks = self.chunks
-        self._chunk(buffers, block, batch, depth, 0, chunks == 1)
+        self._chunk(buffers, block, batch, depth, 0, chunks == 1, checked)
         if chunks > 2:
-            for_each(1, chunks - 1, 1, lambda k: self._chunk(buffers, block, batch, depth, k, False), self.ix)
+            for_each(1, chunks - 1, 1, lambda k: self._chunk(buffers, block, batch, depth, k, False, checked), self.ix)
         if chunks > 1:
-            self._chunk(buffers, block, batch, depth, chunks - 1, True)
+            self._chunk(buffers, block, batch, depth, chunks - 1, True, checked)
 
-    def _chunk(self, buffers: FilterBuffers, block: _Block, batch: ir.Value, depth: ir.Value, chunk: Index, is_last: bool) -> None:
+    def _chunk(self, buffers: FilterBuffers, block: _Block, batch: ir.Value, depth: ir.Value, chunk: Index, is_last: bool,
+               checked: bool) -> None:
         """Every register block of the plane for one channel chunk."""
         s, ix = self.s, self.ix
         _, out_h, out_w = self.g.out_size
 
         def rows_loop(first_row: Index, rows: int) -> None:
             def column_tile(first_column: Index, columns: int) -> None:
-                self._register_block(buffers, block, _Tile(batch, depth, first_row, rows, first_column, columns), chunk, is_last)
+                tile = _Tile(batch, depth, first_row, rows, first_column, columns, checked)
+                self._register_block(buffers, block, tile, chunk, is_last)
 
             full, rest = divmod(out_w, s.columns)
             if full:
@@ -280,7 +316,7 @@ class FilterVectorEmitter:
             tail_start = self.full_block_entries * s.block_filters - self.full_block_entries * weight_stride
             return ix.add(ix.mul(entry, weight_stride), tail_start)
 
-        def entry_step(entry: ir.Value, accs: list) -> list:
+        def products(entry: ir.Value, accs: list) -> list:
             base = ix.add(tile_base, arith.index_cast(ix.type, memref.load(buffers.input_offsets, [entry])))
             first_weight = weight_offset(entry)
             weights = [vector.load(vector_type, buffers.weights, [ix.value(ix.add(first_weight, v * lanes))])
@@ -293,6 +329,13 @@ class FilterVectorEmitter:
                     slot = p * block.vectors + v
                     accs[slot] = vector.fma(weights[v], broadcast, accs[slot])
             return accs
+
+        def entry_step(entry: ir.Value, accs: list) -> list:
+            if not tile.checked:
+                return products(entry, accs)
+            depth_offset = arith.index_cast(ix.type, memref.load(buffers.entry_depths, [entry]))
+            in_depth = ix.add(ix.mul(tile.depth, sd), depth_offset)
+            return accumulate_if(in_range(in_depth, range(g.in_size[0]), ix), lambda accs: products(entry, accs), accs)
 
         accumulators = for_loop(begin, end, 1, accumulators, entry_step, ix)
         if not is_last:

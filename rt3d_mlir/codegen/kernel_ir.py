@@ -101,6 +101,36 @@ def loop_nest(bounds: Sequence[int], body: Callable[..., None], ix: IndexMath, i
     for_each(0, bounds[0], 1, lambda iv: loop_nest(bounds[1:], body, ix, (*ivs, iv)), ix)
 
 
+def if_else(condition: ir.Value, then: Callable[[], None], otherwise: Callable[[], None]) -> None:
+    """An scf.if without results: ``then()`` builds its then-region, ``otherwise()`` its else-region."""
+    branch = scf.IfOp(condition, [], has_else=True)
+    with ir.InsertionPoint(branch.then_block):
+        then()
+        scf.YieldOp([])
+    with ir.InsertionPoint(branch.else_block):
+        otherwise()
+        scf.YieldOp([])
+
+
+def in_range(value: Index, bounds: range, ix: IndexMath) -> ir.Value:
+    """``bounds.start <= value < bounds.stop`` as an i1."""
+    return arith.andi(
+        arith.cmpi(arith.CmpIPredicate.sge, ix.value(value), ix.value(bounds.start)),
+        arith.cmpi(arith.CmpIPredicate.slt, ix.value(value), ix.value(bounds.stop)),
+    )
+
+
+def accumulate_if(condition: ir.Value, accumulate: Callable[[list[ir.Value]], list[ir.Value]],
+                  accumulators: Sequence[ir.Value]) -> list[ir.Value]:
+    """``accumulate(accumulators)`` where ``condition`` holds, the accumulators unchanged elsewhere."""
+    branch = scf.IfOp(condition, [acc.type for acc in accumulators], has_else=True)
+    with ir.InsertionPoint(branch.then_block):
+        scf.YieldOp(accumulate(list(accumulators)))
+    with ir.InsertionPoint(branch.else_block):
+        scf.YieldOp(list(accumulators))
+    return list(branch.results)
+
+
 def unused_symbol(symbol_table_op: ir.Operation, stem: str) -> str:
     taken = {
         ir.StringAttr(op.attributes["sym_name"]).value

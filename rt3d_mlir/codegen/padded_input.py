@@ -93,6 +93,18 @@ class InPlaceLayout:
     def of(cls, geometry: ConvGeometry) -> InPlaceLayout:
         return cls((geometry.batch, geometry.in_channels, *geometry.in_size), geometry.padding[0])
 
+    @staticmethod
+    def checks_depth(geometry: ConvGeometry) -> bool:
+        """Whether some output depth's kernel reaches into the (missing) depth halo."""
+        return geometry.padding[0] > 0 or geometry.padding[3] > 0
+
+    @staticmethod
+    def unchecked_depths(geometry: ConvGeometry) -> range:
+        """The output depths whose kernel stays inside the input: they need no check."""
+        in_d, kd, sd, dd, pad_d = (geometry.in_size[0], geometry.kernel_size[0], geometry.strides[0],
+                                   geometry.dilations[0], geometry.padding[0])
+        return range(-(-pad_d // sd), (in_d - 1 + pad_d - (kd - 1) * dd) // sd + 1)
+
     @property
     def strides(self) -> list[int]:
         return row_major_strides(self.shape)

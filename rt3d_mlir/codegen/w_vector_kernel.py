@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, memref, scf, vector
+from torch_mlir.dialects import arith, memref, vector
 
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.codegen.kernel_init import InitKind, KernelInit, split_kernel_operands
-from rt3d_mlir.codegen.kernel_ir import Index, IndexMath, flat, for_each, for_loop, identity_memref, outlined_parallel_loop
+from rt3d_mlir.codegen.kernel_ir import (
+    Index, IndexMath, accumulate_if, flat, for_each, for_loop, identity_memref, if_else, in_range, outlined_parallel_loop,
+)
 from rt3d_mlir.codegen.padded_input import InPlaceLayout, PaddedLayout, pad_input
 from rt3d_mlir.targets.strategy import Schedule
 
@@ -51,10 +53,7 @@ class WVectorEmitter:
         # Reading the input in place, the output planes whose kernel reaches into the depth halo
         # skip the entries that would read it; the planes between them run unchecked.
         self.in_place = isinstance(self.layout, InPlaceLayout)
-        in_d, (kd, _, _), (sd, _, _), (dd, _, _) = geometry.in_size[0], geometry.kernel_size, geometry.strides, geometry.dilations
-        pad_d = geometry.padding[0]
-        self.checks_depth = self.in_place and (pad_d > 0 or geometry.padding[3] > 0)
-        self.unchecked_depths = range(-(-pad_d // sd), (in_d - 1 + pad_d - (kd - 1) * dd) // sd + 1)
+        self.checks_depth = self.in_place and InPlaceLayout.checks_depth(geometry)
 
     # ---- step 2: per-entry tables ----------------------------------------------------------
 
@@ -147,15 +146,6 @@ class WVectorEmitter:
         row_blocks = math.ceil(out_h / s.rows)
         tail_rows = out_h - (row_blocks - 1) * s.rows
 
-        def either(condition: ir.Value, then: Callable[[], None], otherwise: Callable[[], None]) -> None:
-            branch = scf.IfOp(condition, [], has_else=True)
-            with ir.InsertionPoint(branch.then_block):
-                then()
-                scf.YieldOp([])
-            with ir.InsertionPoint(branch.else_block):
-                otherwise()
-                scf.YieldOp([])
-
         def body(operands: list[ir.Value], ivs: list[ir.Value]) -> None:
             batch, depth, row_block = ivs
             buffers_here = buffers.like(operands)
@@ -166,20 +156,16 @@ class WVectorEmitter:
                     if not self.checks_depth:
                         self._row_block(buffers_here, _Rows(batch, depth, first_row, count))
                         return
-                    unchecked = self.unchecked_depths
-                    inside = arith.andi(
-                        arith.cmpi(arith.CmpIPredicate.sge, depth, ix.value(unchecked.start)),
-                        arith.cmpi(arith.CmpIPredicate.slt, depth, ix.value(unchecked.stop)),
-                    )
-                    either(inside, lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count)),
-                           lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count, checked=True)))
+                    if_else(in_range(depth, InPlaceLayout.unchecked_depths(g), ix),
+                            lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count)),
+                            lambda: self._row_block(buffers_here, _Rows(batch, depth, first_row, count, checked=True)))
                 return emit
 
             if tail_rows == s.rows:
                 rows_of(s.rows)()
                 return
             is_tail = arith.cmpi(arith.CmpIPredicate.eq, row_block, ix.value(row_blocks - 1))
-            either(is_tail, rows_of(tail_rows), rows_of(s.rows))
+            if_else(is_tail, rows_of(tail_rows), rows_of(s.rows))
 
         # The output slices are independent: any scf.parallel lowering (OpenMP here) splits them.
         outlined_parallel_loop(
@@ -347,16 +333,7 @@ class WVectorEmitter:
                 if not rows.checked:
                     return products(k, accs)
                 in_depth = ix.add(ix.mul(rows.depth, sd), memref.load(buffers.depth_table, [k]))
-                reads_input = arith.andi(
-                    arith.cmpi(arith.CmpIPredicate.sge, ix.value(in_depth), ix.value(0)),
-                    arith.cmpi(arith.CmpIPredicate.slt, ix.value(in_depth), ix.value(g.in_size[0])),
-                )
-                branch = scf.IfOp(reads_input, [acc.type for acc in accs], has_else=True)
-                with ir.InsertionPoint(branch.then_block):
-                    scf.YieldOp(products(k, accs))
-                with ir.InsertionPoint(branch.else_block):
-                    scf.YieldOp(list(accs))
-                return list(branch.results)
+                return accumulate_if(in_range(in_depth, range(g.in_size[0]), ix), lambda accs: products(k, accs), accs)
 
             return for_loop(begin, end, 1, accs, entry, ix)
 

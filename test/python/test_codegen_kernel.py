@@ -91,7 +91,7 @@ def test_batch_two_dilation_and_threads() -> None:
 
 IN_PLACE_CASES = {
     # name: (kernel, input NCDHW, strides, padding, dilations, schedule): no padding along H and W,
-    # stride 1 along W, so the w-vectors kernel reads the input where it lies (no padded copy)
+    # stride 1 along W, so either kernel reads the input where it lies (no padded copy)
     "3x1x1, W tail masked": ((3, 1, 1), (1, 10, 6, 4, 17), (1, 1, 1), (1, 0, 0, 1, 0, 0), (1, 1, 1), AVX2_DEFAULT),
     "stride 2 in D, halo only before": ((3, 1, 1), (1, 10, 7, 3, 21), (2, 1, 1), (2, 0, 0, 0, 0, 0), (1, 1, 1), AVX2_DEFAULT),
     "dilation 2 in D, batch 2, threads": (
@@ -102,6 +102,14 @@ IN_PLACE_CASES = {
     "1x1x1 stride 2 in H, all-pruned groups": (
         (1, 1, 1), (1, 10, 3, 7, 9), (1, 2, 1), (0, 0, 0, 0, 0, 0), (1, 1, 1),
         Schedule(vector_lanes=4, filters=2, rows=3, w_vectors=2, channel_groups=1, threads=1),
+    ),
+    "filter-vectors, 3x1x1 stride 2 in D": (
+        (3, 1, 1), (1, 10, 7, 4, 4), (2, 1, 1), (1, 0, 0, 1, 0, 0), (1, 1, 1),
+        FilterSchedule(vector_lanes=8, filter_vectors=1, rows=2, columns=3, channel_chunk=4, threads=1),
+    ),
+    "filter-vectors, dilation 2 in D, batch 2, threads": (
+        (3, 1, 1), (2, 10, 5, 3, 7), (1, 1, 1), (2, 0, 0, 1, 0, 0), (2, 1, 1),
+        FilterSchedule(vector_lanes=4, filter_vectors=2, rows=1, columns=4, channel_chunk=10, threads=2),
     ),
 }
 
