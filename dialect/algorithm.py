@@ -48,6 +48,15 @@ class Algorithm:
         """Per-tap products the conv becomes: alpha ** (transformed axes)."""
         return self.taps_per_axis ** len(self.axes)
 
+    @property
+    def pre_padded_axes(self) -> tuple[int, ...]:
+        """Axes whose padding the input gets before the transforms: the transformed ones, and H and W.
+
+        The per-tap convs then pad at most along D, so the kernels read their inputs in place
+        instead of copying each into a padded buffer (one copy for the conv instead of one per tap).
+        """
+        return tuple(sorted({*self.axes, 1, 2}))
+
     def __str__(self) -> str:
         if self.is_direct:
             return DIRECT

@@ -8,9 +8,10 @@ Input (constant weights and tables; the algorithm written by ``sparse3d-choose-a
          activation = "relu", algorithm = "winograd<w, 4>"}
        : (tensor<1x64x8x28x28xf32>, ...) -> tensor<1x128x8x28x28xf32>
 
-Output: the input zero-padded along W to 4*7 + 2 columns, the input transform (one
-``linalg.generic`` over six strided slices, six results of 1x64x8x28x7), six
-``sparse3d.kgs_conv3d`` ops with kernel 3x3x1 and the transformed weights (one per tap),
+Output: the input zero-padded along W to 4*7 + 2 columns (and along H by the conv's padding
+there, so the per-tap convs pad only along D and read their inputs in place), the input
+transform (one ``linalg.generic`` over six strided slices, six results of 1x64x8x30x7), six
+``sparse3d.kgs_conv3d`` ops with kernel 3x3x1, padding 1 along D only, and the transformed weights (one per tap),
 and the output transform (one ``linalg.generic`` over 1x128x8x28x7x4, collapsed to W = 28)
 with the bias and the ReLU applied in the same loop. See :mod:`rt3d_mlir.codegen.winograd`.
 
@@ -90,6 +91,7 @@ def _tap_conv(op: ir.Operation, geometry: ConvGeometry, chosen: Algorithm, tap_i
     kernel_size, padding = list(geometry.kernel_size), list(geometry.padding)
     for axis in chosen.axes:
         kernel_size[axis] = 1
+    for axis in chosen.pre_padded_axes:
         padding[axis] = padding[axis + 3] = 0
     tap_shape = ir.RankedTensorType(tap_input.type).shape
     out_size = [
@@ -141,9 +143,10 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
     tile = chosen.tile
     tiles = {axis: math.ceil(geometry.out_size[axis] / tile) for axis in chosen.axes}
     low, high = [0] * 5, [0] * 5
-    for axis in chosen.axes:
+    for axis in chosen.pre_padded_axes:
         low[2 + axis] = geometry.padding[axis]
-        high[2 + axis] = tiles[axis] * tile + 2 - geometry.in_size[axis] - geometry.padding[axis]
+        high[2 + axis] = (tiles[axis] * tile + 2 - geometry.in_size[axis] - geometry.padding[axis] if axis in chosen.axes
+                          else geometry.padding[axis + 3])
     init = op.operands[4]
     old_operands = list(op.operands)
     with op.context, op.location, ir.InsertionPoint(op):

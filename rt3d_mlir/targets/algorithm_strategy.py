@@ -39,11 +39,15 @@ _TRANSFORM_SLOTS_PER_ELEMENT = 7.6
 
 
 def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
-    """The geometry of each per-tap conv: kernel 1, no padding and ``ceil(out / m)`` positions along the axes."""
+    """The geometry of each per-tap conv: kernel 1 and ``ceil(out / m)`` positions along the axes, H and W
+    padded before the transforms (``Algorithm.pre_padded_axes``), as ``sparse3d-winograd`` builds it."""
     in_size, kernel, padding = list(geometry.in_size), list(geometry.kernel_size), list(geometry.padding)
-    for axis in algorithm.axes:
-        in_size[axis] = math.ceil(geometry.out_size[axis] / algorithm.tile)
-        kernel[axis] = 1
+    for axis in algorithm.pre_padded_axes:
+        if axis in algorithm.axes:
+            in_size[axis] = math.ceil(geometry.out_size[axis] / algorithm.tile)
+            kernel[axis] = 1
+        else:
+            in_size[axis] += padding[axis] + padding[axis + 3]
         padding[axis] = padding[axis + 3] = 0
     d, h, w = in_size
     kd, kh, kw = kernel

@@ -2,22 +2,23 @@
 
 // -----
 
-// F(4, 3) along W on a conv with a bias and a ReLU: the input padded along W only (8 + 2 columns),
-// six strided slices (one per tile offset) into one input transform with six results, computed
-// one channel plane per iteration of an scf.forall, one 3x3x1 KGS conv per tap (padding kept on
-// D and H, none on W), then the output transform, one filter plane per iteration: it reads the
+// F(4, 3) along W on a conv with a bias and a ReLU: the input padded along W (8 + 2 columns) and
+// by the conv's padding along H (3 + 2 rows), six strided slices (one per tile offset) into one
+// input transform with six results, computed one channel plane per iteration of an scf.forall,
+// one 3x3x1 KGS conv per tap (padding kept on D only: the kernels read such an input in place),
+// then the output transform, one filter plane per iteration: it reads the
 // six taps and that filter's bias once per tile and writes the tile's four outputs (ReLU applied)
 // into four strided views of the W = 8 result.
 // CHECK-LABEL: func.func @w4_bias_relu
 // CHECK-NOT:   linalg.broadcast
-// CHECK:       %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 8] [1, 1, 1, 1, 1] : tensor<1x4x2x3x8xf32> into tensor<1x4x2x3x10xf32>
-// CHECK-COUNT-6: tensor.extract_slice %[[PADDED]][0, 0, 0, 0, {{[0-5]}}] [1, 4, 2, 3, 2] [1, 1, 1, 1, 4]
+// CHECK:       %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 1, 1] [1, 4, 2, 3, 8] [1, 1, 1, 1, 1] : tensor<1x4x2x3x8xf32> into tensor<1x4x2x5x10xf32>
+// CHECK-COUNT-6: tensor.extract_slice %[[PADDED]][0, 0, 0, 0, {{[0-5]}}] [1, 4, 2, 5, 2] [1, 1, 1, 1, 4]
 // CHECK:       %[[TAPS:.*]]:6 = scf.forall (%[[C:.*]]) in (4) shared_outs(
-// CHECK-COUNT-6:   tensor.extract_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 3, 2] [1, 1, 1, 1, 1] : tensor<1x4x2x3x2xf32> to tensor<1x1x2x3x2xf32>
+// CHECK-COUNT-6:   tensor.extract_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 5, 2] [1, 1, 1, 1, 1] : tensor<1x4x2x5x2xf32> to tensor<1x1x2x5x2xf32>
 // CHECK:           linalg.generic
-// CHECK:           } -> (tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>, tensor<1x1x2x3x2xf32>)
-// CHECK-COUNT-6:   tensor.parallel_insert_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 3, 2] [1, 1, 1, 1, 1] : tensor<1x1x2x3x2xf32> into tensor<1x4x2x3x2xf32>
-// CHECK-COUNT-6: "sparse3d.kgs_conv3d"(%[[TAPS]]#{{[0-5]}}, {{.*}}kernel_size = array<i64: 3, 3, 1>, padding = array<i64: 1, 1, 0, 1, 1, 0>{{.*}} -> tensor<1x8x2x3x2xf32>
+// CHECK:           } -> (tensor<1x1x2x5x2xf32>, tensor<1x1x2x5x2xf32>, tensor<1x1x2x5x2xf32>, tensor<1x1x2x5x2xf32>, tensor<1x1x2x5x2xf32>, tensor<1x1x2x5x2xf32>)
+// CHECK-COUNT-6:   tensor.parallel_insert_slice %{{.*}}[0, %[[C]], 0, 0, 0] [1, 1, 2, 5, 2] [1, 1, 1, 1, 1] : tensor<1x1x2x5x2xf32> into tensor<1x4x2x5x2xf32>
+// CHECK-COUNT-6: "sparse3d.kgs_conv3d"(%[[TAPS]]#{{[0-5]}}, {{.*}}kernel_size = array<i64: 3, 3, 1>, padding = array<i64: 1, 0, 0, 1, 0, 0>{{.*}} -> tensor<1x8x2x3x2xf32>
 // CHECK:       %[[RESULT:.*]] = scf.forall (%[[F:.*]]) in (8) shared_outs(%[[SHARED:.*]] = %{{.*}}) -> (tensor<1x8x2x3x8xf32>)
 // CHECK-COUNT-4:   tensor.extract_slice %[[SHARED]][0, %[[F]], 0, 0, {{[0-3]}}] [1, 1, 2, 3, 2] [1, 1, 1, 1, 4]
 // CHECK:           tensor.extract_slice %arg1[%[[F]]] [1] [1] : tensor<8xf32> to tensor<1xf32>
@@ -43,7 +44,7 @@ module {
 // W = 6 is not a multiple of the tile: 2 tiles compute 8 columns, the first 6 are kept, and the
 // epilogue (the fill's scalar, no activation) is applied after the crop.
 // CHECK-LABEL: func.func @w4_tail
-// CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0, 1] [1, 4, 2, 3, 6] [1, 1, 1, 1, 1] : tensor<1x4x2x3x6xf32> into tensor<1x4x2x3x10xf32>
+// CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 1, 1] [1, 4, 2, 3, 6] [1, 1, 1, 1, 1] : tensor<1x4x2x3x6xf32> into tensor<1x4x2x5x10xf32>
 // CHECK-COUNT-6: "sparse3d.kgs_conv3d"
 // CHECK:       %[[FULL:.*]] = scf.forall {{.*}} -> (tensor<1x8x2x3x8xf32>)
 // CHECK:       %[[CROP:.*]] = tensor.extract_slice %[[FULL]][0, 0, 0, 0, 0] [1, 8, 2, 3, 6] [1, 1, 1, 1, 1]
@@ -115,7 +116,7 @@ module {
 // one direct 3x3x3 conv keeps the single tap (13), starts from the output transform's result and
 // applies the ReLU, which the output transform therefore leaves out.
 // CHECK-LABEL: func.func @w4_remainder_relu
-// CHECK-COUNT-6: "sparse3d.kgs_conv3d"({{.*}} : (tensor<1x4x2x3x2xf32>, tensor<{{64|32}}xf32>, tensor<2xi8>, tensor<{{2|1}}xi8>, tensor<1x8x2x3x2xf32>)
+// CHECK-COUNT-6: "sparse3d.kgs_conv3d"({{.*}} : (tensor<1x4x2x5x2xf32>, tensor<{{64|32}}xf32>, tensor<2xi8>, tensor<{{2|1}}xi8>, tensor<1x8x2x3x2xf32>)
 // CHECK:       %[[SUMS:.*]] = scf.forall {{.*}} -> (tensor<1x8x2x3x8xf32>)
 // CHECK-NOT:     arith.maximumf
 // CHECK:       %[[POSITIONS:.*]] = arith.constant dense<13> : tensor<1xi8>
