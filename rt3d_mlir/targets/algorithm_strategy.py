@@ -8,7 +8,7 @@ so a KGS group that keeps whole rows (``kgs-row`` pruning) costs ``alpha / (3 m)
 entries; the positions left over (rows with few kept taps) are costed as the direct conv that
 computes them after the transforms. The transforms are costed per element
 of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
-calibrated on Zen 5 (see docs/cpu-codegen.md, "Winograd").
+calibrated on Zen 4 (see docs/cpu-codegen.md, "Winograd").
 
 The candidates are Winograd along W with m = 2 and 4, along H and W with m = 2 and 4, and direct; the
 cheapest wins, direct on ties. Only convs with constant weights and tables qualify (the weights are
@@ -32,10 +32,11 @@ from rt3d_mlir.targets.strategy import ranked_schedules
 # convs are narrower, W / 6), though the kernels' cost model puts it slightly ahead.
 CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2), Algorithm((1, 2), 4))
 # Issue slots (of the kernels' unit, one vector FMA) per element of the per-tap inputs and outputs: the
-# transforms are scalar loops over strided data plus the per-tap padding. Fitted on Zen 5, 1 thread,
-# dense C3D conv3a (128 -> 256, 8x28x28): F(4, 3) along W took 4.3 ms more than its per-tap convs'
-# share of the direct time, for 3.6 M such elements (docs/cpu-codegen.md, "Winograd").
-_TRANSFORM_SLOTS_PER_ELEMENT = 7.6
+# transforms are scalar loops over strided data. Fitted on Zen 4, 1 thread, dense C3D conv3a (128 -> 256,
+# 8x28x28) by F(4x4, 3x3): its transforms took 5.1 ms for 5.4 M such elements at 3.6 G vector FMAs/s.
+# (Fitted on Zen 5 while every per-tap conv still copied its input into a padded buffer, it was 7.6;
+# that kept kgs-row layers direct, which F(2, 3) / F(4, 3) on W now beats by 1.10-1.15x.)
+_TRANSFORM_SLOTS_PER_ELEMENT = 3.4
 
 
 def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
