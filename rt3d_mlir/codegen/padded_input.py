@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf, vector
@@ -14,8 +15,46 @@ from rt3d_mlir.codegen.kernel_ir import (
 )
 
 
+class _StridedLayout:
+    """Strides of an input buffer whose axis order the subclass names in ``AXES`` (no axis: stride 0)."""
+
+    shape: tuple[int, ...]
+    AXES: ClassVar[dict[str, int]]
+
+    @property
+    def strides(self) -> list[int]:
+        return row_major_strides(self.shape)
+
+    def _stride(self, axis: str) -> int:
+        return self.strides[self.AXES[axis]] if axis in self.AXES else 0
+
+    @property
+    def batch_stride(self) -> int:
+        return self._stride("batch")
+
+    @property
+    def depth_stride(self) -> int:
+        return self._stride("depth")
+
+    @property
+    def row_stride(self) -> int:
+        return self._stride("row")
+
+    @property
+    def channel_stride(self) -> int:
+        return self._stride("channel")
+
+    @property
+    def phase_stride(self) -> int:
+        return self._stride("phase")
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
 @dataclass(frozen=True)
-class PaddedLayout:
+class PaddedLayout(_StridedLayout):
     """The padded input buffer (N, Dp, Hp, C, sw, Wq): channel rows interleaved per (d, h).
 
     W is split into its ``sw`` stride phases (column x lives at phase x % sw, index x // sw),
@@ -25,6 +64,7 @@ class PaddedLayout:
     """
 
     shape: tuple[int, int, int, int, int, int]
+    AXES: ClassVar[dict[str, int]] = {"batch": 0, "depth": 1, "row": 2, "channel": 3, "phase": 4}
 
     @classmethod
     def of(cls, geometry: ConvGeometry, lanes: int) -> PaddedLayout:
@@ -37,41 +77,13 @@ class PaddedLayout:
         return cls((geometry.batch, dp, hp, geometry.in_channels, sw, w_row))
 
     @property
-    def strides(self) -> list[int]:
-        return row_major_strides(self.shape)
-
-    @property
-    def batch_stride(self) -> int:
-        return self.strides[0]
-
-    @property
-    def depth_stride(self) -> int:
-        return self.strides[1]
-
-    @property
-    def row_stride(self) -> int:
-        return self.strides[2]
-
-    @property
-    def channel_stride(self) -> int:
-        return self.strides[3]
-
-    @property
-    def phase_stride(self) -> int:
-        return self.strides[4]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
     def depth_halo(self) -> int:
         """Depth planes before input depth 0 that the buffer lacks: none, the halo is written."""
         return 0
 
 
 @dataclass(frozen=True)
-class InPlaceLayout:
+class InPlaceLayout(_StridedLayout):
     """The conv's own NCDHW input, read where it lies (no copy), for a conv that pads neither H nor W.
 
     R(2+1)D's temporal convs (kernel 3x1x1, padding 1 along D only) are sparse enough that copying
@@ -82,6 +94,7 @@ class InPlaceLayout:
 
     shape: tuple[int, int, int, int, int]  # N, C, D, H, W
     depth_halo: int  # the conv's padding before depth 0
+    AXES: ClassVar[dict[str, int]] = {"batch": 0, "channel": 1, "depth": 2, "row": 3}  # stride 1 along W: no phases
 
     @classmethod
     def fits(cls, geometry: ConvGeometry) -> bool:
@@ -104,34 +117,6 @@ class InPlaceLayout:
         in_d, kd, sd, dd, pad_d = (geometry.in_size[0], geometry.kernel_size[0], geometry.strides[0],
                                    geometry.dilations[0], geometry.padding[0])
         return range(-(-pad_d // sd), (in_d - 1 + pad_d - (kd - 1) * dd) // sd + 1)
-
-    @property
-    def strides(self) -> list[int]:
-        return row_major_strides(self.shape)
-
-    @property
-    def batch_stride(self) -> int:
-        return self.strides[0]
-
-    @property
-    def channel_stride(self) -> int:
-        return self.strides[1]
-
-    @property
-    def depth_stride(self) -> int:
-        return self.strides[2]
-
-    @property
-    def row_stride(self) -> int:
-        return self.strides[3]
-
-    @property
-    def phase_stride(self) -> int:
-        return 0  # stride 1 along W: one phase
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
 
 
 def pad_input(
