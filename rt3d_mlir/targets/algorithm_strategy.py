@@ -8,7 +8,10 @@ so a KGS group that keeps whole rows (``kgs-row`` pruning) costs ``alpha / (3 m)
 entries; the positions left over (rows with few kept taps) are costed as the direct conv that
 computes them after the transforms. The transforms are costed per element
 of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
-calibrated on Zen 4 (see docs/cpu-codegen.md, "Winograd").
+calibrated on Zen 4 (see docs/cpu-codegen.md, "Winograd"). Every conv (each per-tap conv, the
+remainder, the direct conv) costs at least the time to stream its weights from memory: a per-tap
+conv over a tiny plane (F(4x4, 3x3) on C3D's 2x7x7 conv5a: 8 outputs per filter and 4x the direct
+conv's weights) uses each weight a few times only and waits on memory, not on its FMAs.
 
 The candidates are Winograd along W with m = 2 and 4, along H and W with m = 2 and 4, and direct; the
 cheapest wins, direct on ties. Only convs with constant weights and tables qualify (the weights are
@@ -25,6 +28,7 @@ import numpy as np
 
 from rt3d_mlir.dialect.algorithm import Algorithm, split_rows
 from rt3d_mlir.dialect.geometry import ConvGeometry
+from rt3d_mlir.groups import kernels_per_group
 from rt3d_mlir.targets import Target
 from rt3d_mlir.targets.strategy import ranked_schedules
 
@@ -37,6 +41,12 @@ CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2), Algo
 # (Fitted on Zen 5 while every per-tap conv still copied its input into a padded buffer, it was 7.6;
 # that kept kgs-row layers direct, which F(2, 3) / F(4, 3) on W now beats by 1.10-1.15x.)
 _TRANSFORM_SLOTS_PER_ELEMENT = 3.4
+# Issue slots per weight (f32) a conv streams from memory, its floor when it uses each weight only a
+# few times. Fitted on an Emerald Rapids Xeon (full-rate AVX-512, 1 thread), dense C3D conv5a
+# (512 -> 512, 2x7x7): F(4x4, 3x3) took 16.5 ms for 28 M transformed weights at 5.4 G vector FMAs/s
+# (its FMAs alone: 3 ms); direct 12.5 ms, F(2, 3) on W 9.3 ms. With half-rate FMAs (Zen 4) a weight
+# costs fewer issue slots than this, so there the floor is conservative.
+_SLOTS_PER_STREAMED_WEIGHT = 3.1
 
 
 def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
@@ -57,10 +67,18 @@ def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
                                padding=(d_lo, h_lo, w_lo, d_hi, h_hi, w_hi))
 
 
+def streamed_weights(geometry: ConvGeometry, kept: np.ndarray) -> int:
+    """The weights a conv with group pattern ``kept`` (GM, GN, Ks) reads: kept positions x kernels of each group."""
+    per_group = kernels_per_group(geometry.out_channels, geometry.in_channels, geometry.group_shape)
+    return int((kept.sum(axis=-1) * per_group).sum())
+
+
 def _kernel_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, permutation: Sequence[int] | None) -> float:
-    """Issue slots of the best kernel schedule for the whole conv (the strategy's cost is per output plane)."""
+    """Issue slots of the whole conv: its best kernel schedule (the strategy's cost is per output plane), or
+    streaming its weights if that takes longer."""
     per_plane = ranked_schedules(target, geometry, kept, permutation)[0][0]
-    return per_plane * geometry.batch * geometry.out_size[0]
+    compute = per_plane * geometry.batch * geometry.out_size[0]
+    return max(compute, streamed_weights(geometry, kept) * _SLOTS_PER_STREAMED_WEIGHT)
 
 
 def algorithm_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, algorithm: Algorithm,

@@ -55,10 +55,11 @@ module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, n
 
 // -----
 
-// 7x7 (conv5): F(4x4, 3x3), 2 x 2 tiles (one row and column of tail).
+// 7x7, 2 planes (conv5): not F(4x4, 3x3), whose 36 per-tap convs of 2x2 outputs use each of their 28 M
+// transformed weights 8 times and wait on memory; F(2, 3) on W streams 9 M weights, each used 56 times.
 // CHECK-LABEL: func.func @dense_w7
 // CHECK:       "sparse3d.kgs_conv3d"
-// CHECK-SAME:  algorithm = "winograd<hw, 4>"
+// CHECK-SAME:  algorithm = "winograd<w, 2>"
 module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 49152 : i64, name = "host-avx512", vector_lanes = 16 : i64, vector_registers = 32 : i64}} {
   func.func @dense_w7(%in: tensor<1x512x2x7x7xf32>, %init: tensor<1x512x2x7x7xf32>) -> tensor<1x512x2x7x7xf32> {
     %values = arith.constant dense<1.0> : tensor<7077888xf32>

@@ -18,7 +18,7 @@ from rt3d_mlir.dialect.algorithm import Algorithm, split_rows, whole_row_axes
 from rt3d_mlir.dialect.geometry import ConvGeometry
 from rt3d_mlir.kgs import GroupShape, apply_kept_positions, compact
 from rt3d_mlir.targets import PRESETS
-from rt3d_mlir.targets.algorithm_strategy import choose_algorithm, ranked_algorithms
+from rt3d_mlir.targets.algorithm_strategy import algorithm_cost, choose_algorithm, ranked_algorithms, streamed_weights
 
 G84 = GroupShape(8, 4)
 W2, W4, W6, HW2, HW4 = Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((2,), 6), Algorithm((1, 2), 2), Algorithm((1, 2), 4)
@@ -185,6 +185,31 @@ def test_strategy_whole_rows_take_winograd_along_w_scattered_positions_do_not(ta
     assert not winograd_rows.any() and (remainder == scattered).all()
     assert choose_algorithm(PRESETS[target], geometry, rows) in (W2, W4)
     assert choose_algorithm(PRESETS[target], geometry, scattered) not in (W2, W4)
+
+
+def test_streamed_weights_count_kept_positions_of_each_group_with_tails():
+    """12 filters x 6 channels in 8x4 groups: kernels per group 32, 16 / 16, 8; each kept position of a group
+    is that many weights."""
+    geometry = ConvGeometry(1, 6, (4, 4, 4), 12, (3, 3, 3), (1, 1, 1), (1,) * 6, (1, 1, 1), G84)
+    kept = np.zeros((2, 2, 27), bool)
+    kept[0, 0, :3] = kept[0, 1, :1] = kept[1, 0, :2] = kept[1, 1, :27] = True
+    assert streamed_weights(geometry, kept) == 3 * 32 + 1 * 16 + 2 * 16 + 27 * 8
+
+
+def test_strategy_does_not_stream_many_weights_for_a_few_outputs():
+    """Dense C3D conv5a (512 -> 512, 2x7x7): F(4x4, 3x3) would need 36 per-tap convs of 2x2x2 outputs, each
+    weight used 8 times: its cost is that of streaming 28 M weights, above F(2, 3) on W and above direct.
+    On conv3a's 28x28 planes the per-tap outputs keep the FMAs the bound and F(4x4, 3x3) wins."""
+    target = PRESETS["host-avx512"]
+    conv5a = _geometry(512, 512, (2, 7, 7))
+    dense = np.ones((64, 128, 27), bool)
+    hw4_weights = 36 * 512 * 512 * 3
+    tap = _geometry(512, 512, (2, 2, 2), kernel=(3, 1, 1))
+    assert 36 * streamed_weights(tap, np.ones((64, 128, 3), bool)) == hw4_weights
+    assert algorithm_cost(target, conv5a, dense, HW4) >= hw4_weights * 3.0
+    assert algorithm_cost(target, conv5a, dense, HW4) > algorithm_cost(target, conv5a, dense, Algorithm())
+    assert choose_algorithm(target, conv5a, dense) == W2
+    assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28)), np.ones((32, 32, 27), bool)) == HW4
 
 
 def test_strategy_takes_direct_where_winograd_cannot_apply():
