@@ -8,9 +8,9 @@ Input (constant weights and tables; the algorithm written by ``sparse3d-choose-a
          activation = "relu", algorithm = "winograd<w, 4>"}
        : (tensor<1x64x8x28x28xf32>, ...) -> tensor<1x128x8x28x28xf32>
 
-Output: the input zero-padded along W to 4*7 + 2 columns (and along H by the conv's padding
-there, so the per-tap convs pad only along D and read their inputs in place), the input
-transform (one ``linalg.generic`` over six strided slices, six results of 1x64x8x30x7), six
+Output: the input transform (six results of 1x64x8x30x7: per channel plane, the plane zero-padded
+along W to 4*7 + 2 columns and along H by the conv's padding, so the per-tap convs pad only along
+D and read their inputs in place, then one ``linalg.generic`` over six strided slices of it), six
 ``sparse3d.kgs_conv3d`` ops with kernel 3x3x1, padding 1 along D only, and the transformed weights (one per tap),
 and the output transform (one ``linalg.generic`` over 1x128x8x28x7x4, collapsed to W = 28)
 with the bias and the ReLU applied in the same loop. See :mod:`rt3d_mlir.codegen.winograd`.
@@ -38,7 +38,7 @@ from torch_mlir.dialects import arith, linalg, tensor
 
 from rt3d_mlir import kgs
 from rt3d_mlir.codegen.kernel_init import init_source
-from rt3d_mlir.codegen.winograd import Epilogue, crop_and_finish, input_transform, output_transform, zero_pad
+from rt3d_mlir.codegen.winograd import Epilogue, crop_and_finish, input_transform, output_transform
 from rt3d_mlir.codegen.winograd_transforms import transform_weight, winograd_matrices
 from rt3d_mlir.constants import ResourceNames, constant_array, defining_op, weights_attribute
 from rt3d_mlir.diagnostics import PassError
@@ -150,12 +150,13 @@ def rewrite_winograd(op: ir.Operation, chosen: Algorithm, names: ResourceNames) 
     init = op.operands[4]
     old_operands = list(op.operands)
     with op.context, op.location, ir.InsertionPoint(op):
-        transformed: dict[tuple[int, ...], ir.Value] = {(): zero_pad(op.operands[0], low, high)}
-        for axis in chosen.axes:
+        transformed: dict[tuple[int, ...], ir.Value] = {(): op.operands[0]}
+        for count, axis in enumerate(chosen.axes):
+            pads = (low, high) if count == 0 else ()  # the first transform pads each plane it reads
             transformed = {
                 key + (t,): value
                 for key, tensor_value in transformed.items()
-                for t, value in enumerate(input_transform(tensor_value, 2 + axis, matrices.input_transform, tile))
+                for t, value in enumerate(input_transform(tensor_value, 2 + axis, matrices.input_transform, tile, *pads))
             }
         products = {key: _tap_conv(op, geometry, chosen, value, tap_weights[key], names)
                     for key, value in transformed.items()}

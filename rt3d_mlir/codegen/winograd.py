@@ -3,8 +3,9 @@
 A conv with ``algorithm = "winograd<AXES, M>"`` becomes (``sparse3d-winograd``)::
 
   input (N, C, D, H, W)
-    -> zero-padded along the transformed axes to T*M + 2 (T = ceil(out / M) tiles per axis)
-    -> input transform, one axis at a time: per tile, alpha = M + 2 values BT @ d   (alpha**k tensors)
+    -> input transform, one axis at a time: per tile, alpha = M + 2 values BT @ d   (alpha**k tensors);
+       the first one zero-pads each channel plane along the transformed axes to T*M + 2
+       (T = ceil(out / M) tiles per axis) and along H by the conv's padding just before transforming it
     -> per tap, a sparse3d.kgs_conv3d with the transformed weights G @ g (kernel 1 on the
        transformed axes, T outputs there): the products of the Winograd algorithm, summed over
        channels and the untransformed kernel axes by the KGS kernels
@@ -149,25 +150,32 @@ def zero_pad(value: ir.Value, low: Sequence[int], high: Sequence[int]) -> ir.Val
     return tensor.InsertSliceOp(value, zeros, [], [], [], list(low), list(source.shape), [1] * source.rank).result
 
 
-def input_transform(value: ir.Value, dim: int, input_transform_matrix: np.ndarray, tile: int) -> list[ir.Value]:
-    """The alpha transformed tensors of ``value`` along ``dim`` (size T*tile + 2 there, T afterwards)."""
+def input_transform(value: ir.Value, dim: int, input_transform_matrix: np.ndarray, tile: int,
+                    low: Sequence[int] = (0,) * 5, high: Sequence[int] = (0,) * 5) -> list[ir.Value]:
+    """The alpha transformed tensors of ``value`` along ``dim`` (size T*tile + 2 there once padded, T afterwards).
+
+    ``low``/``high``: zeros before and after ``value`` along each dim but the channel dim, added plane by
+    plane inside the loop over channel planes: each core pads the planes it transforms, and a padded
+    plane is read while it is still in its cache.
+    """
     source = ir.RankedTensorType(value.type)
     alpha = input_transform_matrix.shape[0]
-    tiles = (source.shape[dim] - alpha) // tile + 1
-    shape = list(source.shape)
+    shape = [size + lo + hi for size, lo, hi in zip(source.shape, low, high)]
+    tiles = (shape[dim] - alpha) // tile + 1
     shape[dim] = tiles
-    slices = [_every(value, dim, i, tile, tiles) for i in range(alpha)]  # d[i] of every tile
     identity = ir.AffineMap.get_identity(source.rank)
 
     def transform(planes: list[ir.Value], destinations: list[ir.Value]) -> list[ir.Value]:
-        op = _generic(planes, destinations, [identity] * (2 * alpha), source.rank, source.element_type)
+        padded = zero_pad(planes[0], low, high)
+        slices = [_every(padded, dim, i, tile, tiles) for i in range(alpha)]  # d[i] of every tile
+        op = _generic(slices, destinations, [identity] * (2 * alpha), source.rank, source.element_type)
         body = op.regions[0].blocks[0]
         with ir.InsertionPoint(body):
             terms = list(body.arguments)[:alpha]
             linalg.YieldOp([_linear_combination(row, terms, source.element_type) for row in input_transform_matrix])
         return list(op.results)
 
-    return _per_plane(shape[1], [(value, 1) for value in slices], [shape] * alpha, [_Slot(k) for k in range(alpha)],
+    return _per_plane(shape[1], [(value, 1)], [shape] * alpha, [_Slot(k) for k in range(alpha)],
                       None, source.element_type, transform)
 
 
