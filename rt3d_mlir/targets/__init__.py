@@ -1,11 +1,14 @@
 """CPU targets: what the code generator needs to know about a machine, and how it is spelled in IR.
 
 A :class:`Target` is a small description (vector width in f32 lanes, vector
-registers, per-core L1 data cache, cores). It travels in the IR as a dictionary attribute on the
+registers, per-core L1 data cache, cores, full-width FMAs issued per cycle). It travels in the IR as a dictionary attribute on the
 module, so every pass after import reads the same facts::
 
     module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 32768 : i64, name = "host-avx2",
-                                          vector_lanes = 8 : i64, vector_registers = 16 : i64}} {...}
+                                          vector_fmas_per_cycle = 2 : i64, vector_lanes = 8 : i64,
+                                          vector_registers = 16 : i64}} {...}
+
+(``vector_fmas_per_cycle`` may be left out: it is 2 then.)
 
 The strategy that turns a target and a conv into a schedule lives in
 :mod:`rt3d_mlir.targets.strategy`; the code that applies a schedule lives in
@@ -44,6 +47,11 @@ class Target:
     vector_registers: int  # architectural SIMD registers
     l1_bytes: int  # per-core L1 data cache: the strategy sizes the input slab of a channel chunk to it
     cores: int  # threads the generated code may use
+    # Full-width vector FMAs one core issues per cycle: 2 on most cores (two FMA pipes), 1 where a
+    # full-width FMA issues as two halves (Zen 4's 512-bit, Zen 1's 256-bit). The cost models count
+    # vector FMA issue slots; work that is not FMAs (transforms, weights streamed from memory) costs
+    # cycles, this many slots each.
+    vector_fmas_per_cycle: int = 2
 
     def __post_init__(self) -> None:
         what = f"target '{self.name}'"
@@ -53,6 +61,7 @@ class Target:
         check_range(what, "vector_registers", self.vector_registers, 4, 256)
         check_range(what, "l1_bytes", self.l1_bytes, 4 << 10, 1 << 30)
         check_range(what, "cores", self.cores, 1, MAX_CORES)
+        check_range(what, "vector_fmas_per_cycle", self.vector_fmas_per_cycle, 1, 4)
 
     def to_attr(self) -> ir.DictAttr:
         """The ``sparse3d.target`` attribute (needs an active Context)."""
@@ -64,12 +73,16 @@ class Target:
                 "vector_registers": ir.IntegerAttr.get(i64, self.vector_registers),
                 "l1_bytes": ir.IntegerAttr.get(i64, self.l1_bytes),
                 "cores": ir.IntegerAttr.get(i64, self.cores),
+                "vector_fmas_per_cycle": ir.IntegerAttr.get(i64, self.vector_fmas_per_cycle),
             }
         )
 
     @classmethod
     def from_attr(cls, attr: ir.Attribute) -> Target:
         fields = dict_fields(attr, TARGET_ATTR, ("name", "vector_lanes", "vector_registers", "l1_bytes", "cores"))
+        optional = "vector_fmas_per_cycle"  # IR written before it existed leaves it out: the default then
+        if optional in ir.DictAttr(attr):
+            fields.update(dict_fields(attr, TARGET_ATTR, (optional,)))
         integers = {name: int_field(fields, name, TARGET_ATTR) for name in fields if name != "name"}
         return cls(name=string_field(fields, "name", TARGET_ATTR), **integers)
 
@@ -164,19 +177,26 @@ PRESETS: dict[str, Target] = {
 }
 
 
-def _host_isa_preset() -> str:
-    machine = platform.machine().lower()
-    if machine in ("aarch64", "arm64"):
-        return "aarch64-neon"
-    flags: set[str] = set()
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's entries of /proc/cpuinfo (empty where there is none)."""
+    entries: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+                if not line.strip():
                     break
+                key, _, value = line.partition(":")
+                entries[key.strip()] = value.strip()
     except OSError:
         pass
+    return entries
+
+
+def _host_isa_preset(cpuinfo: dict[str, str]) -> str:
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return "aarch64-neon"
+    flags = set(cpuinfo.get("flags", "").split())
     if "avx512f" in flags:
         return "host-avx512"
     if "avx2" in flags and "fma" in flags:
@@ -201,11 +221,30 @@ def _host_l1d_bytes() -> int | None:
     return None
 
 
+def vector_fmas_per_cycle(preset: str, cpuinfo: dict[str, str]) -> int:
+    """Full-width FMAs per cycle of the host's cores at ``preset``'s width: 1 on AMD Zen 4 with AVX-512
+    (family 25) and Zen 1 / Zen+ with AVX2 (family 23, models below 0x30), whose FMA pipes are half as
+    wide; 2 everywhere else (Intel cores with AVX-512 or AVX2, Zen 2, Zen 3, Zen 5, NEON cores)."""
+    if cpuinfo.get("vendor_id") != "AuthenticAMD":
+        return 2
+    try:
+        family, model = int(cpuinfo.get("cpu family", "")), int(cpuinfo.get("model", ""))
+    except ValueError:
+        return 2
+    if (preset == "host-avx512" and family == 25) or (preset == "host-avx2" and family == 23 and model < 0x30):
+        return 1
+    return 2
+
+
 def host_target() -> Target:
-    """The machine this process runs on: its best preset, with its L1d size and the cores this process may use."""
-    preset = PRESETS[_host_isa_preset()]
+    """The machine this process runs on: its best preset, with its L1d size, its FMA rate and the cores this
+    process may use."""
+    cpuinfo = _cpuinfo()
+    name = _host_isa_preset(cpuinfo)
+    preset = PRESETS[name]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return replace(preset, cores=cores, l1_bytes=_host_l1d_bytes() or preset.l1_bytes)
+    return replace(preset, cores=cores, l1_bytes=_host_l1d_bytes() or preset.l1_bytes,
+                   vector_fmas_per_cycle=vector_fmas_per_cycle(name, cpuinfo))
 
 
 def resolve(name: str) -> Target:

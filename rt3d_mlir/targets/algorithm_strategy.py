@@ -7,8 +7,9 @@ on its own kept pattern: the kernel rows Winograd takes (:func:`rt3d_mlir.dialec
 so a KGS group that keeps whole rows (``kgs-row`` pruning) costs ``alpha / (3 m)`` of its direct
 entries; the positions left over (rows with few kept taps) are costed as the direct conv that
 computes them after the transforms. The transforms are costed per element
-of the per-tap inputs and outputs, in the same unit as the kernels (vector FMA issue slots),
-calibrated on Zen 4 (see docs/cpu-codegen.md, "Winograd"). Every conv (each per-tap conv, the
+of the per-tap inputs and outputs in cycles, converted to the kernels' unit (vector FMA issue
+slots) by the target's ``vector_fmas_per_cycle``, calibrated on Zen 4 (see docs/cpu-codegen.md,
+"Winograd"). Every conv (each per-tap conv, the
 remainder, the direct conv) costs at least the time to stream its weights from memory: a per-tap
 conv over a tiny plane (F(4x4, 3x3) on C3D's 2x7x7 conv5a: 8 outputs per filter and 4x the direct
 conv's weights) uses each weight a few times only and waits on memory, not on its FMAs.
@@ -35,18 +36,19 @@ from rt3d_mlir.targets.strategy import ranked_schedules
 # F(6, 3) along W is left out: on Zen 5 it lost to F(4, 3) on every C3D layer measured (its per-tap
 # convs are narrower, W / 6), though the kernels' cost model puts it slightly ahead.
 CANDIDATES = (Algorithm((2,), 2), Algorithm((2,), 4), Algorithm((1, 2), 2), Algorithm((1, 2), 4))
-# Issue slots (of the kernels' unit, one vector FMA) per element of the per-tap inputs and outputs: the
-# transforms are scalar loops over strided data. Fitted on Zen 4, 1 thread, dense C3D conv3a (128 -> 256,
-# 8x28x28) by F(4x4, 3x3): its transforms took 5.1 ms for 5.4 M such elements at 3.6 G vector FMAs/s.
-# (Fitted on Zen 5 while every per-tap conv still copied its input into a padded buffer, it was 7.6;
-# that kept kgs-row layers direct, which F(2, 3) / F(4, 3) on W now beats by 1.10-1.15x.)
-_TRANSFORM_SLOTS_PER_ELEMENT = 3.4
-# Issue slots per weight (f32) a conv streams from memory, its floor when it uses each weight only a
-# few times. Fitted on an Emerald Rapids Xeon (full-rate AVX-512, 1 thread), dense C3D conv5a
-# (512 -> 512, 2x7x7): F(4x4, 3x3) took 16.5 ms for 28 M transformed weights at 5.4 G vector FMAs/s
-# (its FMAs alone: 3 ms); direct 12.5 ms, F(2, 3) on W 9.3 ms. With half-rate FMAs (Zen 4) a weight
-# costs fewer issue slots than this, so there the floor is conservative.
-_SLOTS_PER_STREAMED_WEIGHT = 3.1
+# Cycles per element of the per-tap inputs and outputs: the transforms are scalar loops over strided
+# data, so they cost cycles, not FMA issue slots; the cost model multiplies by the target's
+# vector_fmas_per_cycle. Fitted on Zen 4 (1 full-width FMA per cycle), 1 thread, dense C3D conv3a
+# (128 -> 256, 8x28x28) by F(4x4, 3x3): its transforms took 5.1 ms for 5.4 M such elements at 3.6 G
+# vector FMAs/s. On an Emerald Rapids Xeon (2 per cycle) kgs-row conv2a's F(4, 3) transforms took
+# 5.7 slots per element, near the 6.8 this gives. (Fitted on Zen 5 while every per-tap conv still
+# copied its input into a padded buffer, it was 7.6 slots.)
+_TRANSFORM_CYCLES_PER_ELEMENT = 3.4
+# Cycles per weight (f32) a conv streams from memory, its floor when it uses each weight only a few
+# times. Fitted on an Emerald Rapids Xeon (2 full-width FMAs per cycle, 1 thread), dense C3D conv5a
+# (512 -> 512, 2x7x7): F(4x4, 3x3) took 16.5 ms for 28 M transformed weights at 5.4 G vector
+# FMAs/s (its FMAs alone: 3 ms); direct 12.5 ms, F(2, 3) on W 9.3 ms.
+_CYCLES_PER_STREAMED_WEIGHT = 1.55
 
 
 def tap_geometry(geometry: ConvGeometry, algorithm: Algorithm) -> ConvGeometry:
@@ -78,7 +80,7 @@ def _kernel_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, permu
     streaming its weights if that takes longer."""
     per_plane = ranked_schedules(target, geometry, kept, permutation)[0][0]
     compute = per_plane * geometry.batch * geometry.out_size[0]
-    return max(compute, streamed_weights(geometry, kept) * _SLOTS_PER_STREAMED_WEIGHT)
+    return max(compute, streamed_weights(geometry, kept) * _CYCLES_PER_STREAMED_WEIGHT * target.vector_fmas_per_cycle)
 
 
 def algorithm_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, algorithm: Algorithm,
@@ -95,7 +97,7 @@ def algorithm_cost(target: Target, geometry: ConvGeometry, kept: np.ndarray, alg
         products += _kernel_cost(target, geometry, remainder, permutation)
     tap_inputs = geometry.batch * geometry.in_channels * math.prod(taps.in_size) * algorithm.taps
     tap_outputs = geometry.batch * geometry.out_channels * math.prod(taps.out_size) * algorithm.taps
-    return products + (tap_inputs + tap_outputs) * _TRANSFORM_SLOTS_PER_ELEMENT
+    return products + (tap_inputs + tap_outputs) * _TRANSFORM_CYCLES_PER_ELEMENT * target.vector_fmas_per_cycle
 
 
 def applicable(geometry: ConvGeometry, algorithm: Algorithm) -> bool:

@@ -11,7 +11,7 @@
 // CHECK-LABEL: func.func @from_module_target
 // CHECK:       "sparse3d.kgs_conv3d"
 // CHECK-SAME:  sparse3d.schedule = {channel_groups = 2 : i64, filters = 4 : i64, rows = 3 : i64, threads = 2 : i64, vector_lanes = 8 : i64, w_vectors = 1 : i64}
-// NEON:        module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 65536 : i64, name = "aarch64-neon", vector_lanes = 4 : i64, vector_registers = 32 : i64}}
+// NEON:        module attributes {sparse3d.target = {cores = 1 : i64, l1_bytes = 65536 : i64, name = "aarch64-neon", vector_fmas_per_cycle = 2 : i64, vector_lanes = 4 : i64, vector_registers = 32 : i64}}
 // NEON-LABEL:  func.func @from_module_target
 // NEON:        "sparse3d.kgs_conv3d"
 // NEON-SAME:   sparse3d.schedule = {channel_groups = 2 : i64, filters = 8 : i64, rows = 3 : i64, threads = 1 : i64, vector_lanes = 4 : i64, w_vectors = 1 : i64}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch_mlir import ir
@@ -14,7 +16,9 @@ from rt3d_mlir.errors import UserError
 from rt3d_mlir.kgs import GroupShape, compact
 from rt3d_mlir.passes.sparse3d_tile import Sparse3DTile
 from rt3d_mlir.passes.sparse3d_vectorize import Sparse3DVectorize
-from rt3d_mlir.targets import PRESETS, TARGET_ATTR, Target, host_target, module_target, resolve, set_module_target
+from rt3d_mlir.targets import (
+    PRESETS, TARGET_ATTR, Target, host_target, module_target, resolve, set_module_target, vector_fmas_per_cycle,
+)
 from rt3d_mlir.targets.strategy import (
     SCHEDULE_ATTR,
     Schedule,
@@ -50,10 +54,40 @@ def test_target_attribute_round_trip() -> None:
         set_module_target(module, PRESETS["aarch64-neon"])
         text = str(module)
         assert (
-            f'{TARGET_ATTR} = {{cores = 1 : i64, l1_bytes = 65536 : i64, name = "aarch64-neon", vector_lanes = 4 : i64'
-            in text
+            f'{TARGET_ATTR} = {{cores = 1 : i64, l1_bytes = 65536 : i64, name = "aarch64-neon", '
+            "vector_fmas_per_cycle = 2 : i64, vector_lanes = 4 : i64" in text
         )
         assert module_target(ir.Module.parse(text)) == PRESETS["aarch64-neon"]
+        half_rate = replace(PRESETS["host-avx512"], vector_fmas_per_cycle=1)
+        set_module_target(module, half_rate)
+        assert module_target(ir.Module.parse(str(module))) == half_rate
+
+
+def test_target_attribute_without_fma_rate_means_two_and_a_bad_rate_is_an_error() -> None:
+    """IR written before vector_fmas_per_cycle existed still parses (two FMAs per cycle); 0 or 8 do not."""
+    fields = 'cores = 2 : i64, l1_bytes = 32768 : i64, name = "host-avx2", vector_lanes = 8 : i64, vector_registers = 16 : i64'
+    with make_context():
+        target = Target.from_attr(ir.Attribute.parse("{" + fields + "}"))
+        assert target == replace(PRESETS["host-avx2"], cores=2) and target.vector_fmas_per_cycle == 2
+        for rate in (0, 8):
+            with pytest.raises(UserError, match="vector_fmas_per_cycle must be from 1 to 4"):
+                Target.from_attr(ir.Attribute.parse("{" + fields + f", vector_fmas_per_cycle = {rate} : i64}}"))
+
+
+@pytest.mark.parametrize(
+    "preset, cpu, rate",
+    [
+        ("host-avx512", {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17"}, 1),  # Zen 4 EPYC
+        ("host-avx2", {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "1"}, 2),  # Zen 3
+        ("host-avx512", {"vendor_id": "AuthenticAMD", "cpu family": "26", "model": "2"}, 2),  # Zen 5
+        ("host-avx2", {"vendor_id": "AuthenticAMD", "cpu family": "23", "model": "1"}, 1),  # Zen 1 EPYC
+        ("host-avx2", {"vendor_id": "AuthenticAMD", "cpu family": "23", "model": "49"}, 2),  # Zen 2 EPYC
+        ("host-avx512", {"vendor_id": "GenuineIntel", "cpu family": "6", "model": "207"}, 2),  # Emerald Rapids
+        ("host-avx512", {}, 2),  # no /proc/cpuinfo
+    ],
+)
+def test_fma_rate_from_cpuinfo(preset: str, cpu: dict[str, str], rate: int) -> None:
+    assert vector_fmas_per_cycle(preset, cpu) == rate
 
 
 def test_presets_and_host() -> None:

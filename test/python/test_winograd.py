@@ -3,6 +3,8 @@ torch, the strategy's choice, and whole models compiled with and without it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import rt3d_mlir
+from rt3d_mlir import kgs
 from rt3d_mlir.backends.host.single_conv import CompiledConv
 from rt3d_mlir.codegen.winograd_transforms import transform_weight, winograd_matrices
 from rt3d_mlir.conv_module import ConvSpec, random_kgs_weight
@@ -210,6 +213,17 @@ def test_strategy_does_not_stream_many_weights_for_a_few_outputs():
     assert algorithm_cost(target, conv5a, dense, HW4) > algorithm_cost(target, conv5a, dense, Algorithm())
     assert choose_algorithm(target, conv5a, dense) == W2
     assert choose_algorithm(target, _geometry(128, 256, (8, 28, 28)), np.ones((32, 32, 27), bool)) == HW4
+
+
+@pytest.mark.parametrize("rate, expected", [(1, W4), (2, Algorithm())])
+def test_strategy_prices_transforms_in_cycles(rate, expected):
+    """kgs-row C3D conv2a (64 -> 128, 16x56x56, 15% of the W rows kept): where full-width FMAs issue at half
+    rate (Zen 4) F(4, 3) on W pays for its transforms; where they issue at full rate the same transform
+    cycles cost twice the FMA slots and the conv runs direct (as measured on each)."""
+    geometry = _geometry(64, 128, (16, 56, 56))
+    kept = kgs.random_layer_pattern((128, 64, 3, 3, 3), G84, 0.15, torch.Generator().manual_seed(0), 2).numpy()
+    target = dataclasses.replace(PRESETS["host-avx512"], cores=2, l1_bytes=48 << 10, vector_fmas_per_cycle=rate)
+    assert choose_algorithm(target, geometry, kept) == expected
 
 
 def test_strategy_takes_direct_where_winograd_cannot_apply():
