@@ -1,8 +1,9 @@
 """CPU targets: what the code generator needs to know about a machine, and how it is spelled in IR.
 
 A :class:`Target` is a small description (vector width in f32 lanes, vector
-registers, per-core L1 data cache, cores, full-width FMAs issued per cycle). It travels in the IR as a dictionary attribute on the
-module, so every pass after import reads the same facts::
+registers, per-core L1 data cache, cores, full-width FMAs issued per cycle). It
+travels in the IR as a dictionary attribute on the module, so every pass after
+import reads the same facts::
 
     module attributes {sparse3d.target = {cores = 2 : i64, l1_bytes = 32768 : i64, name = "host-avx2",
                                           vector_fmas_per_cycle = 2 : i64, vector_lanes = 8 : i64,
